@@ -1,0 +1,85 @@
+"""VF arithmetic over plain values: demand, usage and engine-side capacity.
+
+The engine module turns SDK objects into these plain records, so the counting rules here
+are testable without a server (see vmfex-hosts.md section 6 for where they come from).
+"""
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Iterable, Optional, Sequence, Tuple
+
+# REST VmStatus values whose VM holds its VFs on vm.host. Unknown and not_responding are
+# counted to be safe: the VM may well still run there.
+HOLDING_STATUSES = frozenset({
+    "up", "powering_up", "powering_down", "paused", "migrating", "wait_for_launch",
+    "reboot_in_progress", "saving_state", "restoring_state", "unknown", "not_responding",
+})
+
+
+@dataclass(frozen=True)
+class VnicRecord:
+    plugged: bool
+    profile_id: Optional[str]
+
+
+@dataclass(frozen=True)
+class VmRecord:
+    vm_id: str
+    name: str
+    status: str
+    host_id: Optional[str]
+    nics: Tuple[VnicRecord, ...]
+
+
+@dataclass(frozen=True)
+class HostRecord:
+    host_id: str
+    name: str
+    vf_device_drivers: Tuple[str, ...]       # driver of every host device that has a physical_function
+    nic_vfs_configured: Tuple[int, ...]      # number_of_virtual_functions of each PF NIC that reports it
+    hw_uuid: Optional[str] = None
+    serial: Optional[str] = None
+
+
+def demand(nics: Iterable[VnicRecord], vf_profile_ids: FrozenSet[str]) -> int:
+    """VFs a VM takes: its plugged vNICs whose profile carries the VF property."""
+    return sum(1 for nic in nics if nic.plugged and nic.profile_id in vf_profile_ids)
+
+
+def usage(vms: Iterable[VmRecord], vf_profile_ids: FrozenSet[str], scheduled_vm_id: str,
+          host_ids: Iterable[str]) -> Dict[str, Tuple[int, int]]:
+    """(VFs used, VMs using them) per host, over the OTHER VMs that hold resources there.
+
+    The scheduled VM is left out everywhere: on its current host its VFs are its own.
+    """
+    wanted = set(host_ids)
+    totals = {host_id: (0, 0) for host_id in wanted}
+    for vm in vms:
+        if vm.vm_id == scheduled_vm_id or vm.host_id not in wanted or vm.status not in HOLDING_STATUSES:
+            continue
+        vfs = demand(vm.nics, vf_profile_ids)
+        if vfs:
+            used, users = totals[vm.host_id]
+            totals[vm.host_id] = (used + vfs, users + 1)
+    return totals
+
+
+def engine_capacity(host: HostRecord, vf_driver: str) -> Tuple[int, str]:
+    """(VFs, how they were counted) from the engine's host data.
+
+    VF host devices bound to `vf_driver` are the primary count; a host that reports none
+    falls back to the VF configuration of its PF NICs (vdsm hides enic VFs as NICs).
+    """
+    devices = sum(1 for driver in host.vf_device_drivers if driver == vf_driver)
+    if devices:
+        return devices, "%d %s VF devices" % (devices, vf_driver)
+    configured = sum(host.nic_vfs_configured)
+    if configured:
+        return configured, "%d VFs configured on PF NICs" % configured
+    return 0, "no %s VF devices, no VF configuration on NICs" % vf_driver
+
+
+def min_capacity(values: Sequence[Tuple[Optional[int], str]]) -> Tuple[Optional[int], str]:
+    """The smaller known capacity; a source that could not tell is skipped, not read as 0."""
+    known = [(vfs, source) for vfs, source in values if vfs is not None]
+    if not known:
+        return None, "no source knows this host"
+    return min(known, key=lambda item: item[0])

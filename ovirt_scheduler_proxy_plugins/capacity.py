@@ -1,0 +1,130 @@
+"""Capacity sources: "VFs per host id", each with a source name and an age.
+
+The engine and UCS-M are two sources; `min` combines them. Both change rarely, so their
+per-host answers are cached on disk with a TTL and a decision normally costs no round trip
+for capacity. Host identity (name, hardware UUID, serial) comes with the engine's host
+data and is cached alongside, because UCS-M mapping needs it.
+"""
+import logging
+import time
+from typing import Callable, Dict, Iterable, List, Optional
+
+from .accounting import HostRecord, engine_capacity, min_capacity
+from .config import Settings
+from .model import Capacity, DataSourceError
+from .store import HostCache
+
+LOG = logging.getLogger("ovirt_vf_scheduler.capacity")
+
+
+class CapacityError(DataSourceError):
+    """A capacity source failed as a whole (not: one host unknown)."""
+
+
+def _engine_entries(records: Iterable[HostRecord], vf_driver: str) -> Dict[str, dict]:
+    entries = {}
+    for record in records:
+        vfs, detail = engine_capacity(record, vf_driver)
+        entries[record.host_id] = {"name": record.name, "vfs": vfs, "detail": detail,
+                                   "hw_uuid": record.hw_uuid, "serial": record.serial}
+    return entries
+
+
+def engine_hosts(settings: Settings, host_ids: List[str],
+                 fetch_hosts: Callable[[], List[HostRecord]]) -> Dict[str, dict]:
+    """Cached engine host entries for `host_ids`, refreshed with one whole-engine query
+    when any of them is missing or stale. Ids the engine does not know map to nothing."""
+    cache = HostCache(settings.cache_dir, "hosts-engine")
+    entries = cache.fresh(settings.capacity_ttl)
+    if any(host_id not in entries for host_id in host_ids):
+        fetched = _engine_entries(fetch_hosts(), settings.vf_driver)
+        # Remember unknown ids too, so a stray id does not cost a full query every time.
+        fetched.update({host_id: {"absent": True} for host_id in host_ids if host_id not in fetched})
+        entries.update(cache.update(fetched))
+    return {host_id: entries[host_id] for host_id in host_ids
+            if host_id in entries and not entries[host_id].get("absent")}
+
+
+def _age(entry: dict) -> float:
+    return max(0.0, time.time() - entry["read_at"])
+
+
+def from_engine(entry: dict) -> Capacity:
+    return Capacity(vfs=entry["vfs"], source="engine", age=_age(entry), detail=entry["detail"])
+
+
+def from_ucsm(settings: Settings, hosts: Dict[str, dict], deadline: float) -> Dict[str, Capacity]:
+    """UCS-M dynamicEth per host, cached; a cold cache costs one batch per UCS domain."""
+    ucsm = settings.ucsm
+    cache = HostCache(settings.cache_dir, "capacity-ucsm")
+    entries = cache.fresh(ucsm.cache_ttl)
+    missing = [host_id for host_id in hosts if host_id not in entries]
+    if missing:
+        import ucsm_source   # only the UCS-M paths pay for requests
+        identities = [ucsm_source.HostIdentity(host_id=host_id, name=hosts[host_id]["name"],
+                                               hw_uuid=hosts[host_id].get("hw_uuid"),
+                                               serial=hosts[host_id].get("serial"))
+                      for host_id in hosts]
+        ucsm_settings = ucsm_source.UcsmSettings(
+            urls=ucsm.urls, username=ucsm.username, password=ucsm.password, ca_file=ucsm.ca_file,
+            insecure=ucsm.insecure, timeout=ucsm.timeout, host_map=dict(ucsm.host_map))
+        try:
+            answers = ucsm_source.read_capacity(ucsm_settings, identities, deadline)
+        except ucsm_source.UcsmError as err:
+            raise CapacityError("UCS-M: %s" % err) from None
+        fetched = {host_id: {"vfs": answer.dynamic_eth, "detail": answer.reason,
+                             "in_use": answer.in_use}
+                   for host_id, answer in answers.items()}
+        entries.update(cache.update(fetched))
+    capacities = {}
+    for host_id in hosts:
+        entry = entries.get(host_id)
+        if entry is None:
+            capacities[host_id] = Capacity(None, "ucsm", 0.0, "not in the UCS-M answer")
+            continue
+        detail = entry["detail"]
+        if entry.get("in_use") is not None:
+            detail += ", %d dynamic vNICs deployed" % entry["in_use"]
+        capacities[host_id] = Capacity(entry["vfs"], "ucsm", _age(entry), detail)
+    return capacities
+
+
+def combine_min(engine: Capacity, ucsm: Capacity, host_name: str) -> Capacity:
+    """The smaller of the two known answers; disagreement is logged, never acted on further."""
+    if engine.vfs is not None and ucsm.vfs is not None and engine.vfs != ucsm.vfs:
+        LOG.info("capacity sources disagree on host %s: engine %d (%s), ucsm %d (%s)",
+                 host_name, engine.vfs, engine.detail, ucsm.vfs, ucsm.detail)
+    vfs, source = min_capacity([(engine.vfs, "engine"), (ucsm.vfs, "ucsm")])
+    chosen = {"engine": engine, "ucsm": ucsm}.get(source)
+    if chosen is None:
+        return Capacity(None, "min", 0.0, "engine: %s; ucsm: %s" % (engine.detail, ucsm.detail))
+    return Capacity(vfs, "min:" + source, chosen.age, chosen.detail)
+
+
+def capacities(settings: Settings, hosts: Dict[str, dict], deadline: float) -> Dict[str, Capacity]:
+    """Capacity per host id from the configured source."""
+    source = settings.capacity_source
+    engine = {host_id: from_engine(entry) for host_id, entry in hosts.items()}
+    if source == "engine":
+        return engine
+    try:
+        ucsm = from_ucsm(settings, hosts, deadline)
+    except CapacityError as err:
+        if source == "ucsm":
+            raise
+        # min: a host missing from one source uses the other, and here UCS-M has none.
+        LOG.warning("%s; using engine capacity alone", err)
+        return engine
+    if source == "ucsm":
+        return ucsm
+    return {host_id: combine_min(engine[host_id], ucsm[host_id], hosts[host_id]["name"])
+            for host_id in hosts}
+
+
+def describe(caps: Dict[str, Capacity]) -> Optional[str]:
+    """'engine (age 12s)' style summary for the decision log."""
+    if not caps:
+        return None
+    sources = sorted({cap.source.split(":")[0] for cap in caps.values()})
+    oldest = max(cap.age for cap in caps.values())
+    return "%s (oldest %.0fs)" % ("+".join(sources), oldest)

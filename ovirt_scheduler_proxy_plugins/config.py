@@ -1,0 +1,300 @@
+"""The INI file and the cluster's policy properties, validated once into one immutable Settings.
+
+Every error names the file, section and key, because the operator reading it is looking at
+a scheduling failure, not at this code.
+"""
+import configparser
+import os
+import stat
+from dataclasses import dataclass, field, replace
+from typing import Callable, Dict, Mapping, Optional, Tuple
+
+DEFAULT_CONF = "/etc/ovirt-scheduler-proxy/ovirt-vf-scheduler.conf"
+CONF_ENV = "OVIRT_VF_SCHEDULER_CONF"
+
+CAPACITY_SOURCES = ("engine", "ucsm", "min")
+ON_ERROR = ("open", "closed")
+WEIGHT_MODES = ("spread", "pack", "reserve")
+PROXY_BUDGET = 30.0   # the proxy kills every unit of a call after 30 s
+
+
+class ConfigError(Exception):
+    """One line for the operator: where the bad input is and what was expected."""
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    url: str
+    username: str
+    password: str = field(repr=False)
+    ca_file: Optional[str] = None
+    insecure: bool = False
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class UcsmConfig:
+    urls: Tuple[str, ...]
+    username: str
+    password: str = field(repr=False)
+    ca_file: Optional[str] = None
+    insecure: bool = False
+    timeout: float = 5.0
+    cache_ttl: float = 300.0
+    host_map: Tuple[Tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: str
+    engine: EngineSettings
+    vf_property: str = "vmfex"
+    capacity_source: str = "engine"
+    vf_driver: str = "enic"
+    reserve: int = 0
+    on_error: str = "open"
+    deadline: float = 10.0
+    weight_mode: str = "spread"
+    capacity_ttl: float = 300.0
+    cache_dir: str = "/var/cache/ovirt-vf-scheduler"
+    log_file: str = "/var/log/ovirt-scheduler-proxy/ovirt-vf-scheduler.log"
+    ucsm: Optional[UcsmConfig] = None
+    warnings: Tuple[str, ...] = ()      # logged once the log is open (config loads before it)
+
+    @property
+    def keep_unknown(self) -> bool:
+        """Fail-open keeps hosts whose capacity could not be determined."""
+        return self.on_error == "open"
+
+
+# --- value parsers: each returns the value or raises ValueError("expected ...") ---
+
+def _text(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("expected a non-empty value")
+    return raw.strip()
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "yes", "true", "on"):
+        return True
+    if value in ("0", "no", "false", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _count(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError("expected a whole number >= 0") from None
+    if value < 0:
+        raise ValueError("expected a whole number >= 0")
+    return value
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("expected a number of seconds > 0") from None
+    if not value > 0:
+        raise ValueError("expected a number of seconds > 0")
+    return value
+
+
+def _deadline(raw: str) -> float:
+    value = _seconds(raw)
+    if value > PROXY_BUDGET - 2:
+        raise ValueError("expected at most %d seconds (the proxy kills units after %d s)"
+                         % (PROXY_BUDGET - 2, PROXY_BUDGET))
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError("expected one of %s" % ", ".join(choices))
+        return value
+    return parse
+
+
+def _url_list(raw: str) -> Tuple[str, ...]:
+    urls = tuple(u for u in raw.replace(",", " ").split() if u)
+    if not urls or not all(u.startswith(("http://", "https://")) for u in urls):
+        raise ValueError("expected one or more http(s):// URLs separated by spaces or commas")
+    return urls
+
+
+def _host_map(raw: str) -> Tuple[Tuple[str, str], ...]:
+    pairs = []
+    for item in raw.replace(",", "\n").splitlines():
+        item = item.strip()
+        if not item:
+            continue
+        host, sep, dn = item.partition("=")
+        if not sep or not host.strip() or not dn.strip():
+            raise ValueError("expected lines 'host name or id = service profile dn', got %r" % item)
+        pairs.append((host.strip(), dn.strip()))
+    return tuple(pairs)
+
+
+_ENGINE_KEYS = {"url": _text, "username": _text, "password": str, "password_file": _text,
+                "ca_file": _text, "insecure": _bool, "timeout": _seconds}
+_SCHEDULER_KEYS = {"vf_property": _text, "capacity_source": _choice(*CAPACITY_SOURCES),
+                   "vf_driver": _text, "reserve": _count, "on_error": _choice(*ON_ERROR),
+                   "deadline": _deadline, "weight_mode": _choice(*WEIGHT_MODES),
+                   "capacity_ttl": _seconds, "cache_dir": _text, "log_file": _text}
+_UCSM_KEYS = {"url": _url_list, "username": _text, "password": str, "password_file": _text,
+              "ca_file": _text, "insecure": _bool, "timeout": _seconds, "cache_ttl": _seconds,
+              "host_map": _host_map}
+_SECTIONS = {"engine": _ENGINE_KEYS, "scheduler": _SCHEDULER_KEYS, "ucsm": _UCSM_KEYS}
+
+# Per-cluster overrides: scheduling-policy property -> (Settings field, parser).
+CLUSTER_PROPERTIES = {
+    "vf_reserve": ("reserve", _count),
+    "vf_on_error": ("on_error", _choice(*ON_ERROR)),
+    "vf_weight_mode": ("weight_mode", _choice(*WEIGHT_MODES)),
+    "vf_source": ("capacity_source", _choice(*CAPACITY_SOURCES)),
+}
+# The engine's custom-properties format: key=regex;key=regex (no ';' inside a regex).
+PROPERTIES_VALIDATION = ";".join([
+    "vf_reserve=^[0-9]{1,4}$",
+    "vf_on_error=^(open|closed)$",
+    "vf_weight_mode=^(spread|pack|reserve)$",
+    "vf_source=^(engine|ucsm|min)$",
+])
+
+
+def conf_path() -> str:
+    return os.environ.get(CONF_ENV) or DEFAULT_CONF
+
+
+def _read_section(path: str, parser: configparser.ConfigParser, name: str) -> Dict[str, object]:
+    known = _SECTIONS[name]
+    values: Dict[str, object] = {}
+    for key, raw in parser.items(name, raw=True):
+        if key not in known:
+            raise ConfigError("%s: [%s] %s: unknown key (known: %s)"
+                              % (path, name, key, ", ".join(sorted(known))))
+        try:
+            values[key] = known[key](raw)
+        except ValueError as err:
+            raise ConfigError("%s: [%s] %s: %s, got %r" % (path, name, key, err, raw)) from None
+    return values
+
+
+def _require(path: str, section: str, values: Mapping[str, object], key: str) -> object:
+    if key not in values:
+        raise ConfigError("%s: [%s] %s: missing (required)" % (path, section, key))
+    return values[key]
+
+
+def _exposure_warning(holder: str, what: str) -> Optional[str]:
+    """A secret readable by group or others deserves a line in the log (never the secret)."""
+    try:
+        mode = os.stat(holder).st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        return "%s holding the %s is readable by group/others (mode %o): chmod 600 it" % (
+            holder, what, stat.S_IMODE(mode))
+    return None
+
+
+def _password(path: str, section: str, values: Mapping[str, object],
+              warnings: list) -> str:
+    """The password comes from the file itself or from password_file, never both."""
+    if "password" in values and "password_file" in values:
+        raise ConfigError("%s: [%s] password, password_file: set only one of them" % (path, section))
+    if "password_file" in values:
+        secret_path = str(values["password_file"])
+        try:
+            with open(secret_path, encoding="utf-8") as secret:
+                password = secret.readline().rstrip("\r\n")
+        except OSError as err:
+            raise ConfigError("%s: [%s] password_file: cannot read %s: %s"
+                              % (path, section, secret_path, err.strerror or err)) from None
+        if not password:
+            raise ConfigError("%s: [%s] password_file: %s is empty" % (path, section, secret_path))
+        holder = secret_path
+    else:
+        password = str(_require(path, section, values, "password"))
+        holder = path
+    warning = _exposure_warning(holder, "[%s] password" % section)
+    if warning:
+        warnings.append(warning)
+    return password
+
+
+def load(path: Optional[str] = None) -> Settings:
+    """Read and validate the config file; raise ConfigError with one clear line."""
+    path = path or conf_path()
+    parser = configparser.ConfigParser(interpolation=None, default_section="__no_defaults__")
+    try:
+        with open(path, encoding="utf-8") as conf:
+            parser.read_file(conf, source=path)
+    except OSError as err:
+        raise ConfigError("%s: cannot read the config file: %s (set %s to use another file)"
+                          % (path, err.strerror or err, CONF_ENV)) from None
+    except configparser.Error as err:
+        raise ConfigError("%s: not a valid INI file: %s" % (path, str(err).splitlines()[0])) from None
+    for section in parser.sections():
+        if section not in _SECTIONS:
+            raise ConfigError("%s: [%s]: unknown section (known: %s)"
+                              % (path, section, ", ".join(sorted(_SECTIONS))))
+    if not parser.has_section("engine"):
+        raise ConfigError("%s: [engine]: missing section (url, username, password)" % path)
+    warnings: list = []
+    engine_values = _read_section(path, parser, "engine")
+    engine = EngineSettings(
+        url=str(_require(path, "engine", engine_values, "url")),
+        username=str(_require(path, "engine", engine_values, "username")),
+        password=_password(path, "engine", engine_values, warnings),
+        ca_file=engine_values.get("ca_file"), insecure=bool(engine_values.get("insecure", False)),
+        timeout=float(engine_values.get("timeout", 5.0)))
+    scheduler = _read_section(path, parser, "scheduler") if parser.has_section("scheduler") else {}
+    ucsm = None
+    if parser.has_section("ucsm"):
+        ucsm_values = _read_section(path, parser, "ucsm")
+        ucsm = UcsmConfig(
+            urls=tuple(_require(path, "ucsm", ucsm_values, "url")),
+            username=str(_require(path, "ucsm", ucsm_values, "username")),
+            password=_password(path, "ucsm", ucsm_values, warnings),
+            ca_file=ucsm_values.get("ca_file"), insecure=bool(ucsm_values.get("insecure", False)),
+            timeout=float(ucsm_values.get("timeout", 5.0)),
+            cache_ttl=float(ucsm_values.get("cache_ttl", 300.0)),
+            host_map=tuple(ucsm_values.get("host_map", ())))
+    settings = Settings(path=path, engine=engine, ucsm=ucsm, warnings=tuple(warnings), **scheduler)
+    _check_source(settings, "%s: [scheduler] capacity_source" % path)
+    return settings
+
+
+def _check_source(settings: Settings, where: str) -> None:
+    if settings.capacity_source in ("ucsm", "min") and settings.ucsm is None:
+        raise ConfigError("%s: %r needs a [ucsm] section (url, username, password)"
+                          % (where, settings.capacity_source))
+
+
+def with_cluster_properties(settings: Settings, props: Mapping[str, str]) -> Settings:
+    """Apply the cluster's scheduling-policy properties (what the proxy passes as args).
+
+    Properties of other units are ignored: the engine sends the union of all units' keys.
+    """
+    changes = {}
+    for prop, (attr, parse) in CLUSTER_PROPERTIES.items():
+        if prop not in props:
+            continue
+        raw = props[prop]
+        try:
+            changes[attr] = parse(str(raw))
+        except ValueError as err:
+            raise ConfigError("cluster scheduling policy property %s: %s, got %r"
+                              % (prop, err, raw)) from None
+    if not changes:
+        return settings
+    updated = replace(settings, **changes)
+    _check_source(updated, "cluster scheduling policy property vf_source")
+    return updated

@@ -1,0 +1,103 @@
+"""Pure decision rules: does a VM fit on a host, and how good is the host.
+
+One `fits` serves the filter, the weight and every explaining command, so they cannot drift
+apart. Scores follow the proxy's convention: integers, LOWER IS BETTER (the engine sorts
+weights ascending and gives the best rank to the smallest), on a fixed scale computed from
+the host alone, never normalised across the current candidates.
+"""
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, List, Optional
+
+from .model import HostVfs, Reason, Score, Verdict
+
+SCORE_NO_FIT = 1000        # the host cannot take the VM: rank it last
+SCORE_UNKNOWN = 999        # could not tell: after every host known to fit
+_SCORE_FIT_MAX = 998       # fitting hosts score 0..998
+
+
+def fits(demand: int, host: Optional[HostVfs], keep_unknown: bool) -> Verdict:
+    """Verdict for one host. `host` is None when the engine does not know the host id.
+
+    `keep_unknown` is the failure policy for hosts whose capacity could not be determined
+    (on_error = open keeps them, closed drops them): unknown is never treated as zero.
+    """
+    if host is None:
+        return Verdict("", keep_unknown, Reason.NOT_FOUND, demand, None)
+    free = host.free
+    if demand <= 0:
+        return Verdict(host.host_id, True, Reason.NO_DEMAND, demand, free)
+    if host.is_current:
+        return Verdict(host.host_id, True, Reason.CURRENT_HOST, demand, free)
+    if free is None:
+        return Verdict(host.host_id, keep_unknown, Reason.UNKNOWN, demand, None)
+    if free >= demand:
+        return Verdict(host.host_id, True, Reason.FITS, demand, free)
+    if host.capacity.vfs == 0:
+        return Verdict(host.host_id, False, Reason.NO_VFS, demand, free)
+    return Verdict(host.host_id, False, Reason.INSUFFICIENT, demand, free)
+
+
+def filter_hosts(demand: int, host_ids: Iterable[str], hosts: Dict[str, HostVfs],
+                 keep_unknown: bool) -> List[Verdict]:
+    """One verdict per requested host id, in the proxy's order (duplicates kept as sent)."""
+    verdicts = []
+    for host_id in host_ids:
+        verdict = fits(demand, hosts.get(host_id), keep_unknown)
+        if verdict.host_id != host_id:
+            verdict = Verdict(host_id, verdict.keep, verdict.reason, verdict.demand, verdict.free)
+        verdicts.append(verdict)
+    return verdicts
+
+
+def _clamp(value: int) -> int:
+    return max(0, min(value, _SCORE_FIT_MAX))
+
+
+def _spread(free_after: int) -> int:
+    """More free VFs left after placement = lower (better)."""
+    return _SCORE_FIT_MAX - _clamp(free_after)
+
+
+def _pack(free_after: int) -> int:
+    """Fewest free VFs left that still fit = lower (best fit, keeps big holes elsewhere)."""
+    return _clamp(free_after)
+
+
+@dataclass(frozen=True)
+class WeightMode:
+    rank_free_after: Callable[[int], int]
+    neutral_without_demand: bool     # a VM needing no VF scores the same on every host
+
+
+WEIGHT_MODES: Dict[str, WeightMode] = {
+    "spread": WeightMode(_spread, neutral_without_demand=True),
+    "pack": WeightMode(_pack, neutral_without_demand=True),
+    # reserve: VMs without VFs go where the fewest VFs are free, VMs with VFs best-fit,
+    # so the VF-rich hosts stay available for the VMs that need them.
+    "reserve": WeightMode(_pack, neutral_without_demand=False),
+}
+
+
+def score_host(mode: str, demand: int, host: Optional[HostVfs]) -> Score:
+    """Score one host on the fixed 0..1000 scale (lower = better)."""
+    weight_mode = WEIGHT_MODES[mode]
+    host_id = host.host_id if host else ""
+    if demand <= 0 and weight_mode.neutral_without_demand:
+        return Score(host_id, 0, host.free if host else None)
+    verdict = fits(demand, host, keep_unknown=True)
+    if verdict.free is None:                   # unknown capacity or host: after every known fit
+        return Score(host_id, SCORE_UNKNOWN, None)
+    free_after = verdict.free - max(demand, 0)
+    if not verdict.keep:
+        return Score(host_id, SCORE_NO_FIT, free_after)
+    return Score(host_id, weight_mode.rank_free_after(free_after), free_after)
+
+
+def score_hosts(mode: str, demand: int, host_ids: Iterable[str],
+                hosts: Dict[str, HostVfs]) -> List[Score]:
+    """A score for EVERY host id passed in: a host left out would get weight 0 and rank best."""
+    scores = []
+    for host_id in host_ids:
+        score = score_host(mode, demand, hosts.get(host_id))
+        scores.append(Score(host_id, int(score.value), score.free_after))
+    return scores

@@ -1,0 +1,92 @@
+"""Plain values that travel from the data sources to the decision and on to the log.
+
+Nothing here does I/O or imports the SDK, so the decision code can be tested with
+values built by hand.
+"""
+import enum
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+
+class DataSourceError(Exception):
+    """The engine or UCS-M could not give a usable answer; the text names the cause in one line."""
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """How many VFs a host offers, according to one source.
+
+    `vfs` is None when the source could not tell (host unknown to it, not mapped,
+    query failed): "could not tell" must never look like "0 VFs".
+    """
+    vfs: Optional[int]
+    source: str
+    age: float = 0.0          # seconds since the source was read (0 = fresh)
+    detail: str = ""          # e.g. "8 enic VF devices", "dynamicEth=10 (kvm10)", "not mapped"
+
+
+@dataclass(frozen=True)
+class HostVfs:
+    """Everything the decision needs about one candidate host."""
+    host_id: str
+    name: str
+    capacity: Capacity
+    used: int = 0             # VFs held by other VMs running on the host
+    users: int = 0            # how many other VMs hold those VFs
+    pending: int = 0          # VFs claimed by recent placements the engine does not show yet
+    reserve: int = 0          # VFs the admin keeps back
+    is_current: bool = False  # the VM runs here now (migration source): it already holds its VFs
+
+    @property
+    def free(self) -> Optional[int]:
+        """Free VFs, or None when the capacity is unknown."""
+        if self.capacity.vfs is None:
+            return None
+        return self.capacity.vfs - self.used - self.pending - self.reserve
+
+
+class Reason(enum.Enum):
+    """Why a host was kept or dropped; rendered to words only at the edge."""
+    FITS = "fits"
+    NO_DEMAND = "no_demand"             # the VM needs no VF: every host passes
+    CURRENT_HOST = "current_host"       # the VM already holds its VFs here
+    INSUFFICIENT = "insufficient"       # fewer free VFs than the VM needs
+    NO_VFS = "no_vfs"                   # the host offers no VF at all
+    UNKNOWN = "unknown"                 # capacity could not be determined
+    NOT_FOUND = "not_found"             # the engine does not know this host id
+
+
+@dataclass(frozen=True)
+class Verdict:
+    host_id: str
+    keep: bool
+    reason: Reason
+    demand: int
+    free: Optional[int]
+
+
+@dataclass(frozen=True)
+class Score:
+    host_id: str
+    value: int                # 0..1000, lower is better (the engine ranks ascending)
+    free_after: Optional[int]
+
+
+@dataclass(frozen=True)
+class Vm:
+    """The VM being scheduled, as the engine shows it."""
+    vm_id: str
+    name: str
+    demand: int               # plugged vNICs whose profile carries the VF property
+    host_id: Optional[str]    # current run-on host (the source during a migration)
+    status: str
+
+
+@dataclass
+class Snapshot:
+    """One consistent read of the data a decision needs."""
+    vm: Vm
+    hosts: Dict[str, HostVfs] = field(default_factory=dict)   # by host id, only hosts the engine knows
+    source_summary: str = ""                                  # e.g. "engine (cache age 42s)"
+    requests: Tuple[str, ...] = ()                            # what was asked, for the decision log
+    elapsed: float = 0.0                                      # seconds spent reading

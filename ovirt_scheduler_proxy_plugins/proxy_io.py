@@ -1,0 +1,158 @@
+"""The ovirt-scheduler-proxy contract, in one place.
+
+The proxy runs `python3 -c "import vf_filter; vf_filter.VfFilter().do_filter(...)"` and
+ - parses stdout with ast.literal_eval: exactly ONE literal, nothing else, ever;
+ - discards the result if ANYTHING reaches stderr (a warning, a libxml2 message written
+   straight to fd 2) or the exit code is non-zero;
+ - kills the process after 30 s.
+So for the whole run fd 1 and fd 2 point at our log file (catching stray prints, warnings
+and C-level messages), the one result is written to the saved stdout, and a failure writes
+one line to the saved stderr. A watchdog thread enforces the deadline even while the SDK
+blocks in C (its SSO login has no timeout): it logs, emits the failure answer and exits.
+"""
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from typing import Callable, Optional
+
+from . import config
+from .model import DataSourceError
+from .store import StoreError, locked
+
+LOG = logging.getLogger("ovirt_vf_scheduler")
+_LOG_MAX_BYTES = 5 * 1024 * 1024
+_LOG_BACKUPS = 5
+_FALLBACK_DEADLINE = 10.0
+EXIT_FAILED = 1
+
+
+class Outcome:
+    """What a unit answers: `result` is printed as one literal; `error` goes to stderr with
+    a non-zero exit (the proxy then ignores the unit: fail-open)."""
+
+    def __init__(self, result=None, error: Optional[str] = None):
+        self.result = result
+        self.error = error
+
+
+def _rotate_if_big(path: str) -> None:
+    """Size-based rotation done under a lock at process start, so concurrent plugin
+    processes never rotate under each other's feet (a RotatingFileHandler per process would)."""
+    try:
+        if os.path.getsize(path) < _LOG_MAX_BYTES:
+            return
+        with locked(path, timeout=0.5):
+            if os.path.getsize(path) < _LOG_MAX_BYTES:
+                return
+            for index in range(_LOG_BACKUPS - 1, 0, -1):
+                if os.path.exists("%s.%d" % (path, index)):
+                    os.replace("%s.%d" % (path, index), "%s.%d" % (path, index + 1))
+            os.replace(path, path + ".1")
+    except (OSError, StoreError):
+        pass   # rotation is housekeeping; appending still works
+
+
+def open_log(path: str) -> int:
+    """Open the log for appending (O_APPEND keeps concurrent lines whole) and route logging there."""
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    _rotate_if_big(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    stream = os.fdopen(os.dup(fd), "a", encoding="utf-8", buffering=1)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    return fd
+
+
+class Run:
+    """One plugin process: guards stdout/stderr, enforces the deadline, emits exactly once."""
+
+    def __init__(self, unit: str):
+        self.unit = unit
+        self.started = time.monotonic()
+        self._emit_lock = threading.Lock()
+        self._emitted = False
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._stdout = os.dup(1)
+        self._stderr = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)          # until the log is open, stray output goes nowhere
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        self.on_timeout: Callable[[], Outcome] = lambda: Outcome(error="deadline exceeded")
+
+    def route_output_to(self, log_fd: int) -> None:
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+
+    def start_watchdog(self, deadline: float) -> None:
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
+        timer.daemon = True
+        timer.start()
+
+    def _expire(self) -> None:
+        LOG.error("%s: deadline of the run exceeded after %.1f s (engine or UCS-M too slow, or hung)",
+                  self.unit, time.monotonic() - self.started)
+        self.finish(self.on_timeout())
+
+    def finish(self, outcome: Outcome) -> None:
+        """Write the one answer and leave at once (no interpreter shutdown noise, no waiting
+        for threads blocked in C)."""
+        with self._emit_lock:
+            if self._emitted:
+                return
+            self._emitted = True
+            if outcome.error is not None:
+                line = "ovirt-vf-scheduler %s: %s\n" % (self.unit, outcome.error.replace("\n", " "))
+                os.write(self._stderr, line.encode("utf-8", "replace"))
+                code = EXIT_FAILED
+            else:
+                os.write(self._stdout, (repr(outcome.result) + "\n").encode("utf-8"))
+                code = 0
+            logging.shutdown()
+            os._exit(code)
+
+
+def run_unit(unit: str, args: dict, decide: Callable[[config.Settings, float, Run], Outcome],
+             on_failure: Callable[[config.Settings, str], Outcome]) -> None:
+    """Run one unit under the proxy contract. Never returns.
+
+    `decide(settings, deadline, run)` computes the answer; `on_failure(settings, reason)`
+    maps an error to the unit's failure answer (the on_error policy).
+    """
+    run = Run(unit)
+    try:
+        settings = config.with_cluster_properties(config.load(), args or {})
+    except config.ConfigError as err:
+        run.finish(Outcome(error="configuration error: %s" % err))
+        return
+    deadline = run.started + settings.deadline
+    try:
+        run.route_output_to(open_log(settings.log_file))
+    except OSError as err:
+        run.finish(Outcome(error="configuration error: %s: [scheduler] log_file: cannot open %s: %s"
+                           % (settings.path, settings.log_file, err.strerror or err)))
+        return
+    for warning in settings.warnings:
+        LOG.warning("%s", warning)
+    run.on_timeout = lambda: on_failure(settings, "deadline of %.0f s exceeded" % settings.deadline)
+    run.start_watchdog(deadline)
+    try:
+        outcome = decide(settings, deadline, run)
+    except Exception as err:   # noqa: BLE001 - the top of the process: every error ends here
+        reason = " ".join(str(err).split()) or type(err).__name__
+        LOG.error("%s failed after %.2f s: %s", unit, time.monotonic() - run.started, reason)
+        if not isinstance(err, (config.ConfigError, DataSourceError, StoreError)):
+            LOG.error("unexpected error, please report it:\n%s", traceback.format_exc())
+        outcome = on_failure(settings, reason)
+    run.finish(outcome)

@@ -1,0 +1,73 @@
+"""Reasons and decisions in words, for the log an operator reads at 3 a.m. (and for `explain`)."""
+from collections import Counter
+from typing import Dict, List, Optional
+
+from .model import HostVfs, Reason, Score, Snapshot, Verdict
+
+_SUMMARY_WORDS = {
+    Reason.INSUFFICIENT: "too few free VFs",
+    Reason.NO_VFS: "no VFs",
+    Reason.UNKNOWN: "capacity unknown",
+    Reason.NOT_FOUND: "unknown to the engine",
+}
+
+
+def arithmetic(host: HostVfs) -> str:
+    """'8 cap - 6 used (3 VMs) - 1 pending - 0 reserve = 1 free [engine: 8 enic VF devices]'."""
+    if host.capacity.vfs is None:
+        return "capacity unknown [%s: %s]" % (host.capacity.source, host.capacity.detail)
+    return "%d cap - %d used (%d VMs) - %d pending - %d reserve = %d free [%s: %s]" % (
+        host.capacity.vfs, host.used, host.users, host.pending, host.reserve, host.free,
+        host.capacity.source, host.capacity.detail)
+
+
+def reason_words(verdict: Verdict, host: Optional[HostVfs]) -> str:
+    """One short sentence: 'needs 2, 1 free: 7 of 8 used by 5 VMs'."""
+    reason = verdict.reason
+    if reason is Reason.NO_DEMAND:
+        return "needs no VF"
+    if reason is Reason.NOT_FOUND or host is None:
+        return "host unknown to the engine"
+    if reason is Reason.CURRENT_HOST:
+        return "runs here now and holds its %d VFs" % verdict.demand
+    if reason is Reason.UNKNOWN:
+        return "needs %d, capacity unknown (%s)" % (verdict.demand, host.capacity.detail)
+    if reason is Reason.NO_VFS:
+        return "needs %d, host has no VFs (%s)" % (verdict.demand, host.capacity.detail)
+    held = host.used + host.pending + host.reserve
+    extra = []
+    if host.pending:
+        extra.append("%d pending" % host.pending)
+    if host.reserve:
+        extra.append("%d reserved" % host.reserve)
+    return "needs %d, %d free: %d of %d used by %d VMs%s" % (
+        verdict.demand, verdict.free, held, host.capacity.vfs, host.users,
+        " (incl. %s)" % ", ".join(extra) if extra else "")
+
+
+def summary(verdicts: List[Verdict], vm_name: str) -> str:
+    """'3 of 12 hosts can run vm1 (7 too few free VFs, 2 capacity unknown)'."""
+    kept = sum(1 for v in verdicts if v.keep)
+    dropped = Counter(v.reason for v in verdicts if not v.keep)
+    why = ", ".join("%d %s" % (n, _SUMMARY_WORDS.get(r, r.value)) for r, n in dropped.most_common())
+    return "%d of %d hosts can run %s%s" % (kept, len(verdicts), vm_name, " (%s)" % why if why else "")
+
+
+def _host_label(host_id: str, hosts: Dict[str, HostVfs]) -> str:
+    host = hosts.get(host_id)
+    return host.name if host else host_id
+
+
+def filter_line(snap: Snapshot, verdicts: List[Verdict]) -> str:
+    parts = ["%s %s: %s" % (_host_label(v.host_id, snap.hosts), "keep" if v.keep else "DROP",
+                            reason_words(v, snap.hosts.get(v.host_id))) for v in verdicts]
+    return "%s | %s" % (summary(verdicts, snap.vm.name), "; ".join(parts) if parts else "no hosts")
+
+
+def weight_line(snap: Snapshot, scores: List[Score]) -> str:
+    parts = []
+    for score in scores:
+        host = snap.hosts.get(score.host_id)
+        state = arithmetic(host) if host else "no data"
+        parts.append("%s=%d (%s)" % (_host_label(score.host_id, snap.hosts), score.value, state))
+    return "; ".join(parts) if parts else "no hosts"

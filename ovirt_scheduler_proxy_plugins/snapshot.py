@@ -1,0 +1,58 @@
+"""One read of everything a decision needs: the VM's demand, and per host capacity and usage.
+
+I/O lives in `engine` and `capacity`; the counting rules in `accounting`. This module only
+sequences them so that a VM that needs no VF costs as little as possible.
+"""
+import time
+from typing import List
+
+from . import capacity
+from .accounting import demand, usage
+from .config import Settings
+from .engine import EngineError, EngineSession, find_vm, is_uuid
+from .model import HostVfs, Snapshot, Vm
+from .store import TokenCache
+
+
+def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
+         capacity_without_demand: bool = False) -> Snapshot:
+    """Read the engine (and UCS-M) for one decision.
+
+    `capacity_without_demand`: the weight in `reserve` mode ranks hosts for VMs that need no
+    VF too, so it needs capacity even then; everything else stops once demand is 0.
+    """
+    if not is_uuid(vm_id):
+        raise EngineError("the VM id %r from the proxy is not a UUID" % vm_id)
+    started = time.monotonic()
+    session = EngineSession(settings.engine, TokenCache(settings.cache_dir, settings.engine.url,
+                                                         settings.engine.username), deadline)
+    try:
+        profiles = session.vf_profiles(settings.vf_property)
+        vf_profile_ids = frozenset(profiles)
+        vms = session.vms(vm_id, frozenset(profiles.values())) if profiles else []
+        vm_record = find_vm(vms, vm_id)
+        if profiles and vm_record is None:
+            # An invalid search also answers "200, empty list": never read that as "no demand".
+            raise EngineError("the VM %s is not in the engine's answer (unknown VM, or the search "
+                              "was rejected)" % vm_id)
+        vm = Vm(vm_id=vm_id, name=vm_record.name if vm_record else vm_id,
+                demand=demand(vm_record.nics, vf_profile_ids) if vm_record else 0,
+                host_id=vm_record.host_id if vm_record else None,
+                status=vm_record.status if vm_record else "?")
+        snap = Snapshot(vm=vm)
+        wanted = [h for h in dict.fromkeys(host_ids) if is_uuid(h)]
+        if (vm.demand > 0 or capacity_without_demand) and wanted:
+            engine_hosts = capacity.engine_hosts(settings, wanted, session.hosts)
+            caps = capacity.capacities(settings, engine_hosts, deadline)
+            used = usage(vms, vf_profile_ids, vm_id, engine_hosts)
+            snap.hosts = {
+                host_id: HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
+                                 used=used[host_id][0], users=used[host_id][1],
+                                 reserve=settings.reserve, is_current=(host_id == vm.host_id))
+                for host_id, entry in engine_hosts.items()}
+            snap.source_summary = capacity.describe(caps) or ""
+        snap.requests = tuple(session.requests)
+        snap.elapsed = time.monotonic() - started
+        return snap
+    finally:
+        session.close()

@@ -1,0 +1,147 @@
+"""Small on-disk state shared by concurrently running plugin processes.
+
+The filter and the weight run as separate processes at the same moment, so every file is
+replaced atomically (temp file + os.replace) and read-modify-write goes under an flock.
+A corrupt or unreadable file is treated as absent: state here is a cache, never the truth,
+and losing it costs a round trip, not a wrong decision.
+"""
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from typing import Any, Dict, Iterator, Optional
+
+LOG = logging.getLogger("ovirt_vf_scheduler.store")
+_FUTURE_SLACK = 60.0   # an entry stamped further in the future than this means the clock jumped
+
+
+class StoreError(Exception):
+    """The state directory cannot be used (lock not obtained in time)."""
+
+
+def read_json(path: str) -> Optional[Any]:
+    """The file's JSON value, or None when it is missing or corrupt (corruption is logged)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        LOG.warning("ignoring unreadable state file %s: %s", path, err)
+        return None
+
+
+def write_json(path: str, value: Any) -> bool:
+    """Atomically replace `path` (mode 0600). False, with a log line, if the disk refuses."""
+    directory = os.path.dirname(path) or "."
+    tmp_path = None
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)   # mkstemp: mode 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(value, handle, separators=(",", ":"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_path, path)
+        return True
+    except OSError as err:
+        LOG.warning("cannot write state file %s: %s", path, err)
+        if tmp_path:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_path)
+        return False
+
+
+@contextlib.contextmanager
+def locked(path: str, timeout: float = 2.0) -> Iterator[None]:
+    """Exclusive flock on `path`.lock for a read-modify-write; bounded wait, never a hang.
+
+    If the lock file cannot be created (read-only or full disk), run unlocked: writes will
+    fail and be logged anyway, and reads stay safe because replacement is atomic.
+    """
+    lock_path = path + ".lock"
+    try:
+        os.makedirs(os.path.dirname(lock_path) or ".", mode=0o700, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        LOG.warning("cannot create lock file %s: %s", lock_path, err)
+        yield
+        return
+    try:
+        give_up = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > give_up:
+                    raise StoreError("cannot lock %s within %.1f s" % (lock_path, timeout)) from None
+                time.sleep(0.005)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+class TokenCache:
+    """The engine SSO token, shared so that each plugin process does not open a new session."""
+
+    def __init__(self, cache_dir: str, url: str, username: str):
+        self.path = os.path.join(cache_dir, "engine-token-%s.json" % _key(url, username))
+
+    def load(self) -> Optional[str]:
+        value = read_json(self.path)
+        token = value.get("token") if isinstance(value, dict) else None
+        return token if isinstance(token, str) and token else None
+
+    def save(self, token: str) -> None:
+        if token and token != self.load():
+            write_json(self.path, {"token": token, "saved_at": time.time()})
+
+
+class HostCache:
+    """Per-host records from a slow-changing source (capacity, names), each with its read time."""
+
+    MAX_AGE = 86400.0
+
+    def __init__(self, cache_dir: str, name: str):
+        self.path = os.path.join(cache_dir, "%s.json" % name)
+
+    def _entries(self) -> Dict[str, Dict[str, Any]]:
+        value = read_json(self.path)
+        if not isinstance(value, dict):
+            return {}
+        return {k: v for k, v in value.items()
+                if isinstance(v, dict) and isinstance(v.get("read_at"), (int, float))}
+
+    def fresh(self, ttl: float, now: Optional[float] = None) -> Dict[str, Dict[str, Any]]:
+        """Entries younger than `ttl`; entries from the future (clock jumped back) are stale."""
+        now = time.time() if now is None else now
+        return {host_id: entry for host_id, entry in self._entries().items()
+                if -_FUTURE_SLACK <= now - entry["read_at"] <= ttl}
+
+    def update(self, entries: Dict[str, Dict[str, Any]],
+               now: Optional[float] = None) -> Dict[str, Dict[str, Any]]:
+        """Merge `entries` (stamped now) into the file under its lock; return them stamped.
+
+        Entries older than MAX_AGE are dropped on the way, so hosts removed from the engine
+        do not grow the file forever. A failed write is logged; the caller still has the data.
+        """
+        now = time.time() if now is None else now
+        stamped = {host_id: dict(entry, read_at=now) for host_id, entry in entries.items()}
+        try:
+            with locked(self.path):
+                merged = {k: v for k, v in self._entries().items() if now - v["read_at"] <= self.MAX_AGE}
+                merged.update(stamped)
+                write_json(self.path, merged)
+        except StoreError as err:
+            LOG.warning("%s not updated: %s", self.path, err)
+        return stamped
