@@ -20,7 +20,7 @@ setup(
         "defusedxml>=0.7",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "trustme>=1.0"],
     },
     entry_points={"console_scripts": ["ovirt-vf-scheduler=ovirt_scheduler_proxy_plugins.cli:main"]},
 )

@@ -161,7 +161,7 @@ CLUSTER_PROPERTIES = {
 }
 # The engine's custom-properties format: key=regex;key=regex (no ';' inside a regex).
 PROPERTIES_VALIDATION = ";".join([
-    "vf_reserve=^[0-9]{1,4}$",
+    "vf_reserve=^[0-9]+$",
     "vf_on_error=^(open|closed)$",
     "vf_weight_mode=^(spread|pack|reserve)$",
     "vf_source=^(engine|ucsm|min)$",

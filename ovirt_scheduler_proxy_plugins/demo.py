@@ -1,0 +1,116 @@
+"""`ovirt-vf-scheduler demo`: both units on a simulated engine with a sample UCS cluster.
+
+The units run as real processes exactly as ovirt-scheduler-proxy runs them, against the fake
+engine over HTTP with the real SDK; the table beside their answers comes from the same
+snapshot code, read in this process, so every number can be checked by eye.
+"""
+import os
+import tempfile
+import textwrap
+import time
+from typing import Dict, List
+
+from . import config, decide, install, render, snapshot
+from .sim import proxy
+from .sim.engine import FakeEngine
+from .sim.inventory import Inventory
+
+
+def sample_cluster() -> Inventory:
+    """Six UCS blades with 8 or 16 VFs, some VMs with VM-FEX vNICs (2 VFs each)."""
+    inv = Inventory()
+    inv.add_profile("vmfex-prod", network_name="prod", vmfex="pp-vlan100")
+    inv.add_profile("ovirtmgmt")
+    layout = {"blade1": (8, 4), "blade2": (8, 3), "blade3": (16, 2), "blade4": (16, 7),
+              "blade5": (8, 0), "rack1": (0, 0)}
+    for name, (vfs, vmfex_vms) in layout.items():
+        inv.add_host(name, cluster="ucs", vf_devices=vfs)
+        for index in range(vmfex_vms):
+            inv.add_vm("%s-app%d" % (name, index + 1), host=name, vmfex_nics=2, plain_nics=1,
+                       vmfex_profile="vmfex-prod")
+        inv.add_vm("%s-db" % name, host=name, plain_nics=1)
+    inv.add_vm("web1", cluster="ucs", vmfex_nics=2, plain_nics=1, vmfex_profile="vmfex-prod")
+    inv.add_vm("batch1", cluster="ucs", plain_nics=2)
+    inv.vm_by_name("blade4-app1").status = "migrating"
+    return inv
+
+
+def _conf(state: str, url: str, password: str) -> str:
+    pw_path = os.path.join(state, "engine.pw")
+    with open(pw_path, "w") as handle:
+        handle.write(password + "\n")
+    os.chmod(pw_path, 0o600)
+    path = os.path.join(state, "ovirt-vf-scheduler.conf")
+    with open(path, "w") as handle:
+        handle.write(textwrap.dedent("""\
+            [engine]
+            url = %s
+            username = admin@internal
+            password_file = %s
+            [scheduler]
+            cache_dir = %s/cache
+            log_file = %s/ovirt-vf-scheduler.log
+            """ % (url, pw_path, state, state)))
+    os.chmod(path, 0o600)
+    return path
+
+
+def _table(rows: List[List[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _scenario(title: str, inv: Inventory, vm_name: str, host_names: List[str], settings: config.Settings,
+              plugins_dir: str, env: Dict[str, str], verb: str = "starts it on") -> None:
+    vm = inv.vm_by_name(vm_name)
+    hosts = [inv.host_by_name(name).id for name in host_names]
+    filtered = proxy.run_unit(plugins_dir, "VfFilter", hosts, vm.id, env=env)
+    weighed = proxy.run_unit(plugins_dir, "VfWeight", hosts, vm.id, env=env)
+    # The units skip host data for a VM without VF vNICs; the table reads it anyway, to show it.
+    snap = snapshot.take(settings, vm.id, hosts, time.monotonic() + settings.deadline,
+                         capacity_without_demand=True)
+    print("\n== %s: %s (%d VM-FEX vNICs) ==" % (title, vm_name, snap.vm.demand))
+    for run in (filtered, weighed):
+        print("   %s: own process as the proxy runs it, %.2f s, exit %d, stderr %s, stdout %s" % (
+            run.unit, run.elapsed, run.returncode, "empty" if not run.stderr else repr(run.stderr),
+            "one literal" if run.ok else "DISCARDED (%s)" % run.discarded_because))
+    kept = set(filtered.result or [])
+    scores = dict(weighed.result or [])
+    rows = [["host", "VFs", "used", "free", "filter", "weight", "why"]]
+    for host_id in hosts:
+        host = snap.hosts[host_id]
+        verdict = decide.fits(snap.vm.demand, host, settings.keep_unknown)
+        rows.append([host.name, str(host.capacity.vfs), str(host.used), str(host.free),
+                     "keep" if host_id in kept else "DROP", str(scores.get(host_id, "-")),
+                     render.reason_words(verdict, host)])
+    print(_table(rows))
+    ranked = sorted((scores.get(h, 0), inv.hosts[h].name) for h in hosts if h in kept)
+    if ranked:
+        print("-> the engine %s %s (lowest weight among kept hosts)" % (verb, ranked[0][1]))
+    else:
+        print("-> no host can take it: the engine reports that the external filter removed every host")
+
+
+def main(verbose: bool = False) -> int:
+    inv = sample_cluster()
+    with tempfile.TemporaryDirectory(prefix="vf-demo-") as state, FakeEngine(inv) as engine:
+        plugins_dir = os.path.join(state, "plugins")
+        os.mkdir(plugins_dir)
+        install.install(plugins_dir)
+        conf = _conf(state, engine.url, inv.users["admin@internal"])
+        settings = config.load(conf)
+        env = proxy.proxy_env({config.CONF_ENV: conf})
+        print("Simulated engine at %s: cluster 'ucs', %d hosts, %d VMs; units installed in %s"
+              % (engine.url, len(inv.hosts), len(inv.vms), plugins_dir))
+        candidates = ["blade1", "blade2", "blade3", "blade4", "blade5", "rack1"]
+        _scenario("VM start", inv, "web1", candidates, settings, plugins_dir, env)
+        _scenario("Migration (source blade4 excluded)", inv, "blade4-app1",
+                  [name for name in candidates if name != "blade4"], settings, plugins_dir, env,
+                  verb="migrates it to")
+        _scenario("Plain VM start", inv, "batch1", candidates, settings, plugins_dir, env)
+        if verbose:
+            with open(settings.log_file, encoding="utf-8") as log:
+                print("\n== decision log (%s) ==\n%s" % (settings.log_file, log.read()))
+    return 0

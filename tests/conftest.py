@@ -1,0 +1,98 @@
+"""Shared fixtures: a fake engine over real HTTP, a plugin dir made by install-plugins, a
+config file pointing at both, and a proxy-style runner for the units."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from ovirt_scheduler_proxy_plugins.sim import proxy
+from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
+from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
+
+CLI = os.path.join(os.path.dirname(sys.executable), "ovirt-vf-scheduler")
+
+
+@pytest.fixture(scope="session")
+def plugins_dir(tmp_path_factory):
+    """A proxy plugin directory filled by the real console script."""
+    path = tmp_path_factory.mktemp("plugins")
+    subprocess.run([CLI, "install-plugins", "--plugins-dir", str(path)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return str(path)
+
+
+@pytest.fixture
+def world():
+    """An empty inventory; each test adds the hosts and VMs its arithmetic needs."""
+    return Inventory()
+
+
+@pytest.fixture
+def engine(world):
+    fake = FakeEngine(world)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+class Proxy:
+    """Runs VfFilter/VfWeight as the proxy does, against one config file."""
+
+    def __init__(self, plugins_dir, conf_path, state_dir):
+        self.plugins_dir = plugins_dir
+        self.conf_path = conf_path
+        self.state_dir = state_dir
+
+    @property
+    def log_path(self):
+        return os.path.join(self.state_dir, "log", "vf.log")
+
+    def log_text(self):
+        try:
+            with open(self.log_path, encoding="utf-8") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return ""
+
+    def run(self, unit, hosts, vm, args=None, conf_path=None):
+        env = proxy.proxy_env({"OVIRT_VF_SCHEDULER_CONF": conf_path or self.conf_path})
+        return proxy.run_unit(self.plugins_dir, unit, hosts, vm, args, env=env)
+
+    def filter(self, hosts, vm, args=None, **kw):
+        return self.run("VfFilter", hosts, vm, args, **kw)
+
+    def weight(self, hosts, vm, args=None, **kw):
+        return self.run("VfWeight", hosts, vm, args, **kw)
+
+
+def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", extra=""):
+    """A config file for the units, secrets in a 0600 password file."""
+    os.makedirs(state_dir, exist_ok=True)
+    pw_path = os.path.join(state_dir, "engine.pw")
+    with open(pw_path, "w") as handle:
+        handle.write(password + "\n")
+    os.chmod(pw_path, 0o600)
+    conf_path = os.path.join(state_dir, "vf.conf")
+    with open(conf_path, "w") as handle:
+        handle.write(textwrap.dedent("""\
+            [engine]
+            url = {url}
+            username = admin@internal
+            password_file = {pw}
+            timeout = 5
+
+            [scheduler]
+            deadline = 4
+            cache_dir = {state}/cache
+            log_file = {state}/log/vf.log
+            """).format(url=engine_url, pw=pw_path, state=state_dir) + extra_scheduler + "\n" + extra)
+    os.chmod(conf_path, 0o600)
+    return conf_path
+
+
+@pytest.fixture
+def units(plugins_dir, engine, tmp_path):
+    state = str(tmp_path / "state")
+    return Proxy(plugins_dir, write_conf(state, engine.url), state)

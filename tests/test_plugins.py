@@ -1,0 +1,245 @@
+"""VfFilter and VfWeight end to end: real processes as the proxy runs them, real ovirtsdk4
+client, fake engine over HTTP. Each case states its arithmetic."""
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+
+from conftest import write_conf
+from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
+
+
+def ids(world, *names):
+    return [world.host_by_name(n).id for n in names]
+
+
+def assert_clean(run):
+    """The proxy keeps a unit's answer only like this."""
+    assert run.ok, (run.discarded_because, run.stdout, run.stderr)
+    assert run.stderr == "" and run.returncode == 0
+
+
+@pytest.fixture
+def start_world(world):
+    """Four hosts seen by a VM with 2 VM-FEX vNICs: free 0, 1, enough (6) and no VFs at all."""
+    world.add_host("full", vf_devices=4)
+    world.add_host("one", vf_devices=4)
+    world.add_host("enough", vf_devices=8)
+    world.add_host("novf", vf_devices=0)
+    world.add_vm("full-a", host="full", vmfex_nics=2, plain_nics=1)
+    world.add_vm("full-b", host="full", vmfex_nics=2)          # full: 4 - 4 = 0 free
+    world.add_vm("one-a", host="one", vmfex_nics=3)            # one: 4 - 3 = 1 free
+    world.add_vm("enough-a", host="enough", vmfex_nics=2)      # enough: 8 - 2 = 6 free
+    world.add_vm("novf-a", host="novf", plain_nics=2)
+    world.add_vm("new", vmfex_nics=2, plain_nics=1)            # down, to be started
+    return world
+
+
+def test_start_keeps_only_hosts_with_enough_free_vfs(start_world, units):
+    hosts = ids(start_world, "full", "one", "enough", "novf")
+    run = units.filter(hosts, start_world.vm_by_name("new").id)
+    assert_clean(run)
+    assert run.result == ids(start_world, "enough")
+    log = units.log_text()
+    assert "1 of 4 hosts can run new (2 too few free VFs, 1 no VFs)" in log
+    assert "one DROP: needs 2, 1 free: 3 of 4 used by 1 VMs" in log
+    assert "secret" not in log
+
+
+def test_weight_scores_every_host_with_an_int_lower_is_better(start_world, units):
+    hosts = ids(start_world, "full", "one", "enough", "novf")
+    run = units.weight(hosts, start_world.vm_by_name("new").id)
+    assert_clean(run)
+    assert [h for h, _ in run.result] == hosts
+    assert all(type(score) is int and 0 <= score <= 1000 for _, score in run.result)
+    scores = dict(run.result)
+    # spread: enough has 6 - 2 = 4 free after placement -> 998 - 4; the rest do not fit
+    assert scores[hosts[2]] == 994
+    assert scores[hosts[0]] == scores[hosts[1]] == scores[hosts[3]] == 1000
+
+
+def test_pack_and_reserve_from_cluster_properties(start_world, units):
+    start_world.add_host("roomy", vf_devices=16)
+    hosts = ids(start_world, "enough", "roomy")
+    vm = start_world.vm_by_name("new").id
+    packed = dict(units.weight(hosts, vm, {"vf_weight_mode": "pack"}).result)
+    assert packed == {hosts[0]: 4, hosts[1]: 14}                      # tightest fit first
+    plain = start_world.add_vm("plain", plain_nics=2).id
+    reserved = dict(units.weight(ids(start_world, "novf", "roomy"), plain, {"vf_weight_mode": "reserve"}).result)
+    assert reserved == {start_world.host_by_name("novf").id: 0, start_world.host_by_name("roomy").id: 16}
+
+
+def test_reserve_property_reduces_free(start_world, units):
+    run = units.filter(ids(start_world, "enough"), start_world.vm_by_name("new").id, {"vf_reserve": "5"})
+    assert_clean(run)
+    assert run.result == []                                         # 8 - 2 - 5 = 1 < 2
+
+
+def test_vm_without_vmfex_passes_every_host_without_a_host_query(start_world, engine, units):
+    vm = start_world.add_vm("plainvm", plain_nics=3).id
+    hosts = ids(start_world, "full", "novf")
+    engine.reset_requests()
+    run = units.filter(hosts, vm)
+    assert_clean(run)
+    assert run.result == hosts
+    paths = [r.path for r in engine.requests]
+    assert not any(p.endswith("/hosts") for p in paths), paths
+    weights = units.weight(hosts, vm)
+    assert sorted(score for _, score in weights.result) == [0, 0]   # neutral
+
+
+def test_unplugged_vmfex_nic_takes_no_vf(start_world, units):
+    vm = start_world.add_vm("half", vmfex_nics=1, unplugged_vmfex=3).id
+    run = units.filter(ids(start_world, "one"), vm)
+    assert run.result == ids(start_world, "one")                    # needs 1 (not 4), 1 free
+
+
+def test_unplugged_vmfex_nic_of_other_vm_holds_nothing(start_world, units):
+    start_world.add_vm("one-b", host="one", unplugged_vmfex=1)
+    run = units.filter(ids(start_world, "one"), start_world.add_vm("x", vmfex_nics=1).id)
+    assert run.result == ids(start_world, "one")
+
+
+def test_migration_keeps_the_source_and_counts_own_vfs_only_there(world, units):
+    world.add_host("src", vf_devices=2)
+    world.add_host("dst-full", vf_devices=2)
+    world.add_host("dst-ok", vf_devices=2)
+    mover = world.add_vm("mover", host="src", status="migrating", vmfex_nics=2)
+    world.add_vm("filler", host="dst-full", vmfex_nics=1)
+    # balancing/affinity pass the source: kept although 2 - 2 = 0 would be "full"
+    run = units.filter(ids(world, "src", "dst-full", "dst-ok"), mover.id)
+    assert run.result == ids(world, "src", "dst-ok")
+    # user migration without destination: the source is not among the candidates
+    run = units.filter(ids(world, "dst-full", "dst-ok"), mover.id)
+    assert run.result == ids(world, "dst-ok")
+    scores = dict(units.weight(ids(world, "src", "dst-full", "dst-ok"), mover.id).result)
+    assert scores[world.host_by_name("src").id] == 998              # its own 2 VFs count free: 2-2=0 after
+    assert scores[world.host_by_name("dst-full").id] == 1000
+
+
+HOLDS = {"up", "powering_up", "powering_down", "paused", "migrating", "wait_for_launch",
+         "reboot_in_progress", "saving_state", "restoring_state", "unknown", "not_responding"}
+
+
+@pytest.mark.parametrize("status", sorted(HOLDS | {"down", "suspended", "image_locked", "unassigned"}))
+def test_vm_states_that_hold_vfs(world, units, status):
+    world.add_host("h", vf_devices=1)
+    world.add_vm("other", host="h", status=status, vmfex_nics=1)
+    run = units.filter(ids(world, "h"), world.add_vm("new", vmfex_nics=1).id)
+    assert_clean(run)
+    assert run.result == ([] if status in HOLDS else ids(world, "h"))
+
+
+def test_host_without_vf_devices_falls_back_to_nic_vf_configuration(world, units):
+    world.add_host("cfg", vf_devices=0, nic_vfs_configured=3)
+    world.add_vm("a", host="cfg", vmfex_nics=2)
+    vm = world.add_vm("new", vmfex_nics=1).id
+    assert units.filter(ids(world, "cfg"), vm).result == ids(world, "cfg")     # 3 - 2 = 1
+    world.add_vm("b", host="cfg", vmfex_nics=1)
+    assert units.filter(ids(world, "cfg"), vm).result == []                     # usage is fresh
+
+
+def test_capacity_is_cached_and_usage_is_not(start_world, engine, units):
+    vm = start_world.vm_by_name("new").id
+    hosts = ids(start_world, "enough", "one")
+    units.filter(hosts, vm)
+    engine.reset_requests()
+    run = units.filter(hosts, vm)
+    assert run.result == ids(start_world, "enough")
+    api = [r.path for r in engine.requests if "/api/" in r.path]
+    assert len(api) == 2 and not any(p.endswith("/hosts") for p in api), api   # warm: 2 requests
+    assert engine.logins == 1                                                    # token reused
+
+
+def test_odd_inputs_from_the_proxy(start_world, units):
+    vm = start_world.vm_by_name("new").id
+    enough = start_world.host_by_name("enough").id
+    assert units.filter([], vm).result == []
+    assert units.weight([], vm).result == []
+    run = units.filter([enough, enough, "not-a-uuid", sim_id("host", "ghost")], vm)
+    assert_clean(run)
+    assert run.result == [enough, enough, "not-a-uuid", sim_id("host", "ghost")]  # open: unknown kept
+    closed = units.filter([enough, "not-a-uuid"], vm, {"vf_on_error": "closed"})
+    assert closed.result == [enough]
+    scores = units.weight([enough, sim_id("host", "ghost")], vm).result
+    assert scores == [(enough, 994), (sim_id("host", "ghost"), 999)]
+
+
+def test_unknown_vm_fails_with_a_reason(start_world, units):
+    run = units.filter(ids(start_world, "enough"), sim_id("vm", "nobody"))
+    assert run.returncode != 0 and not run.ok
+    assert run.stderr.count("\n") == 1
+    assert "is not in the engine's answer" in run.stderr
+    assert units.filter(ids(start_world, "enough"), "garbage").stderr.count("not a UUID") == 1
+
+
+def test_install_plugins_is_idempotent_and_protects_foreign_files(tmp_path, plugins_dir):
+    from conftest import CLI
+    target = tmp_path / "p"
+    target.mkdir()
+    first = subprocess.run([CLI, "install-plugins", "--plugins-dir", str(target)], capture_output=True, text=True)
+    second = subprocess.run([CLI, "install-plugins", "--plugins-dir", str(target)], capture_output=True, text=True)
+    assert first.returncode == 0 and first.stdout.count("installed") == 2
+    assert second.returncode == 0 and second.stdout.count("unchanged") == 2
+    (target / "vf_weight.py").write_text("class Theirs:\n    pass\n")
+    refused = subprocess.run([CLI, "install-plugins", "--plugins-dir", str(target)], capture_output=True, text=True)
+    assert refused.returncode == 1 and "not an ovirt-vf-scheduler module; use --force" in refused.stderr
+    assert (target / "vf_weight.py").read_text().startswith("class Theirs")
+    forced = subprocess.run([CLI, "install-plugins", "--plugins-dir", str(target), "--force"],
+                            capture_output=True, text=True)
+    assert forced.returncode == 0 and "updated" in forced.stdout
+    missing = subprocess.run([CLI, "install-plugins", "--plugins-dir", str(tmp_path / "nope")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and "no such directory" in missing.stderr
+
+
+def test_proxy_loader_sees_exactly_our_units(plugins_dir):
+    """What the proxy's loader does: import in the plugin dir, every class with do_* is a unit."""
+    code = ("import inspect, json, vf_filter, vf_weight\n"
+            "found = {}\n"
+            "for mod in (vf_filter, vf_weight):\n"
+            "    for name, cls in inspect.getmembers(mod, inspect.isclass):\n"
+            "        for kind in ('do_filter', 'do_score', 'do_balance'):\n"
+            "            if hasattr(cls, kind):\n"
+            "                found[name] = (kind, getattr(cls, kind).__doc__, cls.properties_validation)\n"
+            "print(json.dumps(found))\n")
+    out = subprocess.run(["python3", "-c", code], cwd=plugins_dir, capture_output=True, text=True,
+                         env=dict(os.environ, PATH=os.path.dirname(os.sys.executable) + ":" + os.environ["PATH"]))
+    assert out.stderr == ""
+    found = json.loads(out.stdout)
+    assert sorted(found) == ["VfFilter", "VfWeight"]
+    assert found["VfFilter"][0] == "do_filter" and found["VfWeight"][0] == "do_score"
+    for kind, doc, props in found.values():
+        assert doc and "\n" not in doc and doc == doc.strip()
+        assert props.startswith("vf_reserve=") and not props.startswith("{")  # braces form is rejected
+
+
+def test_token_cache_is_private_and_shared(start_world, engine, units):
+    vm = start_world.vm_by_name("new").id
+    units.filter(ids(start_world, "enough"), vm)
+    units.weight(ids(start_world, "enough"), vm)
+    cache = os.path.join(units.state_dir, "cache")
+    tokens = [f for f in os.listdir(cache) if f.startswith("engine-token-")]
+    assert len(tokens) == 1
+    assert stat.S_IMODE(os.stat(os.path.join(cache, tokens[0])).st_mode) == 0o600
+    assert engine.logins == 1 and engine.logouts == 0      # never revoked by close()
+
+
+def test_sample_config_parses(tmp_path):
+    from ovirt_scheduler_proxy_plugins import config
+    sample = open(os.path.join(os.path.dirname(__file__), "..", "etc", "ovirt-vf-scheduler.conf")).read()
+    pw = tmp_path / "pw"
+    pw.write_text("x\n")
+    os.chmod(pw, 0o600)
+    path = tmp_path / "c.conf"
+    path.write_text(sample.replace("/etc/ovirt-scheduler-proxy/engine.password", str(pw)))
+    settings = config.load(str(path))
+    assert settings.engine.url.startswith("https://") and settings.capacity_source == "engine"
+
+
+def test_config_in_a_second_file_for_closed_policy(start_world, engine, units, tmp_path):
+    conf = write_conf(str(tmp_path / "closed"), engine.url, "on_error = closed\n")
+    run = units.filter(ids(start_world, "enough"), start_world.vm_by_name("new").id, conf_path=conf)
+    assert run.result == ids(start_world, "enough")
