@@ -1,0 +1,193 @@
+"""What the fake engine knows: clusters, hosts, vNIC profiles and VMs, as plain values.
+
+No I/O and no SDK import, so tests, the demo and the benchmarks can build a world by
+hand and hand it to `engine.FakeEngine`. Ids are uuid5 of the kind and name, so the same
+names give the same ids in every run (benchmark logs stay comparable), and they are
+lower-case UUID strings like the engine's.
+"""
+import uuid
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Union
+
+_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ovirt-vf-scheduler:sim")
+
+# REST VmStatus / HostStatus values (ovirtsdk4.types); checked here so that a typo in a
+# test fails at build time instead of silently matching nothing.
+VM_STATUSES = frozenset((
+    "down", "image_locked", "migrating", "not_responding", "paused", "powering_down",
+    "powering_up", "reboot_in_progress", "restoring_state", "saving_state", "suspended",
+    "unassigned", "unknown", "up", "wait_for_launch"))
+HOST_STATUSES = frozenset((
+    "connecting", "down", "error", "initializing", "install_failed", "installing",
+    "installing_os", "kdumping", "maintenance", "non_operational", "non_responsive",
+    "pending_approval", "preparing_for_maintenance", "reboot", "unassigned", "up"))
+# The engine emits Vm.host only outside these statuses (it clears run_on_vds there).
+VM_STATUSES_WITHOUT_HOST = frozenset(("down", "suspended", "image_locked"))
+
+DEFAULT_CLUSTER = "Default"
+DEFAULT_VMFEX_PROFILE = "vmfex"          # network "vmfex", custom property vmfex=pp-vmfex
+DEFAULT_PLAIN_PROFILE = "ovirtmgmt"      # network "ovirtmgmt", no custom property
+
+
+def sim_id(kind: str, name: str) -> str:
+    """Deterministic lower-case UUID for an object of `kind` called `name`."""
+    return str(uuid.uuid5(_NAMESPACE, "%s:%s" % (kind, name)))
+
+
+@dataclass
+class SimCluster:
+    id: str
+    name: str
+
+
+@dataclass
+class SimProfile:
+    id: str
+    name: str
+    network_name: str
+    custom_properties: Dict[str, str]     # e.g. {"vmfex": "pp-vlan100"}; {} for a plain profile
+
+
+@dataclass
+class SimNic:
+    name: str
+    profile_id: Optional[str]             # None = empty profile (no vnic_profile link)
+    plugged: bool = True
+
+
+@dataclass
+class SimHost:
+    id: str
+    name: str
+    cluster_id: str
+    vf_devices: int = 0                   # enic VFs exposed as host devices (with physical_function)
+    vf_driver: str = "enic"
+    nic_vfs_configured: Optional[int] = None  # PF HostNic VF config number (None = no such config)
+    vf_nics: int = 0                      # VFs also reported as HostNics (vdsm hides enic VFs: 0)
+    hw_uuid: str = ""                     # SMBIOS UUID, upper case like dmidecode/vdsm report it
+    serial: str = ""
+    status: str = "up"                    # REST HostStatus value
+    address: str = ""
+
+
+@dataclass
+class SimVm:
+    id: str
+    name: str
+    cluster_id: str
+    host_id: Optional[str]                # run-on host; the engine hides it when down/suspended
+    status: str                           # REST VmStatus value, e.g. "up", "down", "migrating"
+    nics: List[SimNic] = field(default_factory=list)
+
+    @property
+    def run_on_host_id(self) -> Optional[str]:
+        """The host the engine reports (Vm.host) and searches (on_host=) for this VM."""
+        return None if self.status in VM_STATUSES_WITHOUT_HOST else self.host_id
+
+
+@dataclass
+class Inventory:
+    """Every collection is a dict keyed by id, in insertion order (the engine's list order)."""
+    clusters: Dict[str, SimCluster] = field(default_factory=dict)
+    hosts: Dict[str, SimHost] = field(default_factory=dict)
+    vms: Dict[str, SimVm] = field(default_factory=dict)
+    profiles: Dict[str, SimProfile] = field(default_factory=dict)
+    users: Dict[str, str] = field(default_factory=lambda: {"admin@internal": "secret"})
+
+    def add_cluster(self, name: str = DEFAULT_CLUSTER) -> SimCluster:
+        """Return the cluster called `name`, creating it on first use."""
+        cid = sim_id("cluster", name)
+        if cid not in self.clusters:
+            self.clusters[cid] = SimCluster(cid, name)
+        return self.clusters[cid]
+
+    def add_profile(self, name: str, network_name: Optional[str] = None, vmfex: Optional[str] = None,
+                    custom_properties: Optional[Dict[str, str]] = None) -> SimProfile:
+        """Add (or replace) a vNIC profile; `vmfex` is the UCS port profile of a VM-FEX profile."""
+        props = dict(custom_properties or {})
+        if vmfex is not None:
+            props["vmfex"] = vmfex
+        pid = sim_id("vnicprofile", name)
+        self.profiles[pid] = SimProfile(pid, name, network_name or name, props)
+        return self.profiles[pid]
+
+    def add_host(self, name: str, cluster: str = DEFAULT_CLUSTER, vf_devices: int = 0,
+                 vf_driver: str = "enic", nic_vfs_configured: Optional[int] = None, vf_nics: int = 0,
+                 status: str = "up", hw_uuid: Optional[str] = None, serial: Optional[str] = None,
+                 address: Optional[str] = None) -> SimHost:
+        if status not in HOST_STATUSES:
+            raise ValueError("unknown host status %r" % status)
+        if not 0 <= vf_devices <= 254 or not 0 <= vf_nics <= 254:
+            raise ValueError("VFs must fit behind their PF on one PCI bus (0..254)")
+        hid = sim_id("host", name)
+        self.hosts[hid] = SimHost(
+            id=hid, name=name, cluster_id=self.add_cluster(cluster).id, vf_devices=vf_devices,
+            vf_driver=vf_driver, nic_vfs_configured=nic_vfs_configured, vf_nics=vf_nics,
+            hw_uuid=sim_id("hw", name).upper() if hw_uuid is None else hw_uuid,
+            serial=("FCH%08X" % (uuid.UUID(hid).int % 2 ** 32)) if serial is None else serial,
+            status=status, address="%s.example.com" % name if address is None else address)
+        return self.hosts[hid]
+
+    def host_by_name(self, name: str) -> SimHost:
+        return self.hosts[sim_id("host", name)]
+
+    def vm_by_name(self, name: str) -> SimVm:
+        return self.vms[sim_id("vm", name)]
+
+    def add_vm(self, name: str, host: Union[str, SimHost, None] = None, status: Optional[str] = None,
+               cluster: Optional[str] = None, vmfex_nics: int = 0, plain_nics: int = 0,
+               unplugged_vmfex: int = 0, empty_nics: int = 0, vmfex_profile: str = DEFAULT_VMFEX_PROFILE,
+               plain_profile: str = DEFAULT_PLAIN_PROFILE) -> SimVm:
+        """Add a VM; `host` is a host name or SimHost. Status defaults to up with a host, down without.
+
+        NICs are named nic1.. in this order: plugged VM-FEX, unplugged VM-FEX, plain, empty profile.
+        Missing default profiles are created (vmfex: network vmfex, vmfex=pp-vmfex).
+        """
+        host_obj = self.host_by_name(host) if isinstance(host, str) else host
+        status = status or ("up" if host_obj else "down")
+        if status not in VM_STATUSES:
+            raise ValueError("unknown VM status %r" % status)
+        if cluster is not None:
+            cluster_id = self.add_cluster(cluster).id
+        else:
+            cluster_id = host_obj.cluster_id if host_obj else self.add_cluster().id
+        kinds = []
+        if vmfex_nics or unplugged_vmfex:
+            vf_pid = self._profile_id(vmfex_profile, vmfex="pp-" + vmfex_profile)
+            kinds += [(vf_pid, True)] * vmfex_nics + [(vf_pid, False)] * unplugged_vmfex
+        if plain_nics:
+            kinds += [(self._profile_id(plain_profile), True)] * plain_nics
+        kinds += [(None, True)] * empty_nics
+        nics = [SimNic("nic%d" % (i + 1), pid, plugged) for i, (pid, plugged) in enumerate(kinds)]
+        vid = sim_id("vm", name)
+        self.vms[vid] = SimVm(vid, name, cluster_id, host_obj.id if host_obj else None, status, nics)
+        return self.vms[vid]
+
+    def _profile_id(self, name: str, vmfex: Optional[str] = None) -> str:
+        pid = sim_id("vnicprofile", name)
+        if pid not in self.profiles:
+            self.add_profile(name, vmfex=vmfex)
+        return pid
+
+
+def build_scale_inventory(n_hosts: int, vms_per_host: int, vfs_per_host: int = 16,
+                          vmfex_share: float = 0.3, vmfex_nics: int = 2, plain_nics: int = 1,
+                          n_clusters: int = 1) -> Inventory:
+    """A benchmark world: hosts host1..hostN (so host1 is a substring of host10, as in real sites),
+    each running `vms_per_host` up VMs of which an even `vmfex_share` carry `vmfex_nics` VM-FEX vNICs.
+
+    The default share keeps every host within its VFs (20 VMs x 0.3 x 2 = 12 <= 16).
+    """
+    inv = Inventory()
+    inv.add_profile(DEFAULT_VMFEX_PROFILE, vmfex="pp-" + DEFAULT_VMFEX_PROFILE)
+    inv.add_profile(DEFAULT_PLAIN_PROFILE)
+    clusters = [DEFAULT_CLUSTER] if n_clusters == 1 else ["cluster%d" % (c + 1) for c in range(n_clusters)]
+    k = 0
+    for i in range(1, n_hosts + 1):
+        host = inv.add_host("host%d" % i, cluster=clusters[(i - 1) % n_clusters], vf_devices=vfs_per_host)
+        for j in range(1, vms_per_host + 1):
+            has_vf = int((k + 1) * vmfex_share) > int(k * vmfex_share)
+            inv.add_vm("vm-%s-%d" % (host.name, j), host=host,
+                       vmfex_nics=vmfex_nics if has_vf else 0, plain_nics=plain_nics)
+            k += 1
+    return inv
