@@ -18,9 +18,10 @@ setup(
         "ovirt-engine-sdk-python>=4.6,<4.7",
         "requests>=2.25",
         "defusedxml>=0.7",
+        "lxml>=4.6",
     ],
     extras_require={
-        "test": ["pytest>=7", "trustme>=1.0"],
+        "test": ["pytest>=7", "trustme>=1.0", "ucsmsdk>=0.9"],
     },
     entry_points={"console_scripts": ["ovirt-vf-scheduler=ovirt_scheduler_proxy_plugins.cli:main"]},
 )

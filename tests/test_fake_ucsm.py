@@ -1,0 +1,311 @@
+"""The fake UCS-M: faithful documents (checked with Cisco's own ucsmsdk decoder) and semantics."""
+import dataclasses
+import importlib
+import logging
+import time
+import warnings
+import xml.etree.ElementTree as ET
+
+import defusedxml
+import defusedxml.ElementTree as DET
+import pytest
+import requests
+
+from ovirt_scheduler_proxy_plugins.sim.ucsm import (EXTRA_POLICY_DNS, SPARE_PROFILE_DN,
+                                                    SPARE_SERVER_DN, TEMPLATE_DN, FakeUcsm,
+                                                    UcsmServer, build_objects, sample_servers)
+
+CLASSES = ("lsServer", "computeBlade", "computeRackUnit", "vnicDynamicConPolicy",
+           "vnicDynamicCon", "vnicEther")
+FAILED = UcsmServer("sys/chassis-2/blade-1", "4b279c8a-5f19-11e2-0000-0000000000ff", "FCHFAILED",
+                    "kvm-failed", policy_name="kvm-off", dynamic_eth="off", associated=False)
+SERVERS = sample_servers(4) + [FAILED]
+
+
+@pytest.fixture
+def fake():
+    with FakeUcsm(SERVERS) as server:
+        yield server
+
+
+def post(fake, body):
+    """Raw POST of one method; returns the answer text."""
+    response = requests.post(fake.url + "/nuova", data=body.encode(), timeout=5)
+    response.raise_for_status()
+    return response.text
+
+
+def call(fake, body):
+    return ET.fromstring(post(fake, body))
+
+
+def login(fake, user="ovirt-ro", password="secret"):
+    element = ET.Element("aaaLogin", inName=user, inPassword=password)
+    return call(fake, ET.tostring(element).decode()).get("outCookie")
+
+
+def query(fake, cookie, class_id, in_filter=""):
+    return call(fake, '<configResolveClass cookie="%s" classId="%s" inHierarchical="false">'
+                      '<inFilter>%s</inFilter></configResolveClass>'
+                % (cookie, class_id, in_filter))
+
+
+def names(answer):
+    return sorted(obj.get("name") for obj in answer.find("outConfigs"))
+
+
+# --- fidelity: Cisco's decoder as the oracle -----------------------------------------------
+
+@pytest.fixture(scope="module")
+def ucsmsdk():
+    """ucsmsdk (test-only). It attaches a DEBUG StreamHandler to logger "ucs" on import and
+    may warn on new Pythons: both are kept out of the test output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        codec = pytest.importorskip("ucsmsdk.ucsxmlcodec", reason="ucsmsdk is not installed "
+                                    "(pip install ucsmsdk): the fidelity oracle is unavailable")
+        exceptions = importlib.import_module("ucsmsdk.ucsexception")
+    ucs_log = logging.getLogger("ucs")
+    for handler in list(ucs_log.handlers):
+        ucs_log.removeHandler(handler)
+    return codec, exceptions
+
+
+def _assert_valid_mo(mo, element):
+    """Right class, every attribute a known property with a value the metadata accepts."""
+    cls = type(mo)
+    assert cls.__name__ == element.tag[0].upper() + element.tag[1:]
+    unknown = set(element.attrib) - set(cls.prop_map)
+    assert not unknown, "%s: attributes ucsmsdk does not know: %s" % (element.tag, unknown)
+    for attr, value in element.attrib.items():
+        meta = cls.prop_meta[cls.prop_map[attr]]
+        assert meta.validate_property_value(value), "%s.%s=%r" % (element.tag, attr, value)
+        assert getattr(mo, cls.prop_map[attr]) == value
+
+
+@pytest.mark.parametrize("class_id", CLASSES)
+def test_class_documents_decode_with_ucsmsdk(ucsmsdk, fake, class_id):
+    codec, _ = ucsmsdk
+    cookie = login(fake)
+    text = post(fake, '<configResolveClass cookie="%s" classId="%s" inHierarchical="false"/>'
+                % (cookie, class_id))
+    decoded = codec.from_xml_str(text)
+    elements = list(ET.fromstring(text).find("outConfigs"))
+    assert decoded.error_code == 0 and elements
+    assert len(decoded.out_configs.child) == len(elements)
+    for mo, element in zip(decoded.out_configs.child, elements):
+        _assert_valid_mo(mo, element)
+
+
+def test_key_values_survive_the_decoder(ucsmsdk, fake):
+    codec, _ = ucsmsdk
+    cookie = login(fake)
+    text = post(fake, '<configResolveClasses cookie="%s" inHierarchical="false"><inIds>'
+                      '<classId value="lsServer"/><classId value="computeBlade"/></inIds>'
+                      '</configResolveClasses>' % cookie)
+    by_dn = {mo.dn: mo for mo in codec.from_xml_str(text).out_configs.child}
+    first, third = SERVERS[0], SERVERS[2]
+    profile = by_dn[first.sp_dn]
+    assert (profile.type, profile.assoc_state, profile.pn_dn, profile.uuid) == (
+        "instance", "associated", first.dn, first.uuid)
+    assert profile.oper_dynamic_con_policy_name == "org-root/org-ovirt/dynamic-con-kvm10"
+    assert by_dn[third.sp_dn].uuid == "derived"
+    assert (by_dn[third.dn].uuid, by_dn[third.dn].original_uuid) == (third.uuid, third.uuid)
+    assert by_dn[first.dn].assigned_to_dn == first.sp_dn and by_dn[first.dn].serial == first.serial
+    assert by_dn[TEMPLATE_DN].type == "updating-template"
+    assert (by_dn[FAILED.sp_dn].assoc_state, by_dn[FAILED.dn].association) == ("failed", "failed")
+
+
+def test_hierarchical_children_decode_with_rn_only(ucsmsdk, fake):
+    codec, _ = ucsmsdk
+    sp = SERVERS[1].sp_dn
+    text = post(fake, '<configResolveDn cookie="%s" dn="%s" inHierarchical="true"/>'
+                % (login(fake), sp))
+    (profile,) = codec.from_xml_str(text).out_config.child
+    children = {child.rn: child for child in profile.child}
+    assert type(children["dynamic-con"]).__name__ == "VnicDynamicCon"
+    assert children["dynamic-con"].dynamic_eth == "4"
+    assert children["ether-eth0"].dn == sp + "/ether-eth0"
+    assert all("dn" not in element.attrib for element in ET.fromstring(text).iter("vnicEther"))
+
+
+def test_session_and_error_documents_decode_with_ucsmsdk(ucsmsdk, fake):
+    codec, exceptions = ucsmsdk
+    answer = codec.from_xml_str(post(fake, '<aaaLogin inName="ovirt-ro" inPassword="secret"/>'))
+    assert answer.out_cookie and answer.out_refresh_period == "600"
+    assert answer.out_priv == "read-only"
+    refused = codec.from_xml_str(post(fake, '<aaaLogin inName="ovirt-ro" inPassword="bad"/>'))
+    assert (refused.error_code, refused.error_descr) == ("551", "Authentication failed")
+    stale = codec.from_xml_str(post(fake, '<configResolveClass cookie="x" classId="lsServer"/>'))
+    assert (stale.error_code, stale.error_descr) == ("552", "Authorization required")
+    with pytest.raises(exceptions.UcsException) as caught:
+        codec.from_xml_str(post(fake, '<configResolveClass cookie="%s" classId="vnicDynConPolicy"/>'
+                                % answer.out_cookie))
+    assert caught.value.error_code == "ERR-xml-parse-error"
+
+
+# --- realism ---------------------------------------------------------------------------
+
+def test_objects_are_as_large_as_real_ones(fake):
+    profile = query(fake, login(fake), "lsServer").find("outConfigs")[0]
+    blade = query(fake, login(fake), "computeBlade").find("outConfigs")[0]
+    assert len(profile.attrib) >= 70 and len(blade.attrib) >= 70
+
+
+def test_inventory_carries_objects_mapping_must_skip():
+    dns = {attrs["dn"] for _, attrs in build_objects([])}
+    assert {TEMPLATE_DN, SPARE_PROFILE_DN, SPARE_SERVER_DN} | set(EXTRA_POLICY_DNS) == dns
+
+
+def test_inconsistent_inventories_are_refused():
+    one = UcsmServer("sys/chassis-1/blade-1", "4b279c8a-5f19-11e2-0000-000000000001", "S1", "a",
+                     policy_name="p", dynamic_eth="10")
+    other = UcsmServer("sys/chassis-1/blade-2", "4b279c8a-5f19-11e2-0000-000000000002", "S2", "b",
+                       policy_name="p", dynamic_eth="20")
+    assert len(build_objects([one, dataclasses.replace(other, dynamic_eth="10")])) > 0
+    with pytest.raises(ValueError, match="two different objects"):
+        build_objects([one, other])
+    with pytest.raises(ValueError, match="server dn"):
+        build_objects([UcsmServer("sys/blade-1", "u", "s", "c")])
+
+
+# --- filters --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("in_filter, expected", [
+    ('<eq class="lsServer" property="type" value="instance"/>',
+     ["kvm-failed", "kvm-host1", "kvm-host2", "kvm-host3", "kvm-host4", "spare"]),
+    ('<ne class="lsServer" property="type" value="instance"/>', ["tmpl-kvm"]),
+    ('<wcard class="lsServer" property="name" value="^kvm-host[13]"/>', ["kvm-host1", "kvm-host3"]),
+    ('<and><eq class="lsServer" property="type" value="instance"/>'
+     '<not><eq class="lsServer" property="assocState" value="associated"/></not></and>',
+     ["kvm-failed", "spare"]),
+    ('<or><eq class="lsServer" property="name" value="spare"/>'
+     '<eq class="lsServer" property="name" value="tmpl-kvm"/></or>', ["spare", "tmpl-kvm"]),
+    ('<eq class="lsServer" property="name" value="nobody"/>', []),
+])
+def test_filters_are_evaluated_on_attributes(fake, in_filter, expected):
+    assert names(query(fake, login(fake), "lsServer", in_filter)) == expected
+
+
+@pytest.mark.parametrize("in_filter, descr", [
+    ('<eq class="lsServer" property="nmae" value="x"/>', "no property nmae"),
+    ('<gt class="lsServer" property="name" value="x"/>', "unsupported filter gt"),
+    ('<wcard class="lsServer" property="name" value="(["/>', "bad wcard"),
+])
+def test_bad_filters_are_parse_errors(fake, in_filter, descr):
+    answer = query(fake, login(fake), "lsServer", in_filter)
+    assert (answer.tag, answer.get("errorCode"), answer.get("invocationResult")) == (
+        "error", "ERR-xml-parse-error", "594")
+    assert descr in answer.get("errorDescr")
+
+
+def test_empty_and_unknown_answers(fake):
+    cookie = login(fake)
+    empty = query(fake, cookie, "lsServer", '<eq class="lsServer" property="name" value="zz"/>')
+    assert len(empty.find("outConfigs")) == 0
+    unknown = call(fake, '<configResolveClass cookie="%s" classId="vnicDynConPolicy"/>' % cookie)
+    assert unknown.tag == "error" and "no class named vnicDynConPolicy" in unknown.get("errorDescr")
+    assert call(fake, '<configWhatever cookie="%s"/>' % cookie).tag == "error"
+
+
+def test_dns_children_and_scope(fake):
+    cookie = login(fake)
+    sp = SERVERS[0].sp_dn
+    dns = call(fake, '<configResolveDns cookie="%s"><inDns><dn value="%s"/><dn value="nope"/>'
+                     '</inDns></configResolveDns>' % (cookie, sp))
+    assert [obj.get("dn") for obj in dns.find("outConfigs")] == [sp]
+    assert [dn.get("value") for dn in dns.find("outUnresolved")] == ["nope"]
+    children = call(fake, '<configResolveChildren cookie="%s" inDn="%s" classId="vnicEther"/>'
+                    % (cookie, sp))
+    assert names(children) == ["dynamic-prot-001", "eth0", "eth1"]
+    direct = call(fake, '<configScope cookie="%s" dn="org-root" inClass="lsServer" '
+                        'inRecursive="false"/>' % cookie)
+    deep = call(fake, '<configScope cookie="%s" dn="org-root" inClass="lsServer" '
+                      'inRecursive="true"/>' % cookie)
+    assert "kvm-host1" not in names(direct) and "kvm-host2" in names(direct)
+    assert {"kvm-host1", "kvm-host2"} <= set(names(deep))
+    assert ("configScope", "lsServer") in fake.requests
+
+
+# --- sessions -------------------------------------------------------------------------
+
+def test_session_lifecycle(fake):
+    cookie = login(fake)
+    assert cookie and fake.active_sessions == 1 and fake.logins == 1
+    assert call(fake, '<aaaKeepAlive cookie="%s"/>' % cookie).get("errorCode") is None
+    refreshed = call(fake, '<aaaRefresh inName="ovirt-ro" inPassword="secret" inCookie="%s"/>'
+                     % cookie).get("outCookie")
+    assert refreshed != cookie and fake.active_sessions == 1
+    assert query(fake, cookie, "lsServer").get("errorCode") == "552"
+    assert query(fake, refreshed, "lsServer").get("errorCode") is None
+    assert call(fake, '<aaaLogout inCookie="%s"/>' % refreshed).get("outStatus") == "success"
+    assert call(fake, '<aaaLogout inCookie="%s"/>' % refreshed).get("errorCode") == "555"
+    assert (fake.active_sessions, fake.logouts) == (0, 1)
+
+
+def test_login_refusals(fake):
+    assert call(fake, '<aaaLogin inName="ovirt-ro" inPassword="wrong"/>').get("errorCode") == "551"
+    assert call(fake, '<aaaLogin inName="nobody" inPassword="secret"/>').get("errorCode") == "551"
+    fake.faults.max_sessions = 2
+    login(fake), login(fake)
+    third = call(fake, '<aaaLogin inName="ovirt-ro" inPassword="secret"/>')
+    assert "ERR-max-userid-sessions-reached" in third.get("errorDescr")
+    assert fake.active_sessions == 2
+
+
+def test_expire_cookies_hits_the_next_request(fake):
+    cookie = login(fake)
+    fake.faults.expire_cookies()
+    assert query(fake, cookie, "lsServer").get("errorCode") == "552"
+    fresh = login(fake)
+    assert query(fake, fresh, "lsServer").get("errorCode") is None
+
+
+def test_reject_cookies_drops_the_session(fake):
+    cookie = login(fake)
+    fake.faults.reject_cookies = True
+    assert query(fake, cookie, "lsServer").get("errorCode") == "552"
+    assert fake.active_sessions == 0
+
+
+# --- faults ---------------------------------------------------------------------------
+
+def test_http_status_fault_serves_an_html_page(fake):
+    fake.faults.http_status = 503
+    response = requests.post(fake.url + "/nuova", data=b'<aaaLogin inName="a" inPassword="b"/>')
+    assert response.status_code == 503 and response.text.startswith("<html>")
+    assert fake.active_sessions == 0
+
+
+def test_faults_hit_only_the_selected_methods(fake):
+    fake.faults.malformed_xml = True
+    fake.faults.methods = frozenset({"configResolveClass"})
+    cookie = login(fake)
+    with pytest.raises(ET.ParseError):
+        ET.fromstring(post(fake, '<configResolveClass cookie="%s" classId="lsServer"/>' % cookie))
+
+
+def test_entity_bomb_fault_is_a_real_bomb(fake):
+    fake.faults.entity_bomb = True
+    text = post(fake, '<aaaLogin inName="ovirt-ro" inPassword="secret"/>')
+    assert "<!DOCTYPE aaaLogin" in text and text.count("<!ENTITY") == 10
+    with pytest.raises(defusedxml.EntitiesForbidden):
+        DET.fromstring(text)
+
+
+def test_delay_fault_hangs_then_answers(fake):
+    fake.faults.delay = 0.3
+    started = time.monotonic()
+    assert login(fake)
+    assert time.monotonic() - started >= 0.3
+
+
+def test_requests_are_recorded_with_their_classes(fake):
+    cookie = login(fake)
+    call(fake, '<configResolveClasses cookie="%s"><inIds><classId value="lsServer"/>'
+               '<classId value="vnicEther"/></inIds></configResolveClasses>' % cookie)
+    assert fake.requests == [("aaaLogin",), ("configResolveClasses", "lsServer", "vnicEther")]
+
+
+def test_wrong_path_is_404(fake):
+    assert requests.post(fake.url + "/other", data=b"<x/>").status_code == 404
