@@ -1,0 +1,127 @@
+"""The units with capacity from UCS-M (`ucsm`) and from the smaller of both (`min`), end to end:
+proxy-style processes, fake engine and fake UCS-M over real HTTP.
+
+World (VM "new" needs 2 VFs; "used" = VFs other VMs hold, from the engine):
+  host  engine VFs  UCS-M dynamicEth   used   engine     ucsm        min
+  h1    8           4                  3      5 keep     1 drop      min 4 -> 1 drop
+  h2    8           10                 0      8 keep     10 keep     min 8 -> 8 keep
+  h3    0           6                  0      0 drop     6 keep      min 0 -> 0 drop
+  h4    8           (not in UCS-M)     0      8 keep     unknown     engine only -> 8 keep
+"""
+import os
+
+import pytest
+
+from conftest import write_conf
+from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmServer
+
+DEADLINE, SLACK = 4.0, 2.0
+
+
+@pytest.fixture
+def ucs_world(world):
+    for name, vfs in (("h1", 8), ("h2", 8), ("h3", 0), ("h4", 8)):
+        world.add_host(name, vf_devices=vfs)
+    world.add_vm("busy", host="h1", vmfex_nics=3)
+    world.add_vm("new", vmfex_nics=2)
+    return world
+
+
+@pytest.fixture
+def ucsm(ucs_world):
+    servers = [UcsmServer(dn="sys/chassis-1/blade-%d" % index, uuid=ucs_world.host_by_name(name).hw_uuid.lower(),
+                          serial="FCHX%04d" % index, sp_name=name, policy_name="kvm%s" % eth, dynamic_eth=eth)
+               for index, (name, eth) in enumerate((("h1", "4"), ("h2", "10"), ("h3", "6")), start=1)]
+    fake = FakeUcsm(servers)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def ucs_units(units, engine, ucsm, tmp_path):
+    """The conftest runner, re-pointed at a config with a [ucsm] section."""
+    pw = tmp_path / "ucsm.pw"
+    pw.write_text("secret\n")
+    os.chmod(pw, 0o600)
+    units.conf_path = write_conf(units.state_dir, engine.url, "capacity_source = ucsm\n",
+                                 extra="[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\ntimeout = 3\n"
+                                 % (ucsm.url, pw))
+    return units
+
+
+def _ids(world, *names):
+    return [world.host_by_name(n).id for n in names]
+
+
+ALL = ("h1", "h2", "h3", "h4")
+
+
+@pytest.mark.parametrize("source, kept", [
+    ("engine", ("h1", "h2", "h4")),
+    ("ucsm", ("h2", "h3", "h4")),          # h4 unknown to UCS-M: kept by on_error = open
+    ("min", ("h2", "h4")),
+])
+def test_filter_by_source(ucs_world, ucs_units, ucsm, source, kept):
+    run = ucs_units.filter(_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id, {"vf_source": source})
+    assert run.ok and run.stderr == "", run.stderr
+    assert run.result == _ids(ucs_world, *kept)
+    assert ucsm.active_sessions == 0                     # always logged out
+
+
+def test_unknown_host_is_dropped_when_failing_closed(ucs_world, ucs_units):
+    run = ucs_units.filter(_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id, {"vf_on_error": "closed"})
+    assert run.result == _ids(ucs_world, "h2", "h3")
+    assert "h4 DROP: needs 2, capacity unknown" in ucs_units.log_text()
+
+
+def test_weight_uses_ucsm_capacity_and_scores_unknown_last_but_one(ucs_world, ucs_units):
+    scores = dict(ucs_units.weight(_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id).result)
+    h1, h2, h3, h4 = _ids(ucs_world, *ALL)
+    assert scores == {h1: 1000, h2: 998 - 8, h3: 998 - 4, h4: 999}
+
+
+def test_min_logs_disagreement_with_both_numbers(ucs_world, ucs_units):
+    ucs_units.filter(_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id, {"vf_source": "min"})
+    log = ucs_units.log_text()
+    assert "capacity sources disagree on host h1: engine 8 (8 enic VF devices), ucsm 4 (" in log
+    assert "capacity sources disagree on host h3: engine 0" in log
+    assert "disagree on host h4" not in log
+
+
+def test_warm_cache_costs_no_ucsm_request(ucs_world, ucs_units, ucsm):
+    hosts, vm = _ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id
+    ucs_units.filter(hosts, vm)
+    cold = len(ucsm.requests)
+    assert 1 <= cold <= 4
+    assert ucs_units.weight(hosts, vm).ok
+    assert ucs_units.filter(hosts, vm).ok
+    assert len(ucsm.requests) == cold
+
+
+@pytest.mark.parametrize("fault, words", [
+    (dict(http_status=503), "UCS-M"),
+    (dict(delay=30), "UCS-M"),
+    (dict(malformed_xml=True), "UCS-M"),
+    (dict(entity_bomb=True), "UCS-M"),
+])
+def test_ucsm_faults(ucs_world, ucs_units, ucsm, fault, words):
+    for key, value in fault.items():
+        setattr(ucsm.faults, key, value)
+    hosts, vm = _ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id
+    run = ucs_units.filter(hosts, vm)
+    assert run.elapsed < DEADLINE + SLACK
+    assert run.returncode == 1 and run.stdout == "" and run.stderr.count("\n") == 1
+    assert words in run.stderr and "secret" not in run.stderr
+    closed = ucs_units.filter(hosts, vm, {"vf_on_error": "closed"})
+    assert closed.ok and closed.result == []
+    # min: UCS-M down means "missing from one source": the engine's numbers decide alone
+    degraded = ucs_units.filter(hosts, vm, {"vf_source": "min"})
+    assert degraded.ok and degraded.result == _ids(ucs_world, "h1", "h2", "h4")
+    assert "using engine capacity alone" in ucs_units.log_text()
+
+
+def test_ucsm_login_refused(ucs_world, ucs_units, ucsm):
+    ucsm.users["ovirt-ro"] = "changed"
+    run = ucs_units.filter(_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id)
+    assert run.returncode == 1 and "551" in run.stderr and "secret" not in run.stderr
