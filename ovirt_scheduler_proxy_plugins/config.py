@@ -56,6 +56,8 @@ class Settings:
     deadline: float = 10.0
     weight_mode: str = "spread"
     capacity_ttl: float = 300.0
+    claims: bool = True                 # pending claims (claims.py); off only to measure without them
+    claim_ttl: float = 120.0
     cache_dir: str = "/var/cache/ovirt-vf-scheduler"
     log_file: str = "/var/log/ovirt-scheduler-proxy/ovirt-vf-scheduler.log"
     ucsm: Optional[UcsmConfig] = None
@@ -146,7 +148,8 @@ _ENGINE_KEYS = {"url": _text, "username": _text, "password": str, "password_file
 _SCHEDULER_KEYS = {"vf_property": _text, "capacity_source": _choice(*CAPACITY_SOURCES),
                    "vf_driver": _text, "reserve": _count, "on_error": _choice(*ON_ERROR),
                    "deadline": _deadline, "weight_mode": _choice(*WEIGHT_MODES),
-                   "capacity_ttl": _seconds, "cache_dir": _text, "log_file": _text}
+                   "capacity_ttl": _seconds, "claims": _bool, "claim_ttl": _seconds, "cache_dir": _text,
+                   "log_file": _text}
 _UCSM_KEYS = {"url": _url_list, "username": _text, "password": str, "password_file": _text,
               "ca_file": _text, "insecure": _bool, "timeout": _seconds, "cache_ttl": _seconds,
               "host_map": _host_map}

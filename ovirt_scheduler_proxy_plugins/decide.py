@@ -101,3 +101,10 @@ def score_hosts(mode: str, demand: int, host_ids: Iterable[str],
         score = score_host(mode, demand, hosts.get(host_id))
         scores.append(Score(host_id, int(score.value), score.free_after))
     return scores
+
+
+def best_host(scores: Iterable[Score]) -> Optional[str]:
+    """Where the engine most likely places the VM: the lowest score among hosts known to fit
+    (the first on ties, as the proxy's order is the engine's). None if no host fits."""
+    fitting = [score for score in scores if score.value < SCORE_UNKNOWN]
+    return min(fitting, key=lambda score: score.value).host_id if fitting else None

@@ -78,11 +78,11 @@ def _scenario(title: str, inv: Inventory, vm_name: str, host_names: List[str], s
             "one literal" if run.ok else "DISCARDED (%s)" % run.discarded_because))
     kept = set(filtered.result or [])
     scores = dict(weighed.result or [])
-    rows = [["host", "VFs", "used", "free", "filter", "weight", "why"]]
+    rows = [["host", "VFs", "used", "pending", "free", "filter", "weight", "why"]]
     for host_id in hosts:
         host = snap.hosts[host_id]
         verdict = decide.fits(snap.vm.demand, host, settings.keep_unknown)
-        rows.append([host.name, str(host.capacity.vfs), str(host.used), str(host.free),
+        rows.append([host.name, str(host.capacity.vfs), str(host.used), str(host.pending), str(host.free),
                      "keep" if host_id in kept else "DROP", str(scores.get(host_id, "-")),
                      render.reason_words(verdict, host)])
     print(_table(rows))
@@ -106,6 +106,8 @@ def main(verbose: bool = False) -> int:
               % (engine.url, len(inv.hosts), len(inv.vms), plugins_dir))
         candidates = ["blade1", "blade2", "blade3", "blade4", "blade5", "rack1"]
         _scenario("VM start", inv, "web1", candidates, settings, plugins_dir, env)
+        print("   (web1 is now starting: until the engine shows it on its host, its 2 VFs stay claimed\n"
+              "    there and count as 'pending' in the next decisions)")
         _scenario("Migration (source blade4 excluded)", inv, "blade4-app1",
                   [name for name in candidates if name != "blade4"], settings, plugins_dir, env,
                   verb="migrates it to")

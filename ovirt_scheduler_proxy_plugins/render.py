@@ -53,13 +53,13 @@ def summary(verdicts: List[Verdict], vm_name: str) -> str:
     return "%d of %d hosts can run %s%s" % (kept, len(verdicts), vm_name, " (%s)" % why if why else "")
 
 
-def _host_label(host_id: str, hosts: Dict[str, HostVfs]) -> str:
+def host_label(host_id: str, hosts: Dict[str, HostVfs]) -> str:
     host = hosts.get(host_id)
     return host.name if host else host_id
 
 
 def filter_line(snap: Snapshot, verdicts: List[Verdict]) -> str:
-    parts = ["%s %s: %s" % (_host_label(v.host_id, snap.hosts), "keep" if v.keep else "DROP",
+    parts = ["%s %s: %s" % (host_label(v.host_id, snap.hosts), "keep" if v.keep else "DROP",
                             reason_words(v, snap.hosts.get(v.host_id))) for v in verdicts]
     return "%s | %s" % (summary(verdicts, snap.vm.name), "; ".join(parts) if parts else "no hosts")
 
@@ -69,5 +69,5 @@ def weight_line(snap: Snapshot, scores: List[Score]) -> str:
     for score in scores:
         host = snap.hosts.get(score.host_id)
         state = arithmetic(host) if host else "no data"
-        parts.append("%s=%d (%s)" % (_host_label(score.host_id, snap.hosts), score.value, state))
+        parts.append("%s=%d (%s)" % (host_label(score.host_id, snap.hosts), score.value, state))
     return "; ".join(parts) if parts else "no hosts"

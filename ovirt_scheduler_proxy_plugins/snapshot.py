@@ -8,10 +8,11 @@ from typing import List
 
 from . import capacity
 from .accounting import demand, usage
+from .claims import pending_by_host
 from .config import Settings
 from .engine import EngineError, EngineSession, find_vm, is_uuid
 from .model import HostVfs, Snapshot, Vm
-from .store import TokenCache
+from .store import Ledger, TokenCache
 
 
 def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
@@ -45,9 +46,15 @@ def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
             engine_hosts = capacity.engine_hosts(settings, wanted, session.hosts)
             caps = capacity.capacities(settings, engine_hosts, deadline)
             used = usage(vms, vf_profile_ids, vm_id, engine_hosts)
+            pending = {}
+            if settings.claims:
+                claims = Ledger(settings.cache_dir, settings.claim_ttl).pending(
+                    {record.vm_id: record.host_id for record in vms})
+                pending = pending_by_host(claims, vm_id)
             snap.hosts = {
                 host_id: HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
                                  used=used[host_id][0], users=used[host_id][1],
+                                 pending=pending.get(host_id, (0, 0))[0],
                                  reserve=settings.reserve, is_current=(host_id == vm.host_id))
                 for host_id, entry in engine_hosts.items()}
             snap.source_summary = capacity.describe(caps) or ""

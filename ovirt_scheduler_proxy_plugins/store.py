@@ -14,7 +14,9 @@ import logging
 import os
 import tempfile
 import time
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
+
+from .claims import Claim, prune
 
 LOG = logging.getLogger("ovirt_vf_scheduler.store")
 _FUTURE_SLACK = 60.0   # an entry stamped further in the future than this means the clock jumped
@@ -145,3 +147,62 @@ class HostCache:
         except StoreError as err:
             LOG.warning("%s not updated: %s", self.path, err)
         return stamped
+
+
+def boot_id() -> str:
+    """Claims are stamped with the system-wide monotonic clock, which restarts at boot."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read().strip()
+    except OSError:
+        return "unknown-boot"
+
+
+class Ledger:
+    """The pending-claims file (see claims.py), read-modify-write under its lock."""
+
+    def __init__(self, cache_dir: str, ttl: float):
+        self.path = os.path.join(cache_dir, "claims.json")
+        self.ttl = ttl
+        self.boot = boot_id()
+
+    def _load(self) -> List[Claim]:
+        value = read_json(self.path)
+        if not isinstance(value, dict):
+            return []
+        claims = [Claim.from_json(vm_id, entry) for vm_id, entry in value.items() if isinstance(entry, dict)]
+        return [claim for claim in claims if claim is not None]
+
+    def _save(self, claims: List[Claim]) -> None:
+        write_json(self.path, {claim.vm_id: claim.to_json() for claim in claims})
+
+    def pending(self, seen_hosts: Mapping[str, Optional[str]]) -> List[Claim]:
+        """Live claims, dropping those the engine now shows placed (written back when changed).
+
+        If the lock cannot be had, the claims are still read: a decision never waits on,
+        or fails for, the ledger."""
+        now = time.monotonic()
+        try:
+            with locked(self.path):
+                claims = self._load()
+                live = prune(claims, seen_hosts, now, self.boot, self.ttl)
+                if len(live) != len(claims):
+                    self._save(live)
+                return live
+        except StoreError as err:
+            LOG.warning("claims read without lock: %s", err)
+            return prune(self._load(), seen_hosts, now, self.boot, self.ttl)
+
+    def record(self, vm_id: str, demand: int, hosts: List[str], best: Optional[str],
+               source: Optional[str]) -> Optional[Claim]:
+        """Remember where this VM's VFs will most likely be taken (replacing its older claim)."""
+        now = time.monotonic()
+        claim = Claim(vm_id, demand, tuple(hosts), best, source, now, self.boot)
+        try:
+            with locked(self.path):
+                others = [c for c in self._load() if c.vm_id != vm_id]
+                self._save(prune(others, {}, now, self.boot, self.ttl) + [claim])
+            return claim
+        except StoreError as err:
+            LOG.warning("claim for VM %s not recorded: %s", vm_id, err)
+            return None

@@ -1,0 +1,82 @@
+"""Pending claims: VFs promised to VMs the units placed but the engine does not show placed yet.
+
+Why: the engine writes a VM's run-on host only after the host's create call returns, and
+nothing marks VM-FEX VFs as used, so back-to-back decisions in a burst would all see the
+same free VFs (vmfex-hosts.md section 7). Each decision therefore records a claim
+{vm, demand, candidate hosts, best host, migration source, time}; later decisions for other
+VMs subtract it from the host it most likely went to.
+
+Heuristics and their limits:
+ - "most likely" = the best-ranked host by our own weight mode. The engine also weighs by CPU,
+   memory and other units, so it may pick another kept host; the claim then sits on the wrong
+   host until released: conservative (a VF looks taken that is free), never an over-booking
+   on the claimed host, but possible on the other one for the lag window.
+ - released as soon as the engine shows the VM on a host other than its migration source
+   (it is then counted as usage), never on "down" alone: while the create call runs, a
+   starting VM is shown down with no host;
+ - otherwise expired after a TTL (a start that failed leaves the VM down for good);
+ - times are on the system-wide monotonic clock, tagged with the boot id, so a wall-clock jump
+   neither keeps a claim forever nor drops it early; a reboot expires every claim.
+"""
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+
+MAX_CLAIMS = 2000        # bounded file: the oldest go first
+_FUTURE_SLACK = 5.0      # seconds a claim may seem to come from the future (clock granularity)
+
+
+@dataclass(frozen=True)
+class Claim:
+    vm_id: str
+    demand: int
+    hosts: Tuple[str, ...]      # hosts the filter kept / the weight found fitting
+    best: Optional[str]         # where we expect the engine to place it
+    source: Optional[str]       # the VM's run-on host when claimed (migration source), else None
+    at: float                   # monotonic seconds
+    boot: str
+
+    def to_json(self) -> dict:
+        return {"demand": self.demand, "hosts": list(self.hosts), "best": self.best,
+                "source": self.source, "at": self.at, "boot": self.boot}
+
+    @classmethod
+    def from_json(cls, vm_id: str, value: Mapping) -> Optional["Claim"]:
+        """None for anything malformed: a bad entry is dropped, never trusted."""
+        try:
+            claim = cls(vm_id=vm_id, demand=int(value["demand"]), hosts=tuple(str(h) for h in value["hosts"]),
+                        best=None if value["best"] is None else str(value["best"]),
+                        source=None if value["source"] is None else str(value["source"]),
+                        at=float(value["at"]), boot=str(value["boot"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return claim if claim.demand > 0 else None
+
+
+def is_live(claim: Claim, now: float, boot: str, ttl: float) -> bool:
+    return claim.boot == boot and -_FUTURE_SLACK <= now - claim.at <= ttl
+
+
+def is_released(claim: Claim, seen_hosts: Mapping[str, Optional[str]]) -> bool:
+    """The engine shows the VM on a host other than its migration source: usage counts it now."""
+    host = seen_hosts.get(claim.vm_id)
+    return host is not None and host != claim.source
+
+
+def prune(claims: Iterable[Claim], seen_hosts: Mapping[str, Optional[str]], now: float, boot: str,
+          ttl: float) -> List[Claim]:
+    """The claims still pending: live and not yet visible as usage, newest MAX_CLAIMS kept."""
+    kept = [c for c in claims if is_live(c, now, boot, ttl) and not is_released(c, seen_hosts)]
+    kept.sort(key=lambda c: c.at)
+    return kept[-MAX_CLAIMS:]
+
+
+def pending_by_host(claims: Iterable[Claim], scheduled_vm_id: str) -> Dict[str, Tuple[int, int]]:
+    """(VFs, claims) pending per host, from every claim but the scheduled VM's own (a rerun
+    of the same VM replaces its claim rather than competing with it)."""
+    pending: Dict[str, Tuple[int, int]] = {}
+    for claim in claims:
+        if claim.vm_id == scheduled_vm_id or claim.best is None:
+            continue
+        vfs, count = pending.get(claim.best, (0, 0))
+        pending[claim.best] = (vfs + claim.demand, count + 1)
+    return pending

@@ -1,0 +1,107 @@
+"""Pending claims: the pure rules, the ledger file under concurrency and corruption, and the
+burst case end to end (the engine shows a started VM on its host only after a lag)."""
+import json
+import os
+import threading
+
+import pytest
+
+from ovirt_scheduler_proxy_plugins.claims import Claim, pending_by_host, prune
+from ovirt_scheduler_proxy_plugins.store import Ledger
+
+BOOT = "boot-1"
+
+
+def claim(vm, best="h1", demand=2, source=None, at=100.0, boot=BOOT):
+    return Claim(vm, demand, ("h1", "h2"), best, source, at, boot)
+
+
+@pytest.mark.parametrize("c, seen, now, live", [
+    (claim("a"), {}, 150.0, True),                         # not visible yet: pending
+    (claim("a"), {"a": None}, 150.0, True),                # shown down with no host: NOT released
+    (claim("a"), {"a": "h2"}, 150.0, False),               # shown on a host: usage counts it now
+    (claim("a", source="h9"), {"a": "h9"}, 150.0, True),   # still on its migration source
+    (claim("a", source="h9"), {"a": "h1"}, 150.0, False),  # migration done
+    (claim("a"), {}, 100.0 + 121, False),                  # TTL 120 s passed
+    (claim("a", at=500.0), {}, 150.0, False),              # from the future: clock restarted
+    (claim("a", boot="boot-0"), {}, 150.0, False),         # another boot
+])
+def test_prune(c, seen, now, live):
+    assert (prune([c], seen, now, BOOT, ttl=120.0) == [c]) is live
+
+
+def test_pending_goes_to_the_best_host_and_skips_the_scheduled_vm():
+    claims = [claim("a", "h1", 2), claim("b", "h1", 1), claim("c", "h2", 3), claim("me", "h2", 5),
+              claim("d", None, 4)]
+    assert pending_by_host(claims, "me") == {"h1": (3, 2), "h2": (3, 1)}
+
+
+def test_malformed_entries_are_dropped():
+    assert Claim.from_json("x", {"demand": "two"}) is None
+    assert Claim.from_json("x", {"demand": 0, "hosts": [], "best": None, "source": None, "at": 1, "boot": "b"}) is None
+    good = claim("x").to_json()
+    assert Claim.from_json("x", good) == claim("x")
+
+
+def test_ledger_round_trip_replace_and_release(tmp_path):
+    ledger = Ledger(str(tmp_path), ttl=120.0)
+    ledger.record("a", 2, ["h1", "h2"], "h1", None)
+    ledger.record("b", 1, ["h2"], "h2", None)
+    ledger.record("a", 3, ["h2"], "h2", None)                 # a rerun replaces a's claim
+    pending = {c.vm_id: (c.demand, c.best) for c in ledger.pending({})}
+    assert pending == {"a": (3, "h2"), "b": (1, "h2")}
+    assert [c.vm_id for c in ledger.pending({"b": "h2"})] == ["a"]       # b placed: released
+    assert set(json.load(open(ledger.path))) == {"a"}                    # and written back
+    assert oct(os.stat(ledger.path).st_mode & 0o777) == "0o600"
+
+
+def test_corrupt_ledger_is_treated_as_empty_and_repaired(tmp_path):
+    ledger = Ledger(str(tmp_path), ttl=120.0)
+    with open(ledger.path, "w") as handle:
+        handle.write('{"a": {"demand": 2, "hos')
+    assert ledger.pending({}) == []
+    ledger.record("b", 1, ["h1"], "h1", None)
+    assert list(json.load(open(ledger.path))) == ["b"]
+
+
+def test_concurrent_writers_lose_no_claim(tmp_path):
+    ledger_dir = str(tmp_path)
+
+    def writer(index):
+        Ledger(ledger_dir, ttl=120.0).record("vm%d" % index, 1, ["h"], "h", None)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(Ledger(ledger_dir, ttl=120.0).pending({})) == 20
+
+
+def test_burst_on_the_last_vf(world, engine, units):
+    """The engine skips weights with one host left: the filter's own claim must stop the 2nd VM."""
+    world.add_host("last", vf_devices=2)
+    world.add_vm("holder", host="last", vmfex_nics=1)             # 2 - 1 = 1 free
+    first, second = world.add_vm("first", vmfex_nics=1), world.add_vm("second", vmfex_nics=1)
+    last = [world.host_by_name("last").id]
+    assert units.filter(last, first.id).result == last            # takes the last VF: claim
+    assert units.filter(last, second.id).result == []             # engine still shows first down
+    assert "1 pending" in units.log_text()
+    engine.place_vm(first.id, last[0], "wait_for_launch").wait(2)
+    assert units.filter(last, second.id).result == []             # claim released, usage counts it
+    assert json.load(open(os.path.join(units.state_dir, "cache", "claims.json"))) == {}
+    engine.place_vm(first.id, None, "down").wait(2)               # first failed/stopped
+    assert units.filter(last, second.id).result == last
+
+
+def test_weight_moves_the_claim_to_its_best_host(world, engine, units):
+    for name in ("a", "b"):
+        world.add_host(name, vf_devices=4)
+    world.add_vm("busy", host="a", vmfex_nics=1)
+    vm, other = world.add_vm("vm", vmfex_nics=2), world.add_vm("other", vmfex_nics=2)
+    hosts = [world.host_by_name("a").id, world.host_by_name("b").id]
+    units.filter(hosts, vm.id, {"vf_weight_mode": "pack"})          # pack: best is a (3 - 2 = 1 left)
+    units.weight(hosts, vm.id)                                     # spread: best is b
+    scores = dict(units.weight(hosts, other.id).result)            # b: 4 - 2 pending = 2 -> 0 after
+    assert scores == {hosts[0]: 998 - 1, hosts[1]: 998 - 0}
+
