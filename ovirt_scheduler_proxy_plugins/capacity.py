@@ -7,7 +7,7 @@ data and is cached alongside, because UCS-M mapping needs it.
 """
 import logging
 import time
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from .accounting import HostRecord, engine_capacity, min_capacity
 from .config import Settings
@@ -53,8 +53,9 @@ def from_engine(entry: dict) -> Capacity:
     return Capacity(vfs=entry["vfs"], source="engine", age=_age(entry), detail=entry["detail"])
 
 
-def from_ucsm(settings: Settings, hosts: Dict[str, dict], deadline: float) -> Dict[str, Capacity]:
-    """UCS-M dynamicEth per host, cached; a cold cache costs one batch per UCS domain."""
+def from_ucsm(settings: Settings, hosts: Dict[str, dict], deadline: float) -> Tuple[Dict[str, Capacity], bool]:
+    """UCS-M dynamicEth per host, cached; a cold cache costs one batch per UCS domain.
+    Also says whether UCS-M was read by this call (not served from the cache)."""
     ucsm = settings.ucsm
     cache = HostCache(settings.cache_dir, "capacity-ucsm")
     entries = cache.fresh(ucsm.cache_ttl)
@@ -86,12 +87,13 @@ def from_ucsm(settings: Settings, hosts: Dict[str, dict], deadline: float) -> Di
         if entry.get("in_use") is not None:
             detail += ", %d dynamic vNICs deployed" % entry["in_use"]
         capacities[host_id] = Capacity(entry["vfs"], "ucsm", _age(entry), detail)
-    return capacities
+    return capacities, bool(missing)
 
 
-def combine_min(engine: Capacity, ucsm: Capacity, host_name: str) -> Capacity:
-    """The smaller of the two known answers; disagreement is logged, never acted on further."""
-    if engine.vfs is not None and ucsm.vfs is not None and engine.vfs != ucsm.vfs:
+def combine_min(engine: Capacity, ucsm: Capacity, host_name: str, log_disagreement: bool) -> Capacity:
+    """The smaller of the two known answers; disagreement is logged (once per UCS-M read, not
+    on every decision), never acted on further."""
+    if log_disagreement and engine.vfs is not None and ucsm.vfs is not None and engine.vfs != ucsm.vfs:
         LOG.info("capacity sources disagree on host %s: engine %d (%s), ucsm %d (%s)",
                  host_name, engine.vfs, engine.detail, ucsm.vfs, ucsm.detail)
     vfs, source = min_capacity([(engine.vfs, "engine"), (ucsm.vfs, "ucsm")])
@@ -108,7 +110,7 @@ def capacities(settings: Settings, hosts: Dict[str, dict], deadline: float) -> D
     if source == "engine":
         return engine
     try:
-        ucsm = from_ucsm(settings, hosts, deadline)
+        ucsm, read_now = from_ucsm(settings, hosts, deadline)
     except CapacityError as err:
         if source == "ucsm":
             raise
@@ -117,7 +119,7 @@ def capacities(settings: Settings, hosts: Dict[str, dict], deadline: float) -> D
         return engine
     if source == "ucsm":
         return ucsm
-    return {host_id: combine_min(engine[host_id], ucsm[host_id], hosts[host_id]["name"])
+    return {host_id: combine_min(engine[host_id], ucsm[host_id], hosts[host_id]["name"], read_now)
             for host_id in hosts}
 
 

@@ -21,11 +21,12 @@ def fits(demand: int, host: Optional[HostVfs], keep_unknown: bool) -> Verdict:
     `keep_unknown` is the failure policy for hosts whose capacity could not be determined
     (on_error = open keeps them, closed drops them): unknown is never treated as zero.
     """
+    if demand <= 0:
+        return Verdict(host.host_id if host else "", True, Reason.NO_DEMAND, demand,
+                       host.free if host else None)
     if host is None:
         return Verdict("", keep_unknown, Reason.NOT_FOUND, demand, None)
     free = host.free
-    if demand <= 0:
-        return Verdict(host.host_id, True, Reason.NO_DEMAND, demand, free)
     if host.is_current:
         return Verdict(host.host_id, True, Reason.CURRENT_HOST, demand, free)
     if free is None:

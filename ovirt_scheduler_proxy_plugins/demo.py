@@ -1,4 +1,4 @@
-"""`ovirt-vf-scheduler demo`: both units on a simulated engine with a sample UCS cluster.
+"""`ovirt-vf-scheduler demo`: both units on a simulated engine and UCS Manager with a sample UCS cluster.
 
 The units run as real processes exactly as ovirt-scheduler-proxy runs them, against the fake
 engine over HTTP with the real SDK; the table beside their answers comes from the same
@@ -13,11 +13,12 @@ from typing import Dict, List
 from . import config, decide, install, render, snapshot
 from .sim import proxy
 from .sim.engine import FakeEngine
+from .sim.ucsm import FakeUcsm, UcsmServer
 from .sim.inventory import Inventory
 
 
 def sample_cluster() -> Inventory:
-    """Six UCS blades with 8 or 16 VFs, some VMs with VM-FEX vNICs (2 VFs each)."""
+    """Five UCS blades with 8 or 16 VFs and a rack server without, some VMs with VM-FEX vNICs (2 VFs each)."""
     inv = Inventory()
     inv.add_profile("vmfex-prod", network_name="prod", vmfex="pp-vlan100")
     inv.add_profile("ovirtmgmt")
@@ -35,7 +36,17 @@ def sample_cluster() -> Inventory:
     return inv
 
 
-def _conf(state: str, url: str, password: str) -> str:
+def sample_ucs_domain(inv: Inventory) -> List[UcsmServer]:
+    """The blades as UCS-M sees them: blade2's dynamic vNIC policy says 6 where the engine
+    counts 8 VF devices (a pending policy change, say); rack1 is not managed by UCS-M."""
+    dynamic_eth = {"blade1": 8, "blade2": 6, "blade3": 16, "blade4": 16, "blade5": 8}
+    return [UcsmServer(dn="sys/chassis-1/blade-%d" % slot, uuid=inv.host_by_name(name).hw_uuid.lower(),
+                       serial=inv.host_by_name(name).serial, sp_name=name, org="org-root/org-ovirt",
+                       policy_name="kvm%d" % vfs, dynamic_eth=str(vfs))
+            for slot, (name, vfs) in enumerate(sorted(dynamic_eth.items()), start=1)]
+
+
+def _conf(state: str, url: str, password: str, ucsm_url: str, ucsm_password: str) -> str:
     pw_path = os.path.join(state, "engine.pw")
     with open(pw_path, "w") as handle:
         handle.write(password + "\n")
@@ -48,9 +59,14 @@ def _conf(state: str, url: str, password: str) -> str:
             username = admin@internal
             password_file = %s
             [scheduler]
+            capacity_source = min
             cache_dir = %s/cache
             log_file = %s/ovirt-vf-scheduler.log
-            """ % (url, pw_path, state, state)))
+            [ucsm]
+            url = %s
+            username = ovirt-ro
+            password = %s
+            """ % (url, pw_path, state, state, ucsm_url, ucsm_password)))
     os.chmod(path, 0o600)
     return path
 
@@ -78,11 +94,12 @@ def _scenario(title: str, inv: Inventory, vm_name: str, host_names: List[str], s
             "one literal" if run.ok else "DISCARDED (%s)" % run.discarded_because))
     kept = set(filtered.result or [])
     scores = dict(weighed.result or [])
-    rows = [["host", "VFs", "used", "pending", "free", "filter", "weight", "why"]]
+    rows = [["host", "VFs", "source", "used", "pending", "free", "filter", "weight", "why"]]
     for host_id in hosts:
         host = snap.hosts[host_id]
         verdict = decide.fits(snap.vm.demand, host, settings.keep_unknown)
-        rows.append([host.name, str(host.capacity.vfs), str(host.used), str(host.pending), str(host.free),
+        rows.append([host.name, str(host.capacity.vfs), host.capacity.source, str(host.used),
+                     str(host.pending), str(host.free),
                      "keep" if host_id in kept else "DROP", str(scores.get(host_id, "-")),
                      render.reason_words(verdict, host)])
     print(_table(rows))
@@ -95,15 +112,19 @@ def _scenario(title: str, inv: Inventory, vm_name: str, host_names: List[str], s
 
 def main(verbose: bool = False) -> int:
     inv = sample_cluster()
-    with tempfile.TemporaryDirectory(prefix="vf-demo-") as state, FakeEngine(inv) as engine:
+    ucsm_servers = sample_ucs_domain(inv)
+    with tempfile.TemporaryDirectory(prefix="vf-demo-") as state, FakeEngine(inv) as engine, \
+            FakeUcsm(ucsm_servers) as ucsm:
         plugins_dir = os.path.join(state, "plugins")
         os.mkdir(plugins_dir)
         install.install(plugins_dir)
-        conf = _conf(state, engine.url, inv.users["admin@internal"])
+        conf = _conf(state, engine.url, inv.users["admin@internal"], ucsm.url, ucsm.users["ovirt-ro"])
         settings = config.load(conf)
         env = proxy.proxy_env({config.CONF_ENV: conf})
         print("Simulated engine at %s: cluster 'ucs', %d hosts, %d VMs; units installed in %s"
               % (engine.url, len(inv.hosts), len(inv.vms), plugins_dir))
+        print("Simulated UCS Manager at %s manages %d blades; capacity_source = min (the smaller of\n"
+              "engine and UCS-M; 'source' says which one decided)" % (ucsm.url, len(ucsm_servers)))
         candidates = ["blade1", "blade2", "blade3", "blade4", "blade5", "rack1"]
         _scenario("VM start", inv, "web1", candidates, settings, plugins_dir, env)
         print("   (web1 is now starting: until the engine shows it on its host, its 2 VFs stay claimed\n"

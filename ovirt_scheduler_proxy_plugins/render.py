@@ -59,12 +59,16 @@ def host_label(host_id: str, hosts: Dict[str, HostVfs]) -> str:
 
 
 def filter_line(snap: Snapshot, verdicts: List[Verdict]) -> str:
+    if snap.vm.demand <= 0:
+        return "needs no VF: all %d hosts pass" % len(verdicts)
     parts = ["%s %s: %s" % (host_label(v.host_id, snap.hosts), "keep" if v.keep else "DROP",
                             reason_words(v, snap.hosts.get(v.host_id))) for v in verdicts]
     return "%s | %s" % (summary(verdicts, snap.vm.name), "; ".join(parts) if parts else "no hosts")
 
 
 def weight_line(snap: Snapshot, scores: List[Score]) -> str:
+    if snap.vm.demand <= 0 and not snap.hosts:
+        return "needs no VF: all %d hosts score %s" % (len(scores), sorted({s.value for s in scores}))
     parts = []
     for score in scores:
         host = snap.hosts.get(score.host_id)
