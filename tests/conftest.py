@@ -96,3 +96,13 @@ def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", ext
 def units(plugins_dir, engine, tmp_path):
     state = str(tmp_path / "state")
     return Proxy(plugins_dir, write_conf(state, engine.url), state)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault suite's one-line count (issue: print a summary line with the count of cases)."""
+    reports = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])
+               if getattr(r, "when", "") == "call" and "test_faults.py::" in r.nodeid]
+    if reports:
+        failed = sum(1 for r in reports if r.failed)
+        terminalreporter.write_line("fault suite: %d cases run (filter and weight each), %d passed, %d failed"
+                                    % (len(reports), len(reports) - failed, failed))

@@ -1,144 +1,281 @@
-"""Every engine fault, for the filter and the weight: the exact proxy-facing outcome, one
-clear line, within the deadline, and no corrupt state left behind."""
+"""The fault suite: one table, every case run for VfFilter and VfWeight as the proxy runs them.
+
+Each case asserts the exact proxy-facing contract (stdout / exit code / stderr), that the run
+ends within the deadline, and that no cache, token or ledger file is left corrupt. The
+terminal summary prints how many cases ran (conftest.pytest_terminal_summary).
+
+World: hosts h1 (4 VFs, 1 used) and h2 (4 VFs, free), VM "new" needs 1 VF.
+"""
 import json
 import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import pytest
 
 from conftest import write_conf
+from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
+from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmServer
+from ovirt_scheduler_proxy_plugins.store import boot_id
 
 DEADLINE = 4.0          # conftest's [scheduler] deadline
 SLACK = 2.0             # interpreter start and exit around the deadline
 
 
-@pytest.fixture
-def setup(world):
-    world.add_host("h1", vf_devices=4)
-    world.add_host("h2", vf_devices=4)
-    vm = world.add_vm("new", vmfex_nics=1)
-    return [world.host_by_name("h1").id, world.host_by_name("h2").id], vm.id
+class Ctx:
+    """What a case may break or bend: the world, the engine, the runner and the inputs."""
+
+    def __init__(self, world, engine, units, tmp_path):
+        self.world, self.engine, self.units, self.tmp_path = world, engine, units, tmp_path
+        self.hosts = [world.host_by_name("h1").id, world.host_by_name("h2").id]
+        self.vm = world.vm_by_name("new").id
+        self.args = {}
+        self.ucsm: Optional[FakeUcsm] = None
+
+    @property
+    def cache(self):
+        return os.path.join(self.units.state_dir, "cache")
+
+    def use_ucsm(self):
+        servers = [UcsmServer(dn="sys/chassis-1/blade-%d" % i, uuid=self.world.host_by_name(n).hw_uuid.lower(),
+                              serial="S%d" % i, sp_name=n, policy_name="kvm4", dynamic_eth="4")
+                   for i, n in enumerate(("h1", "h2"), start=1)]
+        self.ucsm = FakeUcsm(servers).start()
+        pw = self.tmp_path / "ucsm.pw"
+        pw.write_text("secret\n")
+        os.chmod(pw, 0o600)
+        self.units.conf_path = write_conf(self.units.state_dir, self.engine.url, "capacity_source = ucsm\n",
+                                          extra="[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\n"
+                                                "timeout = 3\n" % (self.ucsm.url, pw))
+        return self.ucsm
+
+    def conf(self, scheduler_extra="", **kw):
+        self.units.conf_path = write_conf(self.units.state_dir, self.engine.url, scheduler_extra, **kw)
+
+    def warm(self):
+        """One good decision first, so token, capacity and ledger files exist."""
+        assert self.units.filter(self.hosts, self.vm).ok
 
 
-def _down(engine):
-    engine.stop()
+@dataclass
+class Fail:
+    """Exit 1, nothing on stdout, exactly one stderr line containing `words`: the proxy ignores
+    the unit (fail-open)."""
+    words: str
+
+
+@dataclass
+class Answer:
+    """Exit 0, empty stderr, stdout = this literal (computed from the context)."""
+    expected: Callable[[Ctx, str], object]
+
+
+def _all_kept(ctx, unit):
+    return ctx.hosts if unit == "VfFilter" else [(ctx.hosts[0], 996), (ctx.hosts[1], 995)]
+
+
+ALL_KEPT = Answer(_all_kept)       # h1: 4-1-1 = 2 left -> 996; h2: 3 left -> 995
 
 
 def _set(**faults):
-    def apply(engine):
+    def apply(ctx):
         for key, value in faults.items():
-            setattr(engine.faults, key, value)
+            setattr(ctx.engine.faults, key, value)
     return apply
 
 
-# name, how to break the engine, words the one stderr line must contain
-CASES = [
-    ("engine down", _down, "engine"),
-    ("hung at login", _set(login_delay=30), "deadline of 4 s exceeded"),
-    ("hung mid-request", _set(api_delay=30), "deadline of 4 s exceeded"),
-    ("401 loop", _set(always_401=True), "refused the credentials"),
-    ("http 500", _set(api_status=500), "answered GET vnicprofiles with HTTP 500: Operation Failed"),
-    ("malformed xml", _set(malformed_xml=True), "unreadable answer"),
-    ("truncated xml", _set(truncated_xml=True), "unreadable answer"),
-    ("wrong content type", _set(wrong_content_type=True), "GET vnicprofiles"),
-]
+def _ucsm_fault(**faults):
+    def apply(ctx):
+        ucsm = ctx.use_ucsm()
+        for key, value in faults.items():
+            setattr(ucsm.faults, key, value)
+    return apply
 
 
-@pytest.mark.parametrize("name, breaker, words", CASES, ids=[c[0] for c in CASES])
+def _ucsm_down(ctx):
+    ctx.use_ucsm().stop()
+
+
+def _under_a_file(key):
+    """Point a path setting under a regular file: every write there fails as on a full or
+    read-only disk (chmod would not stop root, which CI runs as)."""
+    def apply(ctx):
+        blocker = ctx.tmp_path / "blocker"
+        blocker.write_text("")
+        lines = open(ctx.units.conf_path).read().splitlines()
+        lines = ["%s = %s/%s" % (key, blocker, key) if line.startswith(key + " =") else line for line in lines]
+        open(ctx.units.conf_path, "w").write("\n".join(lines) + "\n")
+    return apply
+
+
+def _scribble(*prefixes):
+    def apply(ctx):
+        ctx.warm()
+        for name in os.listdir(ctx.cache):
+            if name.startswith(prefixes):
+                with open(os.path.join(ctx.cache, name), "w") as handle:
+                    handle.write('{"truncated": [1, 2')
+    return apply
+
+
+def _clock_jump(ctx):
+    """Files from a clock that ran ahead: a capacity cache saying 0 VFs and a claim on h2 both
+    stamped in the future. Neither may be trusted: the capacity is re-read, the claim dropped."""
+    ctx.warm()
+    path = os.path.join(ctx.cache, "hosts-engine.json")
+    entries = json.load(open(path))
+    for entry in entries.values():
+        entry.update(vfs=0, read_at=time.time() + 86400)
+    json.dump(entries, open(path, "w"))
+    claims = {sim_id("vm", "ghost"): {"demand": 3, "hosts": [ctx.hosts[1]], "best": ctx.hosts[1],
+                                      "source": None, "at": time.monotonic() + 3600, "boot": boot_id()}}
+    json.dump(claims, open(os.path.join(ctx.cache, "claims.json"), "w"))
+
+
+def _inputs(hosts=None, vm=None, args=None):
+    def apply(ctx):
+        if hosts is not None:
+            ctx.hosts = hosts(ctx) if callable(hosts) else hosts
+        if vm is not None:
+            ctx.vm = vm
+        if args is not None:
+            ctx.args = args
+    return apply
+
+
+def _dup_expected(ctx, unit):
+    h1 = ctx.hosts[0]
+    return [h1, h1] if unit == "VfFilter" else [(h1, 996), (h1, 996)]
+
+
+def _junk_expected(ctx, unit):
+    return ctx.hosts if unit == "VfFilter" else [(ctx.hosts[0], 996), ("not-a-uuid", 999)]
+
+
+CASES = {
+    "engine down": (lambda ctx: ctx.engine.stop(), Fail("engine")),
+    "hung at login": (_set(login_delay=30), Fail("deadline of 4 s exceeded")),
+    "hung mid-request": (_set(api_delay=30), Fail("deadline of 4 s exceeded")),
+    "401 loop": (_set(always_401=True), Fail("refused the credentials")),
+    "http 500": (_set(api_status=500), Fail("answered GET vnicprofiles with HTTP 500: Operation Failed")),
+    "truncated xml": (_set(truncated_xml=True), Fail("unreadable answer to GET vnicprofiles")),
+    "malformed xml": (_set(malformed_xml=True), Fail("unreadable answer to GET vnicprofiles")),
+    "wrong content type": (_set(wrong_content_type=True), Fail("GET vnicprofiles")),
+    "wrong password": (lambda ctx: ctx.conf(password="wrong"), Fail("refused the credentials")),
+    "ucsm down": (_ucsm_down, Fail("UCS-M")),
+    "ucsm hung": (_ucsm_fault(delay=30), Fail("UCS-M")),
+    "ucsm 503": (_ucsm_fault(http_status=503), Fail("UCS-M")),
+    "ucsm bad xml": (_ucsm_fault(malformed_xml=True), Fail("UCS-M")),
+    "ucsm entity bomb": (_ucsm_fault(entity_bomb=True), Fail("UCS-M")),
+    "unwritable cache dir": (_under_a_file("cache_dir"), ALL_KEPT),
+    "unwritable log file": (_under_a_file("log_file"), Fail("[scheduler] log_file: cannot open")),
+    "corrupt token cache": (_scribble("engine-token-"), ALL_KEPT),
+    "corrupt capacity cache": (_scribble("hosts-"), ALL_KEPT),
+    "corrupt ledger": (_scribble("claims"), ALL_KEPT),
+    "clock jump": (_clock_jump, ALL_KEPT),
+    "empty host list": (_inputs(hosts=[]), Answer(lambda ctx, unit: [])),
+    "duplicate host ids": (_inputs(hosts=lambda ctx: [ctx.hosts[0]] * 2), Answer(_dup_expected)),
+    "non-UUID host id": (_inputs(hosts=lambda ctx: [ctx.hosts[0], "not-a-uuid"]),
+                         Answer(lambda ctx, unit: [ctx.hosts[0], "not-a-uuid"] if unit == "VfFilter"
+                                else [(ctx.hosts[0], 996), ("not-a-uuid", 999)])),
+    "unknown host id": (_inputs(hosts=lambda ctx: [ctx.hosts[0], sim_id("host", "ghost")]),
+                        Answer(lambda ctx, unit: [ctx.hosts[0], sim_id("host", "ghost")] if unit == "VfFilter"
+                               else [(ctx.hosts[0], 996), (sim_id("host", "ghost"), 999)])),
+    "unknown VM id": (_inputs(vm=sim_id("vm", "nobody")), Fail("is not in the engine's answer")),
+    "non-UUID VM id": (_inputs(vm="'; drop"), Fail("is not a UUID")),
+    "bad property value": (_inputs(args={"vf_weight_mode": "sideways"}),
+                           Fail("cluster scheduling policy property vf_weight_mode: expected one of")),
+    "missing config": (lambda ctx: setattr(ctx.units, "conf_path", str(ctx.tmp_path / "none.conf")),
+                       Fail("cannot read the config file")),
+    "bad config": (lambda ctx: ctx.conf("weight_mode = sideways\n"),
+                   Fail("[scheduler] weight_mode: expected one of spread, pack, reserve, got 'sideways'")),
+}
+
+
+@pytest.fixture
+def ctx(world, engine, units, tmp_path):
+    world.add_host("h1", vf_devices=4)
+    world.add_host("h2", vf_devices=4)
+    world.add_vm("busy", host="h1", vmfex_nics=1)
+    world.add_vm("new", vmfex_nics=1)
+    context = Ctx(world, engine, units, tmp_path)
+    yield context
+    if context.ucsm:
+        context.ucsm.stop()
+
+
 @pytest.mark.parametrize("unit", ["VfFilter", "VfWeight"])
-def test_fault_fails_open_with_one_line(setup, engine, units, name, breaker, words, unit):
-    hosts, vm = setup
-    breaker(engine)
-    run = units.run(unit, hosts, vm)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fault_case(ctx, case, unit):
+    setup, expect = CASES[case]
+    setup(ctx)
+    run = ctx.units.run(unit, ctx.hosts, ctx.vm, ctx.args)
     assert run.elapsed < DEADLINE + SLACK, run.elapsed
-    assert run.returncode == 1 and run.stdout == ""
-    assert run.stderr.startswith("ovirt-vf-scheduler %s: " % unit) and run.stderr.count("\n") == 1
-    assert words in run.stderr, run.stderr
-    assert "secret" not in run.stderr and "secret" not in units.log_text()
-    _assert_state_intact(units.state_dir)
+    if isinstance(expect, Fail):
+        assert (run.returncode, run.stdout) == (1, ""), run
+        assert run.stderr.startswith("ovirt-vf-scheduler %s: " % unit) and run.stderr.count("\n") == 1
+        assert expect.words in run.stderr, run.stderr
+    else:
+        assert (run.returncode, run.stderr) == (0, ""), run
+        assert run.result == expect.expected(ctx, unit)
+    assert "secret" not in run.stderr + ctx.units.log_text()
+    assert_state_intact(ctx.units.state_dir)
 
 
-@pytest.mark.parametrize("name, breaker, words", CASES, ids=[c[0] for c in CASES])
-def test_fault_fails_closed_when_asked(setup, engine, units, name, breaker, words):
-    hosts, vm = setup
-    breaker(engine)
-    run = units.filter(hosts, vm, {"vf_on_error": "closed"})
+FAILS_CLOSED = sorted(name for name, (_, expect) in CASES.items()
+                      if isinstance(expect, Fail) and "config" not in name and "property" not in name)
+
+
+@pytest.mark.parametrize("case", FAILS_CLOSED)
+def test_filter_fails_closed_when_asked(ctx, case):
+    """on_error = closed: the filter answers [] (the engine then has no host), stderr empty."""
+    setup, expect = CASES[case]
+    setup(ctx)
+    run = ctx.units.filter(ctx.hosts, ctx.vm, dict(ctx.args, vf_on_error="closed"))
     assert run.elapsed < DEADLINE + SLACK
-    assert run.ok and run.result == [] and run.stderr == ""        # the engine then has no host
-    assert words in units.log_text()
+    assert (run.returncode, run.stderr, run.result) == (0, "", [])
+    assert expect.words in ctx.units.log_text()
 
 
-def test_expired_token_is_renewed_once(setup, engine, units):
-    hosts, vm = setup
-    assert units.filter(hosts, vm).result == hosts
-    engine.expire_tokens()
-    run = units.filter(hosts, vm)
-    assert run.ok and run.result == hosts
-    assert engine.logins == 2
+def test_twenty_processes_at_once_on_one_cache_dir(ctx):
+    runs = []
+    lock = threading.Lock()
+
+    def one(unit):
+        result = ctx.units.run(unit, ctx.hosts, ctx.vm)
+        with lock:
+            runs.append(result)
+
+    threads = [threading.Thread(target=one, args=(unit,)) for unit in ("VfFilter", "VfWeight") * 10]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(runs) == 20
+    assert all(r.ok and r.stderr == "" for r in runs), [r.stderr for r in runs if not r.ok]
+    assert all(r.elapsed < DEADLINE + SLACK for r in runs)
+    assert {tuple(r.result) for r in runs if r.unit == "VfFilter"} == {tuple(ctx.hosts)}
+    assert_state_intact(ctx.units.state_dir)
 
 
-def test_wrong_password(setup, engine, units, tmp_path):
-    hosts, vm = setup
-    conf = write_conf(str(tmp_path / "bad"), engine.url, password="wrong")
-    run = units.filter(hosts, vm, conf_path=conf)
-    assert run.returncode == 1 and "refused the credentials" in run.stderr
-    assert "wrong" not in run.stderr
+def test_expired_token_is_renewed_once(ctx):
+    ctx.warm()
+    ctx.engine.expire_tokens()
+    run = ctx.units.filter(ctx.hosts, ctx.vm)
+    assert run.ok and run.result == ctx.hosts
+    assert ctx.engine.logins == 2
 
 
-def test_missing_config(setup, units, tmp_path):
-    hosts, vm = setup
-    missing = str(tmp_path / "none.conf")
-    for unit in ("VfFilter", "VfWeight"):
-        run = units.run(unit, hosts, vm, conf_path=missing)
-        assert run.returncode == 1 and run.stdout == ""
-        assert run.stderr == ("ovirt-vf-scheduler %s: configuration error: %s: cannot read the config "
-                              "file: No such file or directory (set OVIRT_VF_SCHEDULER_CONF to use another "
-                              "file)\n" % (unit, missing))
-
-
-def test_bad_config_value(setup, engine, units, tmp_path):
-    hosts, vm = setup
-    conf = write_conf(str(tmp_path / "bad"), engine.url, "weight_mode = sideways\n")
-    run = units.weight(hosts, vm, conf_path=conf)
-    assert run.returncode == 1
-    assert "[scheduler] weight_mode: expected one of spread, pack, reserve, got 'sideways'" in run.stderr
-
-
-def test_bad_cluster_property(setup, units):
-    hosts, vm = setup
-    run = units.filter(hosts, vm, {"vf_reserve": "-3"})
-    assert run.returncode == 1
-    assert "cluster scheduling policy property vf_reserve: expected a whole number >= 0" in run.stderr
-
-
-def test_unwritable_log_is_a_config_error(setup, engine, units, tmp_path):
-    hosts, vm = setup
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    conf = write_conf(str(tmp_path / "x"), engine.url, "log_file = %s/sub/vf.log\n" % blocker)
-    text = open(conf).read().replace("log_file = %s/log/vf.log\n" % (tmp_path / "x"), "")
-    open(conf, "w").write(text)
-    run = units.filter(hosts, vm, conf_path=conf)
-    assert run.returncode == 1 and "[scheduler] log_file: cannot open" in run.stderr
-
-
-def test_corrupt_token_cache_is_ignored(setup, engine, units):
-    hosts, vm = setup
-    units.filter(hosts, vm)
-    cache = os.path.join(units.state_dir, "cache")
-    for name in os.listdir(cache):
-        with open(os.path.join(cache, name), "w") as handle:
-            handle.write("{not json")
-    run = units.filter(hosts, vm)
-    assert run.ok and run.result == hosts
-    _assert_state_intact(units.state_dir)
-
-
-def _assert_state_intact(state_dir):
-    """Every state file is either absent or valid JSON (atomic replace, never half-written)."""
+def assert_state_intact(state_dir):
+    """Every state file is either absent or valid JSON (atomic replace, never half-written),
+    and no temp file is left behind."""
     cache = os.path.join(state_dir, "cache")
     if not os.path.isdir(cache):
         return
     for name in os.listdir(cache):
+        assert not name.startswith(".tmp-"), name
         if name.endswith(".json"):
             with open(os.path.join(cache, name)) as handle:
                 json.load(handle)
