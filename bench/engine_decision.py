@@ -1,53 +1,101 @@
-"""One filter and one weight decision as the proxy runs them, at 50/200/1000 hosts x 20 VMs.
+"""One filter and one weight decision as the proxy runs them, at 50/200/1000 hosts x 20 VMs,
+with capacity from the engine and from UCS-M (two UCS domains, hosts split between them).
 
-Prints wall time per process (median), API requests per decision cold (capacity cache empty)
-and warm, and the ratio to a bare `python3 -c "import ovirtsdk4"` measured in the same run.
+Prints, per size and source: process wall time p50/p95 over `repeat` runs (warm caches),
+one cold run (capacity cache empty, token cached), engine API and UCS-M requests per
+decision, and the ratios to a bare `python3 -c "import ovirtsdk4"` measured in the same run
+and, for UCS-M, to the engine-only decision.
 """
-import sys
+import os
+from contextlib import ExitStack
 
 from ovirt_scheduler_proxy_plugins.sim.inventory import build_scale_inventory
+from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmServer
 
-from .common import baseline, bed, median, request_counts, table, timed
+from .common import baseline, bed, median, percentile, request_counts, table, timed
 
 SIZES = (50, 200, 1000)
 VMS_PER_HOST = 20
+COLD_RUNS = 3
 
 
-def measure(n_hosts: int, repeat: int) -> dict:
+def _ucsm_conf(stack: ExitStack, inv, state_dir: str) -> str:
+    """Two fake UCS domains, each managing half of the hosts; config lines for them."""
+    hosts = list(inv.hosts.values())
+    halves = (hosts[::2], hosts[1::2])
+    domains = []
+    for index, half in enumerate(halves):
+        servers = [UcsmServer(dn="sys/chassis-%d/blade-%d" % (n // 8 + 1, n % 8 + 1), uuid=h.hw_uuid.lower(),
+                              serial=h.serial, sp_name=h.name, policy_name="kvm16", dynamic_eth="16")
+                   for n, h in enumerate(half)]
+        domains.append(stack.enter_context(FakeUcsm(servers)))
+    pw = os.path.join(state_dir, "ucsm.pw")
+    with open(pw, "w") as handle:
+        handle.write("secret\n")
+    os.chmod(pw, 0o600)
+    conf = "capacity_source = ucsm\n[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\ntimeout = 20\n" % (
+        " ".join(d.url for d in domains), pw)
+    return conf, domains
+
+
+def measure(n_hosts: int, source: str, repeat: int, state_dir: str) -> dict:
     inv = build_scale_inventory(n_hosts, VMS_PER_HOST)
     vm = inv.add_vm("bench-new", cluster="Default", vmfex_nics=2, plain_nics=1)
     hosts = list(inv.hosts)
-    with bed(inv) as b:
-        b.run("VfFilter", hosts, vm.id)                 # token + capacity cache warm
-        b.forget_capacity()
+    with ExitStack() as stack:
+        extra, domains = _ucsm_conf(stack, inv, state_dir) if source == "ucsm" else ("", [])
+        b = stack.enter_context(bed(inv, extra))
+
+        def ucsm_requests() -> int:
+            return sum(len(d.requests) for d in domains)
+
+        b.run("VfFilter", hosts, vm.id)                 # warm-up: token, fake's render cache
+        cold, cold_api, cold_ucsm = [], [], []
+        for _ in range(COLD_RUNS):
+            b.forget_capacity()
+            b.engine.reset_requests()
+            before = ucsm_requests()
+            cold += timed(lambda: b.run("VfFilter", hosts, vm.id), 1)
+            cold_api.append(request_counts(b.engine)["api"])
+            cold_ucsm.append(ucsm_requests() - before)
         b.engine.reset_requests()
-        cold = timed(lambda: b.run("VfFilter", hosts, vm.id), 1)[0]
-        cold_reqs = request_counts(b.engine)
-        b.engine.reset_requests()
+        before = ucsm_requests()
         warm_filter = timed(lambda: b.run("VfFilter", hosts, vm.id), repeat)
-        warm_reqs = request_counts(b.engine)
+        warm = request_counts(b.engine)
+        warm_ucsm = ucsm_requests() - before
         warm_weight = timed(lambda: b.run("VfWeight", hosts, vm.id), repeat)
-        plain = inv.add_vm("bench-plain", cluster="Default", plain_nics=2)
-        b.engine.reset_requests()
-        plain_filter = timed(lambda: b.run("VfFilter", hosts, plain.id), repeat)
-        plain_reqs = request_counts(b.engine)
-    return {"hosts": n_hosts, "cold": cold, "cold_reqs": cold_reqs["api"],
-            "filter": median(warm_filter), "weight": median(warm_weight),
-            "warm_reqs": warm_reqs["api"] / repeat, "sso": warm_reqs["sso"],
-            "plain": median(plain_filter), "plain_reqs": plain_reqs["api"] / repeat}
+    return {"hosts": n_hosts, "source": source, "cold": median(cold), "cold_api": max(cold_api),
+            "cold_ucsm": max(cold_ucsm), "domains": len(domains),
+            "filter_p50": median(warm_filter), "filter_p95": percentile(warm_filter, 95),
+            "weight_p50": median(warm_weight), "weight_p95": percentile(warm_weight, 95),
+            "warm_api": warm["api"] / repeat, "warm_sso": warm["sso"], "warm_ucsm": warm_ucsm / repeat}
 
 
-def main(argv=None) -> int:
-    repeat = int((argv or sys.argv[1:] or ["5"])[0])
-    base = median(baseline(repeat * 2))
-    print("baseline: python3 -c 'import ovirtsdk4' median %.3f s (%d runs)" % (base, repeat * 2))
-    rows = [["hosts", "VMs", "filter cold s", "reqs cold", "filter warm s", "x base", "weight warm s",
-             "x base", "reqs warm", "SSO warm", "no-VF VM s", "reqs no-VF"]]
-    for size in SIZES:
-        r = measure(size, repeat)
-        rows.append([r["hosts"], r["hosts"] * VMS_PER_HOST, "%.3f" % r["cold"], r["cold_reqs"],
-                     "%.3f" % r["filter"], "%.2f" % (r["filter"] / base), "%.3f" % r["weight"],
-                     "%.2f" % (r["weight"] / base), "%.1f" % r["warm_reqs"], r["sso"],
-                     "%.3f" % r["plain"], "%.1f" % r["plain_reqs"]])
-        print(table(rows), flush=True) if size == SIZES[-1] else None
+def main(repeat: int = 0, sizes=SIZES) -> int:
+    """`python -m bench engine [repeat]` (default 30 runs per figure)."""
+    import sys
+    import tempfile
+    repeat = repeat or int((sys.argv[1:] or ["30"])[0])
+    base_samples = baseline(repeat)
+    base = median(base_samples)
+    print("baseline: python3 -c 'import ovirtsdk4': p50 %.3f s, p95 %.3f s (%d runs)"
+          % (base, percentile(base_samples, 95), repeat))
+    rows = [["hosts", "VMs", "source", "cold s", "cold API", "cold UCS-M", "filter p50", "p95", "x base",
+             "weight p50", "p95", "x base", "warm API", "warm UCS-M", "warm SSO", "x engine"]]
+    engine_p50 = {}
+    with tempfile.TemporaryDirectory(prefix="vf-bench-ucsm-") as state_dir:
+        for size in sizes:
+            for source in ("engine", "ucsm"):
+                r = measure(size, source, repeat, state_dir)
+                if source == "engine":
+                    engine_p50[size] = r["filter_p50"]
+                rows.append([size, size * VMS_PER_HOST, source, "%.3f" % r["cold"], r["cold_api"],
+                             "%d (%d dom.)" % (r["cold_ucsm"], r["domains"]) if r["domains"] else "-",
+                             "%.3f" % r["filter_p50"], "%.3f" % r["filter_p95"], "%.2f" % (r["filter_p50"] / base),
+                             "%.3f" % r["weight_p50"], "%.3f" % r["weight_p95"], "%.2f" % (r["weight_p50"] / base),
+                             "%.1f" % r["warm_api"], "%.1f" % r["warm_ucsm"] if r["domains"] else "-",
+                             r["warm_sso"], "%.2f" % (r["filter_p50"] / engine_p50[size])])
+                print(table(rows), flush=True) if (size, source) == (sizes[-1], "ucsm") else None
+    print("cold = capacity cache empty (token cached), one filter process; warm = caches warm, "
+          "%d runs each; requests are per decision" % repeat)
     return 0
