@@ -232,6 +232,18 @@ def _password(path: str, section: str, values: Mapping[str, object],
     return password
 
 
+def _server_section(path: str, parser: configparser.ConfigParser, name: str, cls, warnings: list):
+    """[engine] and [ucsm]: url, username and a password are required, the rest has defaults."""
+    values = _read_section(path, parser, name)
+    for key in ("url", "username"):
+        _require(path, name, values, key)
+    fields = {key: value for key, value in values.items() if key not in ("password", "password_file")}
+    fields["password"] = _password(path, name, values, warnings)
+    if cls is UcsmConfig:
+        fields["urls"] = fields.pop("url")
+    return cls(**fields)
+
+
 def load(path: Optional[str] = None) -> Settings:
     """Read and validate the config file; raise ConfigError with one clear line."""
     path = path or conf_path()
@@ -251,25 +263,9 @@ def load(path: Optional[str] = None) -> Settings:
     if not parser.has_section("engine"):
         raise ConfigError("%s: [engine]: missing section (url, username, password)" % path)
     warnings: list = []
-    engine_values = _read_section(path, parser, "engine")
-    engine = EngineSettings(
-        url=str(_require(path, "engine", engine_values, "url")),
-        username=str(_require(path, "engine", engine_values, "username")),
-        password=_password(path, "engine", engine_values, warnings),
-        ca_file=engine_values.get("ca_file"), insecure=bool(engine_values.get("insecure", False)),
-        timeout=float(engine_values.get("timeout", 5.0)))
+    engine = _server_section(path, parser, "engine", EngineSettings, warnings)
     scheduler = _read_section(path, parser, "scheduler") if parser.has_section("scheduler") else {}
-    ucsm = None
-    if parser.has_section("ucsm"):
-        ucsm_values = _read_section(path, parser, "ucsm")
-        ucsm = UcsmConfig(
-            urls=tuple(_require(path, "ucsm", ucsm_values, "url")),
-            username=str(_require(path, "ucsm", ucsm_values, "username")),
-            password=_password(path, "ucsm", ucsm_values, warnings),
-            ca_file=ucsm_values.get("ca_file"), insecure=bool(ucsm_values.get("insecure", False)),
-            timeout=float(ucsm_values.get("timeout", 5.0)),
-            cache_ttl=float(ucsm_values.get("cache_ttl", 300.0)),
-            host_map=tuple(ucsm_values.get("host_map", ())))
+    ucsm = _server_section(path, parser, "ucsm", UcsmConfig, warnings) if parser.has_section("ucsm") else None
     settings = Settings(path=path, engine=engine, ucsm=ucsm, warnings=tuple(warnings), **scheduler)
     _check_source(settings, "%s: [scheduler] capacity_source" % path)
     return settings

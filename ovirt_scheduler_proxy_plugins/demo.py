@@ -6,7 +6,6 @@ snapshot code, read in this process, so every number can be checked by eye.
 """
 import os
 import tempfile
-import textwrap
 import time
 from typing import Dict, List
 
@@ -14,6 +13,7 @@ from . import config, decide, install, render, snapshot
 from .sim import proxy
 from .sim.engine import FakeEngine
 from .sim.ucsm import FakeUcsm, UcsmServer
+from .sim.workspace import write_config, write_secret
 from .sim.inventory import Inventory
 
 
@@ -47,28 +47,9 @@ def sample_ucs_domain(inv: Inventory) -> List[UcsmServer]:
 
 
 def _conf(state: str, url: str, password: str, ucsm_url: str, ucsm_password: str) -> str:
-    pw_path = os.path.join(state, "engine.pw")
-    with open(pw_path, "w") as handle:
-        handle.write(password + "\n")
-    os.chmod(pw_path, 0o600)
-    path = os.path.join(state, "ovirt-vf-scheduler.conf")
-    with open(path, "w") as handle:
-        handle.write(textwrap.dedent("""\
-            [engine]
-            url = %s
-            username = admin@internal
-            password_file = %s
-            [scheduler]
-            capacity_source = min
-            cache_dir = %s/cache
-            log_file = %s/ovirt-vf-scheduler.log
-            [ucsm]
-            url = %s
-            username = ovirt-ro
-            password = %s
-            """ % (url, pw_path, state, state, ucsm_url, ucsm_password)))
-    os.chmod(path, 0o600)
-    return path
+    ucsm_pw = write_secret(os.path.join(state, "ucsm.pw"), ucsm_password)
+    return write_config(state, url, password, "capacity_source = min\n",
+                        "[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\n" % (ucsm_url, ucsm_pw))
 
 
 def _table(rows: List[List[str]]) -> str:

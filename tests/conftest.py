@@ -3,13 +3,13 @@ config file pointing at both, and a proxy-style runner for the units."""
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
 from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
+from ovirt_scheduler_proxy_plugins.sim.workspace import write_config, write_secret
 
 CLI = os.path.join(os.path.dirname(sys.executable), "ovirt-vf-scheduler")
 
@@ -68,28 +68,14 @@ class Proxy:
 
 
 def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", extra=""):
-    """A config file for the units, secrets in a 0600 password file."""
-    os.makedirs(state_dir, exist_ok=True)
-    pw_path = os.path.join(state_dir, "engine.pw")
-    with open(pw_path, "w") as handle:
-        handle.write(password + "\n")
-    os.chmod(pw_path, 0o600)
-    conf_path = os.path.join(state_dir, "vf.conf")
-    with open(conf_path, "w") as handle:
-        handle.write(textwrap.dedent("""\
-            [engine]
-            url = {url}
-            username = admin@internal
-            password_file = {pw}
-            timeout = 5
+    """The tests' config: a short deadline, so hang cases stay quick."""
+    return write_config(state_dir, engine_url, password, "deadline = 4\n" + extra_scheduler, extra)
 
-            [scheduler]
-            deadline = 4
-            cache_dir = {state}/cache
-            log_file = {state}/log/vf.log
-            """).format(url=engine_url, pw=pw_path, state=state_dir) + extra_scheduler + "\n" + extra)
-    os.chmod(conf_path, 0o600)
-    return conf_path
+
+def ucsm_section(state_dir, ucsm_url):
+    """A [ucsm] section for a fake UCS-M, its password in a 0600 file."""
+    pw = write_secret(os.path.join(state_dir, "ucsm.pw"), "secret")
+    return "[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\ntimeout = 3\n" % (ucsm_url, pw)
 
 
 @pytest.fixture

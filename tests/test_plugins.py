@@ -243,3 +243,21 @@ def test_config_in_a_second_file_for_closed_policy(start_world, engine, units, t
     conf = write_conf(str(tmp_path / "closed"), engine.url, "on_error = closed\n")
     run = units.filter(ids(start_world, "enough"), start_world.vm_by_name("new").id, conf_path=conf)
     assert run.result == ids(start_world, "enough")
+
+
+def test_readable_password_file_is_warned_in_the_log_not_on_stderr(start_world, units):
+    pw = os.path.join(units.state_dir, "engine.pw")
+    os.chmod(pw, 0o644)
+    run = units.filter(ids(start_world, "enough"), start_world.vm_by_name("new").id)
+    assert_clean(run)
+    assert "engine.pw holding the [engine] password is readable by group/others (mode 644)" in units.log_text()
+
+
+def test_log_is_rotated_at_start_when_big(start_world, units):
+    os.makedirs(os.path.dirname(units.log_path), exist_ok=True)
+    with open(units.log_path, "w") as log:
+        log.write("x" * (5 * 1024 * 1024 + 10))
+    run = units.filter(ids(start_world, "enough"), start_world.vm_by_name("new").id)
+    assert_clean(run)
+    assert os.path.getsize(units.log_path + ".1") > 5 * 1024 * 1024
+    assert "1 of 1 hosts can run new" in units.log_text() and len(units.log_text()) < 10000

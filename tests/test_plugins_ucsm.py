@@ -8,11 +8,9 @@ World (VM "new" needs 2 VFs; "used" = VFs other VMs hold, from the engine):
   h3    0           6                  0      0 drop     6 keep      min 0 -> 0 drop
   h4    8           (not in UCS-M)     0      8 keep     unknown     engine only -> 8 keep
 """
-import os
-
 import pytest
 
-from conftest import write_conf
+from conftest import ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmServer
 
 DEADLINE, SLACK = 4.0, 2.0
@@ -41,12 +39,8 @@ def ucsm(ucs_world):
 @pytest.fixture
 def ucs_units(units, engine, ucsm, tmp_path):
     """The conftest runner, re-pointed at a config with a [ucsm] section."""
-    pw = tmp_path / "ucsm.pw"
-    pw.write_text("secret\n")
-    os.chmod(pw, 0o600)
     units.conf_path = write_conf(units.state_dir, engine.url, "capacity_source = ucsm\n",
-                                 extra="[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\ntimeout = 3\n"
-                                 % (ucsm.url, pw))
+                                 extra=ucsm_section(units.state_dir, ucsm.url))
     return units
 
 
