@@ -5,7 +5,6 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import textwrap
 import time
 from contextlib import contextmanager
 from typing import Callable, Dict, Iterator, List
@@ -14,6 +13,7 @@ from ovirt_scheduler_proxy_plugins import config, install
 from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
+from ovirt_scheduler_proxy_plugins.sim.workspace import write_config
 
 
 class Bed:
@@ -42,30 +42,15 @@ class Bed:
 
 @contextmanager
 def bed(inventory: Inventory, extra_conf: str = "") -> Iterator[Bed]:
+    """`extra_conf` is appended to the [scheduler] section (and may open further sections)."""
     state = tempfile.mkdtemp(prefix="vf-bench-")
     try:
         with FakeEngine(inventory) as engine:
             plugins_dir = os.path.join(state, "plugins")
             os.mkdir(plugins_dir)
             install.install(plugins_dir)
-            pw = os.path.join(state, "pw")
-            with open(pw, "w") as handle:
-                handle.write(inventory.users["admin@internal"] + "\n")
-            os.chmod(pw, 0o600)
-            conf = os.path.join(state, "vf.conf")
-            with open(conf, "w") as handle:
-                handle.write(textwrap.dedent("""\
-                    [engine]
-                    url = %s
-                    username = admin@internal
-                    password_file = %s
-                    timeout = 20
-                    [scheduler]
-                    deadline = 25
-                    cache_dir = %s/cache
-                    log_file = %s/vf.log
-                    """ % (engine.url, pw, state, state)) + extra_conf)
-            os.chmod(conf, 0o600)
+            conf = write_config(state, engine.url, inventory.users["admin@internal"],
+                                "deadline = 25\n" + extra_conf, engine_timeout=20)
             yield Bed(engine, state, conf, plugins_dir)
     finally:
         shutil.rmtree(state, ignore_errors=True)

@@ -11,6 +11,7 @@ from contextlib import ExitStack
 
 from ovirt_scheduler_proxy_plugins.sim.inventory import build_scale_inventory
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmServer
+from ovirt_scheduler_proxy_plugins.sim.workspace import write_secret
 
 from .common import baseline, bed, median, percentile, request_counts, table, timed
 
@@ -19,7 +20,7 @@ VMS_PER_HOST = 20
 COLD_RUNS = 3
 
 
-def _ucsm_conf(stack: ExitStack, inv, state_dir: str) -> str:
+def _ucsm_conf(stack: ExitStack, inv, state_dir: str):
     """Two fake UCS domains, each managing half of the hosts; config lines for them."""
     hosts = list(inv.hosts.values())
     halves = (hosts[::2], hosts[1::2])
@@ -29,10 +30,7 @@ def _ucsm_conf(stack: ExitStack, inv, state_dir: str) -> str:
                               serial=h.serial, sp_name=h.name, policy_name="kvm16", dynamic_eth="16")
                    for n, h in enumerate(half)]
         domains.append(stack.enter_context(FakeUcsm(servers)))
-    pw = os.path.join(state_dir, "ucsm.pw")
-    with open(pw, "w") as handle:
-        handle.write("secret\n")
-    os.chmod(pw, 0o600)
+    pw = write_secret(os.path.join(state_dir, "ucsm.pw"), "secret")
     conf = "capacity_source = ucsm\n[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\ntimeout = 20\n" % (
         " ".join(d.url for d in domains), pw)
     return conf, domains
