@@ -23,6 +23,14 @@ Behaviour worth knowing (all as the real engine, unless marked "fake choice"):
 - Vm.host only when the status is not down/suspended/image_locked; search (`on_host=`...) agrees.
 - Search subset of engine-rest.md §3 with engine enum names for status; an invalid search is
   HTTP 200 with an empty list.
+- Scheduling (for `ovirt-vf-scheduler policy`/`check`, empty unless the inventory adds them):
+  GET schedulingpolicyunits, schedulingpolicies with their filters/weights/balances (POST adds a
+  unit, DELETE removes one, id = the unit's id), POST/PUT schedulingpolicies, PUT clusters/{id}
+  (scheduling_policy, custom_scheduling_policy_properties), validated as the engine does (locked
+  policies, unit types, duplicates, property keys and regexes) with 409 faults. GET options/{name}
+  answers 404 unless Inventory.options makes the option readable (a real engine keeps
+  CustomDeviceProperties and ExternalSchedulerEnabled internal). Inventory.forbidden makes
+  collections answer 403 to a user (fake choice). Any other write is 405.
 - Documents are sized like real ones: a running VM with 3 nics (follow=nics) is 6.0 KB; a host with
   follow=nics,devices&all_content=true and 16 VFs is 115 KB (159 devices: 123 of a UCS B200 M5's
   chipset/uncore/VIC/RAID/SCSI/USB, the enic PF, 16 VFs and their net_* children).
@@ -54,10 +62,11 @@ from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from ovirtsdk4 import types  # importing the package registers the writers Writer dispatches to
+from ovirtsdk4.reader import Reader
 from ovirtsdk4.writer import Writer
 
 from .inventory import (HOST_STATUSES, VM_STATUSES, VM_STATUSES_WITHOUT_HOST, Inventory, SimCluster,
-                        SimHost, SimNic, SimProfile, SimVm, sim_id)
+                        SimHost, SimNic, SimPolicy, SimPolicyUnit, SimProfile, SimVm, sim_id)
 
 API = "/ovirt-engine/api"
 SSO_TOKEN_PATH = "/ovirt-engine/sso/oauth/token"
@@ -511,6 +520,10 @@ class _Builder:
             optional_reason=False, switch_type=types.SwitchType.LEGACY, threads_as_cores=False,
             trusted_service=False, tunnel_migration=False, upgrade_in_progress=False,
             version=types.Version(major=4, minor=7), virt_service=True, vnc_encryption=False)
+        if c.scheduling_policy_id:
+            obj.scheduling_policy = _ref(types.SchedulingPolicy, "schedulingpolicies", c.scheduling_policy_id)
+        if c.scheduling_properties:
+            obj.custom_scheduling_policy_properties = _properties(c.scheduling_properties)
         obj.href = "%s/clusters/%s" % (API, c.id)
         return obj
 
@@ -738,6 +751,237 @@ class _Builder:
 
 
 # ----------------------------------------------------------------------------------------------
+# Scheduling policies, policy units and system options (proxy-contract.md §6, admin steps 4-5)
+
+_POLICY_PARTS = {"filters": "filter", "weights": "weight", "balances": "load_balancing"}
+
+
+def _properties(values: Dict[str, str]) -> list:
+    return [types.Property(name=k, value=v) for k, v in values.items()]
+
+
+def _unit_ref(uid: str):
+    return _ref(types.SchedulingPolicyUnit, "schedulingpolicyunits", uid)
+
+
+def _policy_unit(u: SimPolicyUnit):
+    obj = types.SchedulingPolicyUnit(id=u.id, name=u.name, description=u.description, enabled=u.enabled,
+                                     internal=u.internal, type=types.PolicyUnitType(u.type),
+                                     properties=_properties(u.properties) or None)
+    obj.href = "%s/schedulingpolicyunits/%s" % (API, u.id)
+    return obj
+
+
+def _policy(p: SimPolicy):
+    obj = types.SchedulingPolicy(id=p.id, name=p.name, description=p.description, locked=p.locked,
+                                 default_policy=p.default_policy, properties=_properties(p.properties) or None)
+    obj.href = "%s/schedulingpolicies/%s" % (API, p.id)
+    return obj
+
+
+def _policy_parts(p: SimPolicy, part: str) -> list:
+    """A policy's filters, weights or balances as the engine lists them: id = the unit's id."""
+    if part == "filters":
+        items = [types.Filter(id=uid, position=pos, scheduling_policy_unit=_unit_ref(uid))
+                 for uid, pos in p.filters.items()]
+    elif part == "weights":
+        items = [types.Weight(id=uid, factor=factor, scheduling_policy_unit=_unit_ref(uid))
+                 for uid, factor in p.weights.items()]
+    else:
+        items = [types.Balance(id=p.balance, scheduling_policy_unit=_unit_ref(p.balance))] if p.balance else []
+    for item in items:
+        item.href = "%s/schedulingpolicies/%s/%s/%s" % (API, p.id, part, item.id)
+    return items
+
+
+def _option(name: str, values: Dict[str, str], version: Optional[str]):
+    obj = types.SystemOption(id=name, name=name, values=[
+        types.SystemOptionValue(value=value, version=ver) for ver, value in values.items()
+        if version in (None, "", ver)])
+    obj.href = "%s/options/%s" % (API, name)
+    return obj
+
+
+def _render_scheduling(b: "_Builder", seg: List[str], query: Dict[str, str]) -> bytes:
+    """GET schedulingpolicyunits[/id], schedulingpolicies[/id[/filters|weights|balances[/unit]]],
+    options/name (404 unless the inventory makes the option readable, as for internal options)."""
+    inv = b.inv
+    coll, rest = seg[0], seg[1:]
+    if coll == "options" and len(rest) == 1:
+        if rest[0] not in inv.options:
+            raise _Fault(404, "Not Found", "")
+        return Writer.write(_option(rest[0], inv.options[rest[0]], query.get("version"))).encode()
+    if coll == "schedulingpolicyunits" and len(rest) <= 1:
+        if not rest:
+            return Writer.write([_policy_unit(u) for u in inv.policy_units.values()],
+                                root="scheduling_policy_units").encode()
+        return Writer.write(_policy_unit(FakeEngine._get(inv.policy_units, rest[0], "policy unit"))).encode()
+    if coll == "schedulingpolicies" and len(rest) <= 3:
+        if not rest:
+            return Writer.write([_policy(p) for p in inv.policies.values()], root="scheduling_policies").encode()
+        policy = FakeEngine._get(inv.policies, rest[0], "scheduling policy")
+        if len(rest) == 1:
+            return Writer.write(_policy(policy)).encode()
+        if rest[1] in _POLICY_PARTS:
+            items = _policy_parts(policy, rest[1])
+            if len(rest) == 2:
+                return Writer.write(items, root=rest[1]).encode()
+            found = [item for item in items if item.id == rest[2]]
+            if found:
+                return Writer.write(found[0]).encode()
+            raise _Fault(404, "Not Found", "Entity not found: %s" % rest[2])
+    raise _Fault(404, "Not Found", "No such path: /%s" % "/".join(seg))
+
+
+class _Writes:
+    """The few writes `ovirt-vf-scheduler policy` makes, validated as the engine does
+    (ClusterPolicyCRUDCommand, UpdateClusterCommand): a failed validation is HTTP 409 with
+    the reason in the fault detail. Everything else stays read-only (405). Caller holds the lock."""
+
+    def __init__(self, inventory: Inventory):
+        self.inv = inventory
+
+    def apply(self, method: str, seg: List[str], query: Dict[str, str], body: bytes) -> Tuple[int, str, bytes]:
+        route = (method, seg[0], len(seg))
+        if route == ("POST", "schedulingpolicies", 1):
+            return 201, XML, Writer.write(_policy(self._add_policy(self._read(body)))).encode()
+        if route == ("PUT", "schedulingpolicies", 2):
+            return 200, XML, Writer.write(_policy(self._update_policy(seg[1], self._read(body)))).encode()
+        if route == ("POST", "schedulingpolicies", 3) and seg[2] in _POLICY_PARTS:
+            policy, unit_id = self._add_part(seg[1], seg[2], self._read(body))
+            added = next(item for item in _policy_parts(policy, seg[2]) if item.id == unit_id)
+            return 200, XML, Writer.write(added).encode()
+        if route == ("DELETE", "schedulingpolicies", 4) and seg[2] in _POLICY_PARTS:
+            self._remove_part(seg[1], seg[2], seg[3])
+            return 200, XML, b""
+        if route == ("PUT", "clusters", 2):
+            cluster = self._update_cluster(seg[1], self._read(body))
+            return 200, XML, Writer.write(_Builder(self.inv).cluster(cluster)).encode()
+        raise _Fault(405, "Method Not Allowed", "The fake engine does not write /%s" % "/".join(seg))
+
+    @staticmethod
+    def _read(body: bytes):
+        try:
+            return Reader.read(body)
+        except Exception as err:  # noqa: BLE001 - any unreadable body is the client's fault
+            raise _Fault(400, "Bad Request", "Cannot read the request body: %s" % err) from None
+
+    @staticmethod
+    def _refuse(action: str, reason: str) -> "_Fault":
+        return _Fault(409, "Operation Failed", "[Cannot %s Scheduling Policy. %s]" % (action, reason))
+
+    def _regex_map(self, policy: SimPolicy) -> Dict[str, str]:
+        """The union of the policy's units' property regexes (SchedulingManager.getCustomPropertiesRegexMap)."""
+        regexes: Dict[str, str] = {}
+        for uid in list(policy.filters) + list(policy.weights) + ([policy.balance] if policy.balance else []):
+            regexes.update(self.inv.policy_units[uid].properties)
+        return regexes
+
+    @staticmethod
+    def _invalid_properties(values: Dict[str, str], regexes: Dict[str, str]) -> Optional[str]:
+        for key, value in values.items():
+            if key not in regexes:
+                return "Invalid property key: %s" % key
+            if not re.fullmatch(regexes[key], value or ""):
+                return "Invalid value %r for property %s (%s)" % (value, key, regexes[key])
+        return None
+
+    def _policy(self, pid: str, action: str) -> SimPolicy:
+        policy = FakeEngine._get(self.inv.policies, pid, "scheduling policy")
+        if policy.locked:
+            raise self._refuse(action, "Built-in (locked) policies cannot be changed.")
+        return policy
+
+    def _add_policy(self, incoming) -> SimPolicy:
+        if not incoming.name:
+            raise _Fault(400, "Incomplete parameters", "SchedulingPolicy [name] required for add")
+        if any(p.name == incoming.name for p in self.inv.policies.values()):
+            raise self._refuse("add", "The name is already in use.")
+        props = {p.name: p.value for p in incoming.properties or ()}
+        problem = self._invalid_properties(props, {})      # a new policy has no units yet
+        if problem:
+            raise self._refuse("add", problem)
+        pid = sim_id("schedulingpolicy", incoming.name)
+        self.inv.policies[pid] = SimPolicy(pid, incoming.name, incoming.description or "", properties=props)
+        return self.inv.policies[pid]
+
+    def _update_policy(self, pid: str, incoming) -> SimPolicy:
+        policy = self._policy(pid, "edit")
+        if incoming.name and any(p.name == incoming.name and p.id != pid for p in self.inv.policies.values()):
+            raise self._refuse("edit", "The name is already in use.")
+        props = policy.properties
+        if incoming.properties is not None:
+            props = {p.name: p.value for p in incoming.properties}
+            problem = self._invalid_properties(props, self._regex_map(policy))
+            if problem:
+                raise self._refuse("edit", problem)
+        policy.name = incoming.name or policy.name
+        policy.description = incoming.description if incoming.description is not None else policy.description
+        policy.properties = props
+        return policy
+
+    def _add_part(self, pid: str, part: str, incoming) -> Tuple[SimPolicy, str]:
+        policy = self._policy(pid, "edit")
+        ref = incoming.scheduling_policy_unit
+        unit = self.inv.policy_units.get(ref.id if ref is not None else None)
+        if unit is None:
+            raise self._refuse("edit", "Unknown policy unit.")
+        if unit.type != _POLICY_PARTS[part]:
+            raise self._refuse("edit", "Policy unit %s is not a %s." % (unit.name, _POLICY_PARTS[part]))
+        if part == "balances":
+            policy.balance = unit.id
+            return policy, unit.id
+        if unit.id in policy.filters or unit.id in policy.weights:
+            raise self._refuse("edit", "Duplicate policy unit %s." % unit.name)
+        if part == "filters":
+            position = incoming.position or 0
+            if position in (-1, 1) and position in policy.filters.values():
+                raise self._refuse("edit", "Only one filter can be %s." % ("first" if position < 0 else "last"))
+            policy.filters[unit.id] = position
+        else:
+            factor = 1 if incoming.factor is None else incoming.factor
+            if factor < 0:
+                raise self._refuse("edit", "Weight factor must not be negative.")
+            policy.weights[unit.id] = factor
+        return policy, unit.id
+
+    def _remove_part(self, pid: str, part: str, uid: str) -> None:
+        policy = self._policy(pid, "edit")
+        if part == "balances" and policy.balance == uid:
+            policy.balance = None
+            return
+        members = policy.filters if part == "filters" else policy.weights
+        if part == "balances" or uid not in members:
+            raise _Fault(404, "Not Found", "Entity not found: %s" % uid)
+        del members[uid]
+
+    def _update_cluster(self, cid: str, incoming) -> SimCluster:
+        """Policy by id or name; properties merge into the cluster's, then the policy's defaults
+        fill the gaps, keys no unit of the policy knows are dropped, and the rest must match."""
+        cluster = FakeEngine._get(self.inv.clusters, cid, "cluster")
+        policy_id = cluster.scheduling_policy_id
+        ref = incoming.scheduling_policy
+        if ref is not None:
+            match = [p.id for p in self.inv.policies.values()
+                     if p.id == ref.id or (ref.name and p.name == ref.name)]
+            if not match:
+                raise _Fault(404, "Not Found", "Entity not found: scheduling policy %s" % (ref.id or ref.name))
+            policy_id = match[0]
+        props = dict(cluster.scheduling_properties)
+        props.update({p.name: p.value for p in incoming.custom_scheduling_policy_properties or ()})
+        if policy_id is not None:
+            policy = self.inv.policies[policy_id]
+            regexes = self._regex_map(policy)
+            props = dict(policy.properties, **props)
+            props = {k: v for k, v in props.items() if k in regexes}
+            problem = self._invalid_properties(props, regexes)
+            if problem:
+                raise _Fault(409, "Operation Failed", "[Cannot edit Cluster. %s]" % problem)
+        cluster.scheduling_policy_id, cluster.scheduling_properties = policy_id, props
+        return cluster
+
+
+# ----------------------------------------------------------------------------------------------
 # HTTP
 
 class _Handler(BaseHTTPRequestHandler):
@@ -813,7 +1057,7 @@ class FakeEngine:
         self._lock = threading.RLock()              # inventory + render cache
         self._cache: Dict[tuple, Tuple[tuple, bytes]] = {}
         self._meta = threading.Lock()               # tokens, counters, request log, connections
-        self._tokens: set = set()
+        self._tokens: Dict[str, str] = {}            # live token -> user
         self._logins = self._logouts = 0
         self._requests: List[RecordedRequest] = []
         self._conns: set = set()
@@ -941,7 +1185,7 @@ class FakeEngine:
             if method == "POST" and path == SSO_LOGOUT_PATH:
                 return self._sso_logout(body)
             if path == API or path.startswith(API + "/"):
-                return self._api(method, path, query, headers)
+                return self._api(method, path, query, headers, body)
             raise _Fault(404, "Not Found", "No such path: %s" % path)
         except _Fault as f:
             return f.status, XML, Writer.write(types.Fault(reason=f.reason, detail=f.detail)).encode()
@@ -962,7 +1206,7 @@ class FakeEngine:
                 "error": "Cannot authenticate user '%s': The username or password is incorrect." % user}).encode()
         token = secrets.token_urlsafe(32)
         with self._meta:
-            self._tokens.add(token)
+            self._tokens[token] = user
         exp = int((time.time() + 360000) * 1000)
         return 200, JSON, json.dumps({"access_token": token, "scope": "ovirt-app-api", "exp": str(exp),
                                       "token_type": "bearer"}).encode()
@@ -972,17 +1216,22 @@ class FakeEngine:
         with self._meta:
             self._logouts += 1
             for token in form.get("token", []):
-                self._tokens.discard(token)
+                self._tokens.pop(token, None)
         return 200, JSON, b"{}"
 
-    def _api(self, method: str, path: str, query: Dict[str, str], headers) -> Tuple[int, str, bytes]:
+    def _api(self, method: str, path: str, query: Dict[str, str], headers,
+             body: bytes = b"") -> Tuple[int, str, bytes]:
         auth = headers.get("Authorization", "")
         with self._meta:
-            authorized = auth.startswith("Bearer ") and auth[7:] in self._tokens
-        if not authorized or self.faults.always_401:
+            user = self._tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
+        if user is None or self.faults.always_401:
             return 401, XML, b""
+        seg = path[len(API):].strip("/").split("/")
+        if seg[0] in self.inventory.forbidden.get(user, ()):
+            raise _Fault(403, "Operation Failed", "[User is not authorized to perform this action.]")
         if method != "GET":
-            raise _Fault(405, "Method Not Allowed", "The fake engine is read-only")
+            with self._lock:
+                return _Writes(self.inventory).apply(method, seg, query, body)
         faults = self.faults
         if faults.api_delay:
             time.sleep(faults.api_delay)
@@ -1000,6 +1249,8 @@ class FakeEngine:
         with self._lock:
             inv, b = self.inventory, _Builder(self.inventory)
             coll, oid, sub = (seg + [None, None])[:3] if seg != [""] else (None, None, None)
+            if coll in ("schedulingpolicyunits", "schedulingpolicies", "options"):
+                return _render_scheduling(b, seg, query)
             if len(seg) > 3:
                 raise _Fault(404, "Not Found", "No such path: /%s" % "/".join(seg))
             if coll is None:

@@ -7,7 +7,7 @@ lower-case UUID strings like the engine's.
 """
 import uuid
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ovirt-vf-scheduler:sim")
 
@@ -38,6 +38,38 @@ def sim_id(kind: str, name: str) -> str:
 class SimCluster:
     id: str
     name: str
+    scheduling_policy_id: Optional[str] = None      # None: not shown (no policies in the world)
+    scheduling_properties: Dict[str, str] = field(default_factory=dict)   # what the proxy gets as args
+
+
+POLICY_UNIT_TYPES = frozenset(("filter", "weight", "load_balancing"))   # REST PolicyUnitType values
+
+
+@dataclass
+class SimPolicyUnit:
+    """A scheduling policy unit; external ones (internal=False) are what the engine discovered
+    through ovirt-scheduler-proxy, disabled when the last discovery failed."""
+    id: str
+    name: str
+    type: str                             # one of POLICY_UNIT_TYPES
+    internal: bool = True
+    enabled: bool = True
+    description: str = ""
+    properties: Dict[str, str] = field(default_factory=dict)   # property name -> regex
+
+
+@dataclass
+class SimPolicy:
+    """A scheduling (cluster) policy; built-in ones are locked."""
+    id: str
+    name: str
+    description: str = ""
+    locked: bool = False
+    default_policy: bool = False
+    filters: Dict[str, int] = field(default_factory=dict)      # unit id -> position (-1 first, 0 any, 1 last)
+    weights: Dict[str, int] = field(default_factory=dict)      # unit id -> factor
+    balance: Optional[str] = None                              # unit id
+    properties: Dict[str, str] = field(default_factory=dict)   # the policy's default property values
 
 
 @dataclass
@@ -93,13 +125,92 @@ class Inventory:
     vms: Dict[str, SimVm] = field(default_factory=dict)
     profiles: Dict[str, SimProfile] = field(default_factory=dict)
     users: Dict[str, str] = field(default_factory=lambda: {"admin@internal": "secret"})
+    policy_units: Dict[str, SimPolicyUnit] = field(default_factory=dict)
+    policies: Dict[str, SimPolicy] = field(default_factory=dict)
+    # GET /options/{name}: only the options listed here are readable, by version. A real engine
+    # keeps CustomDeviceProperties and ExternalSchedulerEnabled internal (ClientAccessLevel
+    # Internal: 404 through REST), so the default world exposes neither.
+    options: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    # user -> top-level API collections that answer 403 to that user (fake choice: a real engine
+    # filters lists by permission for non-admin users, and refuses admin-only resources).
+    forbidden: Dict[str, frozenset] = field(default_factory=dict)
 
     def add_cluster(self, name: str = DEFAULT_CLUSTER) -> SimCluster:
         """Return the cluster called `name`, creating it on first use."""
         cid = sim_id("cluster", name)
         if cid not in self.clusters:
-            self.clusters[cid] = SimCluster(cid, name)
+            self.clusters[cid] = SimCluster(cid, name, scheduling_policy_id=self._default_policy_id())
         return self.clusters[cid]
+
+    def _default_policy_id(self) -> Optional[str]:
+        return next((p.id for p in self.policies.values() if p.default_policy), None)
+
+    # -- scheduling policies
+    def add_policy_unit(self, name: str, kind: str, internal: bool = True, enabled: bool = True,
+                        properties: Optional[Dict[str, str]] = None, description: str = "") -> SimPolicyUnit:
+        """Add a unit; names repeat across types (HA is a filter and a weight), so ids key on both."""
+        if kind not in POLICY_UNIT_TYPES:
+            raise ValueError("unknown policy unit type %r" % kind)
+        uid = sim_id("policyunit", "%s:%s" % (kind, name))
+        self.policy_units[uid] = SimPolicyUnit(uid, name, kind, internal, enabled,
+                                               description or "%s %s" % (name, kind), dict(properties or {}))
+        return self.policy_units[uid]
+
+    def unit_by_name(self, name: str, kind: str) -> SimPolicyUnit:
+        return self.policy_units[sim_id("policyunit", "%s:%s" % (kind, name))]
+
+    def add_policy(self, name: str, filters: Sequence[str] = (), weights: Sequence[Tuple[str, int]] = (),
+                   balance: Optional[str] = None, locked: bool = False, default: bool = False,
+                   properties: Optional[Dict[str, str]] = None) -> SimPolicy:
+        """Add a policy from unit names (filters at position 0, weights with their factors)."""
+        pid = sim_id("schedulingpolicy", name)
+        self.policies[pid] = SimPolicy(
+            pid, name, "%s scheduling policy" % name, locked, default,
+            filters={self.unit_by_name(f, "filter").id: 0 for f in filters},
+            weights={self.unit_by_name(w, "weight").id: factor for w, factor in weights},
+            balance=self.unit_by_name(balance, "load_balancing").id if balance else None,
+            properties=dict(properties or {}))
+        return self.policies[pid]
+
+    def policy_by_name(self, name: str) -> SimPolicy:
+        return self.policies[sim_id("schedulingpolicy", name)]
+
+    def add_builtin_policies(self) -> None:
+        """A few of the engine's internal units and its locked built-in policies ("none" is the
+        default); clusters without a policy get the default one, as the engine gives them."""
+        for name in ("Memory", "CPU", "Network", "HA", "VmAffinityGroups", "PinToHost", "Migration"):
+            self.add_policy_unit(name, "filter")
+        for name in ("None", "OptimalForEvenDistribution", "OptimalForPowerSaving", "HA", "VmAffinityGroups"):
+            self.add_policy_unit(name, "weight")
+        self.add_policy_unit("None", "load_balancing")
+        thresholds = {"HighUtilization": "^([5-9][0-9])$", "CpuOverCommitDurationMinutes": "^([1-9][0-9]*)$"}
+        self.add_policy_unit("OptimalForEvenDistribution", "load_balancing", properties=thresholds)
+        self.add_policy_unit("OptimalForPowerSaving", "load_balancing",
+                             properties=dict(thresholds, LowUtilization="^([0-9]|[1-4][0-9])$"))
+        common = ("Memory", "CPU", "Network", "HA", "VmAffinityGroups", "PinToHost", "Migration")
+        self.add_policy("none", filters=common, weights=[("None", 1), ("HA", 1), ("VmAffinityGroups", 1)],
+                        balance="None", locked=True, default=True)
+        self.add_policy("evenly_distributed", filters=common,
+                        weights=[("OptimalForEvenDistribution", 1), ("HA", 1), ("VmAffinityGroups", 1)],
+                        balance="OptimalForEvenDistribution", locked=True,
+                        properties={"HighUtilization": "80", "CpuOverCommitDurationMinutes": "2"})
+        self.add_policy("power_saving", filters=common,
+                        weights=[("OptimalForPowerSaving", 1), ("HA", 1), ("VmAffinityGroups", 1)],
+                        balance="OptimalForPowerSaving", locked=True,
+                        properties={"HighUtilization": "80", "LowUtilization": "20",
+                                    "CpuOverCommitDurationMinutes": "2"})
+        for cluster in self.clusters.values():
+            cluster.scheduling_policy_id = cluster.scheduling_policy_id or self._default_policy_id()
+
+    def add_vf_units(self, properties_validation: str = "", enabled: bool = True) -> None:
+        """VfFilter and VfWeight as the engine records them after discovering the proxy's units
+        (`properties_validation` in the proxy's key=regex;key=regex format)."""
+        props = dict(item.split("=", 1) for item in properties_validation.split(";") if item)
+        self.add_policy_unit("VfFilter", "filter", internal=False, enabled=enabled, properties=props,
+                             description="Drop hosts without enough free VM-FEX VFs for the VM's vmfex vNICs")
+        self.add_policy_unit("VfWeight", "weight", internal=False, enabled=enabled, properties=props,
+                             description="Prefer hosts by free VM-FEX VFs (spread, pack or reserve; "
+                                         "lower score is better)")
 
     def add_profile(self, name: str, network_name: Optional[str] = None, vmfex: Optional[str] = None,
                     custom_properties: Optional[Dict[str, str]] = None) -> SimProfile:
