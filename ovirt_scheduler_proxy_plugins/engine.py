@@ -80,6 +80,16 @@ def vm_search(vm_id: str, networks: FrozenSet[str]) -> str:
     return " or ".join(["id=%s" % vm_id] + terms)
 
 
+def sdk_connection(settings: EngineSettings, token: Optional[str], max_seconds: int = 0):
+    """An ovirtsdk4 Connection with our TLS settings; each request is bounded by the config's
+    timeout (and by `max_seconds` if given). Raises ovirtsdk4.Error."""
+    import ovirtsdk4
+    timeout = max(1, int(settings.timeout + 0.999))
+    return ovirtsdk4.Connection(url=settings.url, username=settings.username, password=settings.password,
+                                token=token, insecure=settings.insecure, ca_file=settings.ca_file,
+                                timeout=min(timeout, max_seconds) if max_seconds else timeout)
+
+
 class EngineSession:
     """One SDK connection for one decision, reusing the SSO token other processes cached."""
 
@@ -91,10 +101,7 @@ class EngineSession:
         self.requests: List[str] = []
         remaining = max(1, int(deadline - time.monotonic() + 0.999))
         try:
-            self._conn = ovirtsdk4.Connection(
-                url=settings.url, username=settings.username, password=settings.password,
-                token=tokens.load(), insecure=settings.insecure, ca_file=settings.ca_file,
-                timeout=max(1, min(int(settings.timeout + 0.999), remaining)))
+            self._conn = sdk_connection(settings, tokens.load(), remaining)
         except ovirtsdk4.Error as err:
             raise EngineError("cannot set up the engine connection to %s: %s" % (settings.url, err)) from None
         self._url = settings.url
@@ -131,12 +138,12 @@ class EngineSession:
             return _stream(response.body, item, convert)
         except self._sdk.AuthError as err:
             raise EngineError("engine %s refused the credentials on %s: %s"
-                              % (self._url, what, _one_line(err))) from None
+                              % (self._url, what, one_line(err))) from None
         except self._sdk.Error as err:
-            raise EngineError("engine %s failed on %s: %s" % (self._url, what, _one_line(err))) from None
+            raise EngineError("engine %s failed on %s: %s" % (self._url, what, one_line(err))) from None
         except etree.XMLSyntaxError as err:
             raise EngineError("engine %s sent an unreadable answer to %s: %s"
-                              % (self._url, what, _one_line(err))) from None
+                              % (self._url, what, one_line(err))) from None
 
     def vf_profiles(self, vf_property: str) -> Dict[str, str]:
         """Profile id -> network name, for the vNIC profiles carrying `vf_property`."""
@@ -181,7 +188,7 @@ def _fault_text(body: bytes) -> str:
     return ": %s" % " ".join(x for x in (reason, detail and "(%s)" % detail) if x) if reason or detail else ""
 
 
-def _one_line(err: Exception) -> str:
+def one_line(err: Exception) -> str:
     text = " ".join(str(err).split())
     return text[:300] if text else type(err).__name__
 

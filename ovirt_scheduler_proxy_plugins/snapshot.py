@@ -4,15 +4,41 @@ I/O lives in `engine` and `capacity`; the counting rules in `accounting`. This m
 sequences them so that a VM that needs no VF costs as little as possible.
 """
 import time
-from typing import List
+from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from . import capacity
-from .accounting import demand, usage
+from .accounting import VmRecord, demand, usage
 from .claims import pending_by_host
 from .config import Settings
 from .engine import EngineError, EngineSession, find_vm, is_uuid
 from .model import HostVfs, Snapshot, Vm
 from .store import Ledger, TokenCache
+
+
+def open_session(settings: Settings, deadline: float) -> EngineSession:
+    """An engine session sharing the units' token cache (plugins and operator tools alike)."""
+    engine = settings.engine
+    return EngineSession(engine, TokenCache(settings.cache_dir, engine.url, engine.username), deadline)
+
+
+def host_states(settings: Settings, session: EngineSession, host_ids: List[str], vms: List[VmRecord],
+                vf_profile_ids: FrozenSet[str], deadline: float, scheduled_vm_id: str = "",
+                current_host: Optional[str] = None) -> Tuple[Dict[str, HostVfs], str]:
+    """Capacity, usage by the VMs other than `scheduled_vm_id`, and pending claims, per host
+    the engine knows among `host_ids`; plus a one-line summary of the capacity sources."""
+    engine_hosts = capacity.engine_hosts(settings, host_ids, session.hosts)
+    caps = capacity.capacities(settings, engine_hosts, deadline)
+    used = usage(vms, vf_profile_ids, scheduled_vm_id, engine_hosts)
+    pending: Dict[str, Tuple[int, int]] = {}
+    if settings.claims:
+        claims = Ledger(settings.cache_dir, settings.claim_ttl).pending({vm.vm_id: vm.host_id for vm in vms})
+        pending = pending_by_host(claims, scheduled_vm_id)
+    hosts = {host_id: HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
+                              used=used[host_id][0], users=used[host_id][1],
+                              pending=pending.get(host_id, (0, 0))[0], reserve=settings.reserve,
+                              is_current=(host_id == current_host))
+             for host_id, entry in engine_hosts.items()}
+    return hosts, capacity.describe(caps) or ""
 
 
 def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
@@ -25,8 +51,7 @@ def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
     if not is_uuid(vm_id):
         raise EngineError("the VM id %r from the proxy is not a UUID" % vm_id)
     started = time.monotonic()
-    session = EngineSession(settings.engine, TokenCache(settings.cache_dir, settings.engine.url,
-                                                         settings.engine.username), deadline)
+    session = open_session(settings, deadline)
     try:
         profiles = session.vf_profiles(settings.vf_property)
         vf_profile_ids = frozenset(profiles)
@@ -43,21 +68,8 @@ def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
         snap = Snapshot(vm=vm)
         wanted = [h for h in dict.fromkeys(host_ids) if is_uuid(h)]
         if (vm.demand > 0 or capacity_without_demand) and wanted:
-            engine_hosts = capacity.engine_hosts(settings, wanted, session.hosts)
-            caps = capacity.capacities(settings, engine_hosts, deadline)
-            used = usage(vms, vf_profile_ids, vm_id, engine_hosts)
-            pending = {}
-            if settings.claims:
-                claims = Ledger(settings.cache_dir, settings.claim_ttl).pending(
-                    {record.vm_id: record.host_id for record in vms})
-                pending = pending_by_host(claims, vm_id)
-            snap.hosts = {
-                host_id: HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
-                                 used=used[host_id][0], users=used[host_id][1],
-                                 pending=pending.get(host_id, (0, 0))[0],
-                                 reserve=settings.reserve, is_current=(host_id == vm.host_id))
-                for host_id, entry in engine_hosts.items()}
-            snap.source_summary = capacity.describe(caps) or ""
+            snap.hosts, snap.source_summary = host_states(settings, session, wanted, vms, vf_profile_ids,
+                                                          deadline, vm_id, vm.host_id)
         snap.requests = tuple(session.requests)
         snap.elapsed = time.monotonic() - started
         return snap
