@@ -4,11 +4,14 @@ import sys
 from typing import List, Optional
 
 from . import install
+from .tools import capacity_report, check, explain, policy
 
 EXIT_CODES = """exit codes:
   0  success
   1  the command failed (the message says why)
   2  bad command line"""
+TOP_EPILOG = EXIT_CODES + """
+explain, check, policy and capacity document their own codes: ovirt-vf-scheduler COMMAND --help"""
 
 
 def _install_plugins(args: argparse.Namespace) -> int:
@@ -31,7 +34,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ovirt-vf-scheduler", epilog=EXIT_CODES,
+        prog="ovirt-vf-scheduler", epilog=TOP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="VM-FEX / SR-IOV VF scheduling units for ovirt-scheduler-proxy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -47,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--verbose", action="store_true", help="also print the units' decision log")
     demo.set_defaults(func=_demo)
+    for command in (explain, check, policy, capacity_report):
+        command.register(sub)
     return parser
 
 

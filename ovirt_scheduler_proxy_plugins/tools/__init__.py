@@ -1,0 +1,1 @@
+"""Operator commands (explain, check, policy, capacity): the units' own code paths, for people."""

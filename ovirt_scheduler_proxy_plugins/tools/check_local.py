@@ -1,0 +1,159 @@
+"""`check` items that need no engine: the config file, TLS settings, the state directories, the
+plugin files in the proxy's directory and the interpreter the proxy runs them with."""
+import filecmp
+import os
+import pwd
+import re
+import subprocess
+from typing import List, Optional, Sequence, Tuple
+
+from .. import config, install
+from .findings import FAIL, OK, WARN, Finding
+
+ENGINE_CA_HINT = ("download the engine CA: curl -o /etc/pki/ovirt-engine/ca.pem "
+                  "'https://ENGINE/ovirt-engine/services/pki-resource?resource=ca-certificate&format=X509-PEM-CA' "
+                  "and set [engine] ca_file to it")
+UCSM_CA_HINT = "set [ucsm] ca_file to the CA that signed the UCS Manager certificate"
+REINSTALL_HINT = ("ovirt-vf-scheduler install-plugins --plugins-dir %s, then restart ovirt-scheduler-proxy "
+                  "and then ovirt-engine")
+_UNIT_CLASS = re.compile(r"^class\s+(VfFilter|VfWeight)\b", re.M)
+_IMPORT_PROBE = ("import vf_filter, vf_weight, ovirtsdk4, importlib.metadata as m; "
+                 "print(m.version('ovirt-vf-scheduler'))")
+
+
+def installed_version() -> str:
+    try:
+        from importlib import metadata
+        return metadata.version("ovirt-vf-scheduler")
+    except Exception:   # noqa: BLE001 - a source checkout without metadata
+        return "unknown"
+
+
+def config_file(path: Optional[str]) -> Tuple[Optional[config.Settings], List[Finding]]:
+    """The units' own loader; its warnings (a readable password) become WARN lines."""
+    try:
+        settings = config.load(path)
+    except config.ConfigError as err:
+        return None, [Finding("config", FAIL, str(err),
+                              "fix the named key; every option is documented in the sample "
+                              "etc/ovirt-vf-scheduler.conf (%s selects another file)" % config.CONF_ENV)]
+    found = [Finding("config", OK, "%s: engine %s as %s; capacity_source=%s, on_error=%s, weight_mode=%s" % (
+        settings.path, settings.engine.url, settings.engine.username, settings.capacity_source,
+        settings.on_error, settings.weight_mode))]
+    found += [Finding("config", WARN, warning, "chmod 600 the file (owner: the proxy's user, ovirt)")
+              for warning in settings.warnings]
+    return settings, found
+
+
+def tls(section: str, urls: Sequence[str], ca_file: Optional[str], insecure: bool, ca_hint: str) -> Finding:
+    """Verification must be on: the units send a password and hold a session token."""
+    name = "tls [%s]" % section
+    plain = [url for url in urls if url.startswith("http://")]
+    if plain:
+        return Finding(name, WARN, "plain http (%s): the password and session cross the network unencrypted"
+                       % ", ".join(plain), "use the https:// URL and " + ca_hint)
+    if insecure:
+        return Finding(name, WARN, "insecure = true: the server certificate is not verified",
+                       ca_hint + ", then remove insecure")
+    if ca_file and not os.access(ca_file, os.R_OK):
+        return Finding(name, FAIL, "ca_file %s cannot be read" % ca_file, ca_hint)
+    return Finding(name, OK, "certificates verified against %s" % (ca_file or "the system trust store"))
+
+
+def _writable(path: str) -> bool:
+    """Writable, or creatable below its nearest existing parent."""
+    existing = path
+    while existing and not os.path.exists(existing):
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    return os.access(existing or ".", os.W_OK | (os.X_OK if os.path.isdir(existing or ".") else 0))
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def state_dirs(settings: config.Settings) -> List[Finding]:
+    """The units fail without their log and lose their caches without cache_dir."""
+    who = ("root (the units run as the proxy's user: make sure ovirt owns them)" if os.geteuid() == 0
+           else "user %s" % _user_name(os.geteuid()))
+    bad = [(key, path) for key, path in (("cache_dir", settings.cache_dir), ("log_file", settings.log_file))
+           if not _writable(path)]
+    if not bad:
+        return [Finding("state dirs", OK, "%s and %s writable, checked as %s"
+                        % (settings.cache_dir, settings.log_file, who))]
+    return [Finding("state dirs", FAIL if key == "log_file" else WARN, "[scheduler] %s %s is not writable by %s"
+                    % (key, path, who), "install -d -o ovirt -m 700 %s" % (path if key == "cache_dir"
+                                                                           else os.path.dirname(path)))
+            for key, path in bad]
+
+
+def plugin_files(plugins_dir: str) -> List[Finding]:
+    """The proxy runs what is in its directory, not what pip installed: they must be the same files,
+    and no other module there may define a class of the same name (the last one loaded wins)."""
+    if not os.path.isdir(plugins_dir):
+        return [Finding("plugin files", FAIL, "%s does not exist" % plugins_dir,
+                        "is ovirt-scheduler-proxy installed? pass --plugins-dir, then "
+                        + REINSTALL_HINT % plugins_dir)]
+    version = installed_version()
+    problems, ours = [], set()
+    for source in install.shipped_files():
+        name = os.path.basename(source)
+        ours.add(name)
+        target = os.path.join(plugins_dir, name)
+        if not os.path.exists(target):
+            problems.append("%s is missing" % name)
+        elif not filecmp.cmp(source, target, shallow=False):
+            problems.append("%s differs from the installed version %s" % (name, version))
+    found = [Finding("plugin files", FAIL, "in %s: %s" % (plugins_dir, "; ".join(problems)),
+                     REINSTALL_HINT % plugins_dir)] if problems else [
+        Finding("plugin files", OK, "%s in %s match the installed version %s"
+                % (", ".join(sorted(ours)), plugins_dir, version))]
+    for other in sorted(os.listdir(plugins_dir)):
+        if other.endswith(".py") and other not in ours:
+            clash = _clashing_classes(os.path.join(plugins_dir, other))
+            if clash:
+                found.append(Finding("plugin files", FAIL, "%s also defines class %s: the proxy registers only "
+                                     "one of them, whichever it loads last" % (other, " and ".join(clash)),
+                                     "remove or rename %s in %s, then restart the proxy and the engine"
+                                     % (other, plugins_dir)))
+    return found
+
+
+def _clashing_classes(path: str) -> List[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return sorted(set(_UNIT_CLASS.findall(handle.read())))
+    except OSError:
+        return []
+
+
+def proxy_python(python: str, plugins_dir: str, timeout: float) -> Optional[Finding]:
+    """Import the units as the proxy does (its python3, cwd = the plugin dir): any error or any
+    byte on stderr there means the proxy drops every answer of the units."""
+    if not os.path.isdir(plugins_dir):
+        return None
+    python = os.path.abspath(python) if os.sep in python else python    # the probe runs in plugins_dir
+    hint = ("install this version for the interpreter the proxy runs (the first python3 on its PATH): "
+            "%s -m pip install ovirt-vf-scheduler==%s" % (python, installed_version()))
+    try:
+        run = subprocess.run([python, "-c", _IMPORT_PROBE], cwd=plugins_dir, capture_output=True, text=True,
+                             timeout=timeout, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return Finding("proxy python", FAIL, "cannot run %s: %s" % (python, err), hint)
+    last = (run.stderr.strip().splitlines() or [""])[-1]
+    if run.returncode != 0:
+        return Finding("proxy python", FAIL, "%s cannot import the units: %s" % (python, last), hint)
+    if run.stderr.strip():
+        return Finding("proxy python", FAIL, "importing the units with %s writes to stderr, so the proxy would "
+                       "discard every answer: %s" % (python, last), "fix or silence the warning's source")
+    version = run.stdout.strip()
+    if version != installed_version():
+        return Finding("proxy python", WARN, "%s imports ovirt-vf-scheduler %s, this is %s"
+                       % (python, version, installed_version()), hint)
+    return Finding("proxy python", OK, "%s imports the units and ovirt-vf-scheduler %s" % (python, version))

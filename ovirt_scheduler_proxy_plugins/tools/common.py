@@ -1,0 +1,148 @@
+"""What every operator command shares: exit codes, the common options, the config, one-line
+errors, and a hard time limit (the SDK's SSO login has no timeout of its own)."""
+import argparse
+import dataclasses
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import textwrap
+import threading
+from typing import Callable, List, Optional
+
+from .. import config
+from ..model import DataSourceError
+
+EXIT_OK = 0
+EXIT_NO = 1          # the command worked and the answer is "no" (or, for check, a warning)
+EXIT_USAGE = 2       # bad command line (argparse)
+EXIT_FAILED = 3      # no answer: bad config, engine/UCS-M unreachable or refusing, unknown name
+DEFAULT_TIMEOUT = 60.0
+
+FAILED_LINE = "  3  no answer: bad config, engine or UCS-M unreachable or refusing, unknown name"
+USAGE_LINE = "  2  bad command line"
+
+
+_AT_EXIT: List[Callable[[], None]] = []      # run() calls these when the command ends
+
+
+class ToolError(Exception):
+    """One line for the operator that names the bad input or the unreachable service."""
+
+
+def wrap(text: str) -> str:
+    """Descriptions keep their own line breaks (the epilog's table needs the raw formatter)."""
+    return textwrap.fill(text, 88)
+
+
+def epilog(*lines: str) -> str:
+    return "exit codes:\n" + "\n".join(lines)
+
+
+def add_command(sub, name: str, body: Callable[[argparse.Namespace], int], summary: str, description: str,
+                exit_lines, failed_line: str = FAILED_LINE, timeout: float = DEFAULT_TIMEOUT,
+                timeout_help: str = "give up after this long, login included",
+                watchdog_factor: float = 1.0) -> argparse.ArgumentParser:
+    """A subcommand with --config, --json and --timeout, whose --help ends with its exit codes (its own
+    0/1 lines, then 2 and 3; kept as written, hence the raw formatter), run by `run` under a watchdog
+    of timeout x watchdog_factor."""
+    codes = epilog(*(tuple(exit_lines) + (USAGE_LINE, failed_line)))
+    parser = sub.add_parser(name, help=summary, description=wrap(description), epilog=codes,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_common_arguments(parser, timeout, timeout_help)
+    parser.set_defaults(func=lambda args: run(name, body, args, args.timeout * watchdog_factor))
+    return parser
+
+
+def positive_seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError("expected a number of seconds > 0, got %r" % raw)
+    return value
+
+
+def _add_common_arguments(parser: argparse.ArgumentParser, timeout: float, timeout_help: str) -> None:
+    parser.add_argument("--config", metavar="PATH",
+                        help="config file (default: $%s or %s)" % (config.CONF_ENV, config.DEFAULT_CONF))
+    parser.add_argument("--json", action="store_true", help="print JSON with stable keys (for scripts)")
+    parser.add_argument("--timeout", type=positive_seconds, default=timeout, metavar="SECONDS",
+                        help=timeout_help + " (default: %(default)g)")
+
+
+def load_settings(args: argparse.Namespace) -> config.Settings:
+    """The same file and validation as the units (config.load), then share_cache_dir."""
+    try:
+        settings = config.load(args.config)
+    except config.ConfigError as err:
+        raise ToolError("configuration error: %s" % err) from None
+    return share_cache_dir(settings)
+
+
+def share_cache_dir(settings: config.Settings) -> config.Settings:
+    """Run as root, a command leaves root-owned 0600 files and locks in the units' cache_dir (token,
+    capacity cache, claims ledger), which the units, running as the proxy's user, could then neither
+    read nor lock. So what root creates there is given to the directory's owner when the command
+    ends; when the directory does not exist yet, the command keeps its state in a temporary one."""
+    if os.geteuid() != 0:
+        return settings
+    try:
+        owner = os.stat(settings.cache_dir)
+    except FileNotFoundError:
+        private = tempfile.mkdtemp(prefix="ovirt-vf-scheduler-")
+        _AT_EXIT.append(lambda: shutil.rmtree(private, ignore_errors=True))
+        return dataclasses.replace(settings, cache_dir=private)
+    if owner.st_uid != 0:
+        _AT_EXIT.append(lambda: give_back(settings.cache_dir, owner.st_uid, owner.st_gid))
+    return settings
+
+
+def give_back(directory: str, uid: int, gid: int) -> None:
+    """chown to uid:gid the entries of `directory` that root owns (not recursive: the store is flat)."""
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        try:
+            if os.lstat(path).st_uid == 0:
+                os.chown(path, uid, gid, follow_symlinks=False)
+        except OSError:
+            pass    # gone meanwhile (a temp file replaced into place)
+
+
+def _finish() -> None:
+    while _AT_EXIT:
+        _AT_EXIT.pop()()
+
+
+def _expire(command: str, seconds: float) -> None:
+    sys.stdout.flush()
+    sys.stderr.write("\novirt-vf-scheduler %s: no answer within %g s (engine or UCS-M hung or slow?): "
+                     "run `ovirt-vf-scheduler check`, or raise --timeout\n" % (command, seconds))
+    sys.stderr.flush()
+    _finish()
+    os._exit(EXIT_FAILED)   # a thread blocked in the SDK's C code cannot be interrupted otherwise
+
+
+def start_watchdog(command: str, seconds: float) -> threading.Timer:
+    timer = threading.Timer(seconds, _expire, args=(command, seconds))
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def run(command: str, body: Callable[[argparse.Namespace], int],
+        args: argparse.Namespace, timeout: Optional[float] = None) -> int:
+    """Run a command body under the time limit; known failures become one line on stderr."""
+    logging.basicConfig(level=logging.WARNING, format="ovirt-vf-scheduler %s: %%(message)s" % command)
+    watchdog = start_watchdog(command, timeout if timeout is not None else args.timeout)
+    try:
+        return body(args)
+    except (ToolError, config.ConfigError, DataSourceError) as err:
+        sys.stdout.flush()
+        print("ovirt-vf-scheduler %s: %s" % (command, " ".join(str(err).split())), file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        watchdog.cancel()
+        _finish()

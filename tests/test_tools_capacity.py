@@ -1,0 +1,116 @@
+"""`ovirt-vf-scheduler capacity`: the first-fit decreasing planner on its own (no servers), then the
+real console script against the fake engine over HTTP."""
+import json
+import subprocess
+
+import pytest
+
+from builders import host
+from conftest import CLI, write_conf
+from ovirt_scheduler_proxy_plugins.tools import capacity_report
+from ovirt_scheduler_proxy_plugins.tools.cluster_read import HostsVfs, VfVm
+from ovirt_scheduler_proxy_plugins.tools.evacuate import Mover, Target, first_fit_decreasing
+
+
+def movers(*demands):
+    return [Mover("id-%d" % i, "vm%d" % i, d) for i, d in enumerate(demands)]
+
+
+def test_decreasing_order_places_what_plain_first_fit_would_not():
+    """Needs 2, 2, 3 into free 3 and 4: in the given order 2->h3, 2->h4, then 3 finds no room;
+    largest first: 3->h3, 2->h4, 2->h4."""
+    plan = first_fit_decreasing(movers(2, 2, 3), [Target("h3", "h3", 3), Target("h4", "h4", 4)])
+    assert plan.feasible
+    assert [(p.vm.demand, p.target.name) for p in plan.placements] == [(3, "h3"), (2, "h4"), (2, "h4")]
+    assert plan.free_after == {"h3": 0, "h4": 0}
+
+
+def test_vms_without_room_are_listed_and_nothing_is_over_committed():
+    plan = first_fit_decreasing(movers(4, 1, 3), [Target("a", "a", 3), Target("b", "b", -2)])
+    assert [m.name for m in plan.unplaced] == ["vm0", "vm1"]      # 4 fits nowhere; after 3->a, 1 neither
+    assert not plan.feasible and plan.free_after == {"a": 0, "b": -2}
+
+
+def test_ties_are_placed_by_name_whatever_the_input_order():
+    one = first_fit_decreasing([Mover("2", "b", 2), Mover("1", "a", 2)], [Target("t", "t", 2)])
+    assert [(p.vm.name, p.target is not None) for p in one.placements] == [("a", True), ("b", False)]
+
+
+def test_hosts_of_unknown_capacity_are_never_counted_as_room():
+    data = HostsVfs(hosts={h.host_id: h for h in (host("leaving", 8, used=4), host("known", 4, used=2),
+                                                   host("unknown", None))},
+                    vms=[VfVm("v1", "v1", "leaving", "up", 2), VfVm("v2", "v2", "leaving", "up", 2),
+                         VfVm("v3", "v3", "known", "up", 2)], source_summary="")
+    plan = capacity_report.evacuation("leaving", "leaving", data)
+    assert plan["unknown_capacity_hosts"] == ["unknown"] and plan["free_elsewhere"] == 2
+    assert [(m["vm"], m["to"]) for m in plan["moves"]] == [("v1", "known"), ("v2", None)]
+    assert plan["unplaced"] == [{"vm": "v2", "vm_id": "v2", "demand": 2}] and not plan["feasible"]
+
+
+def run_capacity(conf, *args):
+    return subprocess.run([CLI, "capacity", "--config", conf] + list(args), capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.fixture
+def conf(world, engine, tmp_path):
+    """Cluster ucs: a (8 VFs, 3+2+2 used), b (8, 4 used), c (4, none), idle in maintenance; cluster lab: x."""
+    for name, vfs in (("a", 8), ("b", 8), ("c", 4)):
+        world.add_host(name, cluster="ucs", vf_devices=vfs)
+    world.add_host("idle", cluster="ucs", vf_devices=8, status="maintenance")
+    world.add_host("x", cluster="lab", vf_devices=2)
+    for name, nics in (("a1", 3), ("a2", 2), ("a3", 2)):
+        world.add_vm(name, host="a", vmfex_nics=nics)
+    world.add_vm("a-plain", host="a", plain_nics=2)
+    world.add_vm("b1", host="b", vmfex_nics=4)
+    world.add_vm("stopped", cluster="ucs", vmfex_nics=8)              # down: holds nothing
+    return write_conf(str(tmp_path / "state"), engine.url)
+
+
+def test_table_per_up_host_with_cluster_totals(conf):
+    run = run_capacity(conf, "--cluster", "ucs")
+    assert run.returncode == 0 and run.stderr == ""
+    rows = {line.split()[0]: line.split() for line in run.stdout.splitlines()[2:] if line}
+    assert sorted(rows) == ["TOTAL", "a", "b", "c"]                    # not idle (maintenance), not x (lab)
+    assert rows["a"][:7] == ["a", "8", "engine", "0s", "7", "0", "0"] and rows["a"][7:9] == ["1", "3"]
+    assert rows["TOTAL"][:6] == ["TOTAL", "20", "11", "0", "0", "9"]   # 8+8+4 VFs, 7+4 used, 1+4+4 free
+    assert "cluster ucs: 3 Up hosts, capacity from engine" in run.stdout
+
+
+def test_every_cluster_without_cluster_option_and_json_keys(conf):
+    run = run_capacity(conf, "--json")
+    report = json.loads(run.stdout)
+    assert [c["cluster"] for c in report["clusters"]] == ["ucs", "lab"] and "evacuate" not in report
+    lab = report["clusters"][1]
+    assert lab["totals"] == {"capacity": 2, "used": 0, "used_by_vms": 0, "pending": 0, "reserve": 0, "free": 2,
+                             "hosts": 1, "unknown_hosts": 0}
+    assert set(lab["hosts"][0]) == {"host_id", "host", "capacity", "capacity_source", "capacity_age_s",
+                                    "capacity_detail", "used", "used_by_vms", "pending", "reserve", "free"}
+
+
+def test_evacuation_that_fits_is_a_first_fit_decreasing_plan(conf):
+    """b has 4 free, c 4: a1 (3) -> b, a2 (2) -> c, a3 (2) -> c."""
+    run = run_capacity(conf, "--evacuate", "a", "--json")
+    assert run.returncode == 0, run.stderr
+    plan = json.loads(run.stdout)["evacuate"]
+    assert [(m["vm"], m["to"]) for m in plan["moves"]] == [("a1", "b"), ("a2", "c"), ("a3", "c")]
+    assert (plan["feasible"], plan["needs"], plan["free_elsewhere"]) == (True, 7, 8)
+    assert plan["free_after"] == {"b": 1, "c": 0}
+
+
+def test_evacuation_lists_the_vms_that_would_not_fit(world, conf):
+    """vf_reserve=2 on the cluster: b keeps 2 free, c 2: a1 (3) fits nowhere, a2 -> b, a3 -> c."""
+    world.add_cluster("ucs").scheduling_properties = {"vf_reserve": "2"}
+    run = run_capacity(conf, "--evacuate", "a")
+    assert run.returncode == 1, run.stderr
+    assert "reserve 2 per host" in run.stdout
+    assert "1 of 3 VMs would not fit anywhere: a1 (3)" in run.stdout
+    assert [line.split()[-1] for line in run.stdout.splitlines() if line.startswith("a2 ")] == ["b"]
+
+
+def test_unknown_or_foreign_host_is_one_line_exit_3(conf):
+    for args, text in ((["--evacuate", "nosuch"], "no host 'nosuch'"),
+                       (["--cluster", "lab", "--evacuate", "a"], "host a is not in cluster lab")):
+        run = run_capacity(conf, *args)
+        assert (run.returncode, run.stdout) == (3, "")
+        assert len(run.stderr.splitlines()) == 1 and text in run.stderr

@@ -1,0 +1,171 @@
+"""`ovirt-vf-scheduler explain`: the real console script against the fake engine over HTTP, checked
+against the units themselves (run as the proxy runs them), plus the pure rendering."""
+import io
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from builders import host
+from conftest import CLI, write_conf
+from ovirt_scheduler_proxy_plugins import decide
+from ovirt_scheduler_proxy_plugins.config import EngineSettings, Settings
+from ovirt_scheduler_proxy_plugins.model import Snapshot, Vm
+from ovirt_scheduler_proxy_plugins.tools import explain, output
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def run_explain(conf, *args):
+    return subprocess.run([CLI, "explain", "--config", conf] + list(args), capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.fixture
+def cluster(world):
+    """Cluster Default: full (4 of 4 used), one (3 of 4 used: 1 free), roomy (2 of 8 used: 6 free), plus a
+    host in maintenance and one in another cluster that are no candidates. web (down) needs 2 VFs."""
+    world.add_host("full", vf_devices=4)
+    world.add_host("one", vf_devices=4)
+    world.add_host("roomy", vf_devices=8)
+    world.add_host("maint", vf_devices=8, status="maintenance")
+    world.add_host("elsewhere", cluster="other", vf_devices=8)
+    world.add_vm("full-a", host="full", vmfex_nics=4)
+    world.add_vm("one-a", host="one", vmfex_nics=3)
+    world.add_vm("roomy-a", host="roomy", vmfex_nics=2, status="migrating")
+    world.add_vm("web", cluster="Default", vmfex_nics=2, plain_nics=1)
+    world.add_vm("plain", cluster="Default", plain_nics=2)
+    return world
+
+
+@pytest.fixture
+def conf(cluster, engine, tmp_path):
+    return write_conf(str(tmp_path / "state"), engine.url)
+
+
+def test_table_shows_the_up_hosts_of_the_vm_cluster_best_first_with_reasons(conf):
+    run = run_explain(conf, "--vm", "web")
+    assert run.returncode == 0 and run.stderr == ""
+    lines = run.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("HOST"))
+    rows = lines[header + 1:header + 4]
+    assert [row.split()[0] for row in rows] == ["roomy", "full", "one"]   # kept first, then by score, name
+    assert "maint" not in run.stdout and "elsewhere" not in run.stdout
+    column = lines[header].index("FILTER")
+    assert [row[column:column + 4] for row in rows] == ["keep", "DROP", "DROP"]   # aligned under its header
+    assert "needs 2, 1 free: 3 of 4 used by 1 VMs" in rows[2]
+    assert "1 of 3 hosts can run web (2 too few free VFs)" in run.stdout
+    assert "VfWeight ranks roomy first" in run.stdout
+    assert "\x1b[" not in run.stdout                                      # a pipe gets no colour
+
+
+def test_json_agrees_with_the_units_run_as_the_proxy_runs_them(cluster, units):
+    """A migrating VM: its own host keeps it (it holds its VFs there), the others by free VFs."""
+    vm = cluster.vm_by_name("roomy-a")
+    hosts = [cluster.host_by_name(name).id for name in ("full", "one", "roomy")]
+    run = run_explain(units.conf_path, "--vm", vm.id, "--hosts", *hosts, "--json")
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    rows = {row["host_id"]: row for row in report["hosts"]}
+    filtered, weighed = units.filter(hosts, vm.id), units.weight(hosts, vm.id)
+    assert sorted(h for h, row in rows.items() if row["keep"]) == sorted(filtered.result)
+    assert {h: row["score"] for h, row in rows.items()} == dict(weighed.result)
+    roomy = rows[cluster.host_by_name("roomy").id]
+    assert (roomy["reason"], roomy["current_host"], roomy["why"]) == ("current_host", True,
+                                                                      "runs here now and holds its 2 VFs")
+    assert set(roomy) >= {"capacity", "capacity_source", "capacity_age_s", "used", "pending", "reserve", "free",
+                          "demand", "keep", "score", "why"}
+    assert report["vm"]["status"] == "migrating" and report["total"] == 3
+
+
+def test_cluster_properties_override_the_config_as_for_the_units(cluster, conf):
+    """vf_reserve=5 on the cluster: roomy keeps 8 - 2 - 5 = 1 free, too few for 2: nothing fits."""
+    cluster.add_cluster("Default").scheduling_properties = {"vf_reserve": "5"}
+    run = run_explain(conf, "--vm", "web", "--json")
+    assert run.returncode == 1, run.stderr
+    report = json.loads(run.stdout)
+    assert report["settings"]["reserve"] == 5 and report["kept"] == 0
+    assert {row["host"]: row["free"] for row in report["hosts"]} == {"roomy": 1, "one": -4, "full": -5}
+    assert report["summary"] == "0 of 3 hosts can run web (3 too few free VFs)"
+
+
+def test_hosts_by_name_or_id_and_an_unknown_host_named(cluster, conf):
+    run = run_explain(conf, "--vm", "plain", "--hosts", "roomy,%s" % cluster.host_by_name("one").id,
+                      "elsewhere", "--json")
+    report = json.loads(run.stdout)
+    assert sorted(row["host"] for row in report["hosts"]) == ["elsewhere", "one", "roomy"]
+    assert report["summary"] == "3 of 3 hosts can run plain"
+    assert {row["why"] for row in report["hosts"]} == {"needs no VF"}
+    bad = run_explain(conf, "--vm", "plain", "--hosts", "roomy", "nosuch")
+    assert bad.returncode == 3 and bad.stdout == ""
+    assert len(bad.stderr.splitlines()) == 1 and "no host 'nosuch'" in bad.stderr and "known: " in bad.stderr
+
+
+def test_unknown_vm_and_engine_down_are_one_line_each(conf, engine):
+    run = run_explain(conf, "--vm", "ghost")
+    assert (run.returncode, run.stdout) == (3, "")
+    assert run.stderr.strip() == "ovirt-vf-scheduler explain: no VM 'ghost' in the engine at %s" % engine.url
+    engine.stop()
+    down = run_explain(conf, "--vm", "web")
+    assert down.returncode == 3 and len(down.stderr.splitlines()) == 1
+    assert engine.url in down.stderr and "Traceback" not in down.stderr
+
+
+def _report(hosts, demand=2):
+    snap = Snapshot(vm=Vm("vm-id", "vm1", demand, None, "down"), hosts={h.host_id: h for h in hosts})
+    ids = [h.host_id for h in hosts]
+    verdicts = decide.filter_hosts(demand, ids, snap.hosts, keep_unknown=True)
+    scores = decide.score_hosts("spread", demand, ids, snap.hosts)
+    settings = Settings(path="vf.conf", engine=EngineSettings("https://engine/ovirt-engine/api", "u", "p"))
+    return explain.build_report(snap, verdicts, scores, {}, settings, "c1", {"vf_reserve": "1"})
+
+
+def test_pending_claims_are_shown_and_colour_keeps_columns_aligned():
+    """8 VFs - 3 used - 2 pending (claimed, not yet visible) - 1 reserve = 2 free: just fits."""
+    report = _report([host("a", vfs=8, used=3, pending=2, reserve=1), host("b", vfs=None)])
+    plain = explain.render_text(report, colour=False)
+    coloured = explain.render_text(report, colour=True)
+    assert "\x1b[32mkeep" in coloured and ANSI.sub("", coloured) == plain
+    lines = plain.splitlines()
+    header = next(line for line in lines if line.startswith("HOST"))
+    row_a = next(line for line in lines if line.startswith("a "))
+    pending = header.index("PENDING") + len("PENDING") - 1                 # right-aligned numbers
+    assert row_a[pending] == "2" and "needs 2, 2 free: 6 of 8 used by 3 VMs (incl. 2 pending, 1 reserved)" in row_a
+    assert "capacity unknown" in plain and "cluster properties: vf_reserve=1" in plain
+    assert report["hosts"][0]["pending"] == 2
+
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert output.colour_enabled(Tty()) and not output.colour_enabled(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not output.colour_enabled(Tty())
+
+
+def test_progress_shows_on_a_terminal_only_and_clears_its_line():
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        with output.Progress("reading hosts", stream=stream, delay=0.0):
+            time.sleep(0.3)
+    assert "\r\x1b[Kreading hosts... 0 s" in tty.getvalue() and tty.getvalue().endswith("\r\x1b[K")
+    assert pipe.getvalue() == ""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, like an operator running the command with sudo")
+def test_as_root_the_files_in_cache_dir_stay_the_units_own(conf, tmp_path):
+    """Root-owned 0600 token, capacity cache or lock files would lock the units (user ovirt) out."""
+    cache = tmp_path / "state" / "cache"
+    cache.mkdir(mode=0o700)
+    os.chown(str(cache), 4321, 4321)
+    assert run_explain(conf, "--vm", "web").returncode == 0
+    owners = {path.name: path.lstat().st_uid for path in cache.iterdir()}
+    assert "hosts-engine.json" in owners and set(owners.values()) == {4321}, owners
