@@ -38,6 +38,16 @@ def read_json(path: str) -> Optional[Any]:
         return None
 
 
+def _owned_like_directory(path: str) -> None:
+    """When root writes here (an operator command), give the file the directory's owner: the
+    units run as the proxy's user and must still read, replace and lock it."""
+    if os.geteuid() != 0:
+        return
+    owner = os.stat(os.path.dirname(path) or ".")
+    if owner.st_uid != 0:
+        os.chown(path, owner.st_uid, owner.st_gid)
+
+
 def write_json(path: str, value: Any) -> bool:
     """Atomically replace `path` (mode 0600). False, with a log line, if the disk refuses."""
     directory = os.path.dirname(path) or "."
@@ -49,6 +59,7 @@ def write_json(path: str, value: Any) -> bool:
             json.dump(value, handle, separators=(",", ":"))
             handle.flush()
             os.fsync(handle.fileno())
+        _owned_like_directory(tmp_path)
         os.replace(tmp_path, path)
         return True
     except OSError as err:
@@ -70,6 +81,7 @@ def locked(path: str, timeout: float = 2.0) -> Iterator[None]:
     try:
         os.makedirs(os.path.dirname(lock_path) or ".", mode=0o700, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        _owned_like_directory(lock_path)
     except OSError as err:
         LOG.warning("cannot create lock file %s: %s", lock_path, err)
         yield

@@ -105,3 +105,14 @@ def test_weight_moves_the_claim_to_its_best_host(world, engine, units):
     scores = dict(units.weight(hosts, other.id).result)            # b: 4 - 2 pending = 2 -> 0 after
     assert scores == {hosts[0]: 998 - 1, hosts[1]: 998 - 0}
 
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give files away")
+def test_state_written_by_root_keeps_the_directory_owner(tmp_path):
+    """Operator commands run as root must not leave files the units (proxy user) cannot use."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    os.chown(str(cache), 4321, 4321)
+    Ledger(str(cache), ttl=120.0).record("a", 1, ["h"], "h", None)
+    owners = {name: os.stat(str(cache / name)).st_uid for name in os.listdir(str(cache))}
+    assert owners == {"claims.json": 4321, "claims.json.lock": 4321}

@@ -83,32 +83,14 @@ def load_settings(args: argparse.Namespace) -> config.Settings:
 
 
 def share_cache_dir(settings: config.Settings) -> config.Settings:
-    """Run as root, a command leaves root-owned 0600 files and locks in the units' cache_dir (token,
-    capacity cache, claims ledger), which the units, running as the proxy's user, could then neither
-    read nor lock. So what root creates there is given to the directory's owner when the command
-    ends; when the directory does not exist yet, the command keeps its state in a temporary one."""
-    if os.geteuid() != 0:
+    """Run as root with no cache_dir yet, a command would create it root-owned and shut the units
+    (running as the proxy's user) out; it keeps its state in a temporary directory instead.
+    In an existing cache_dir, the store gives what root writes to the directory's owner."""
+    if os.geteuid() != 0 or os.path.isdir(settings.cache_dir):
         return settings
-    try:
-        owner = os.stat(settings.cache_dir)
-    except FileNotFoundError:
-        private = tempfile.mkdtemp(prefix="ovirt-vf-scheduler-")
-        _AT_EXIT.append(lambda: shutil.rmtree(private, ignore_errors=True))
-        return dataclasses.replace(settings, cache_dir=private)
-    if owner.st_uid != 0:
-        _AT_EXIT.append(lambda: give_back(settings.cache_dir, owner.st_uid, owner.st_gid))
-    return settings
-
-
-def give_back(directory: str, uid: int, gid: int) -> None:
-    """chown to uid:gid the entries of `directory` that root owns (not recursive: the store is flat)."""
-    for name in os.listdir(directory):
-        path = os.path.join(directory, name)
-        try:
-            if os.lstat(path).st_uid == 0:
-                os.chown(path, uid, gid, follow_symlinks=False)
-        except OSError:
-            pass    # gone meanwhile (a temp file replaced into place)
+    private = tempfile.mkdtemp(prefix="ovirt-vf-scheduler-")
+    _AT_EXIT.append(lambda: shutil.rmtree(private, ignore_errors=True))
+    return dataclasses.replace(settings, cache_dir=private)
 
 
 def _finish() -> None:
