@@ -57,10 +57,16 @@ def _vm_record(vm) -> VmRecord:
                     host_id=_ref(vm, "host"), nics=nics)
 
 
+def _count(element, path: str) -> int:
+    """A non-negative count; anything else reads as 0 (capacity is never invented)."""
+    text = _text(element, path) or ""
+    return int(text) if text.isdigit() else 0
+
+
 def _host_record(host) -> HostRecord:
     drivers = tuple(_text(dev, "driver") or "" for dev in host.iterfind("devices/host_device")
                     if dev.find("physical_function") is not None)
-    configured = tuple(int(_text(cfg, "number_of_virtual_functions") or 0)
+    configured = tuple(_count(cfg, "number_of_virtual_functions")
                        for cfg in host.iterfind("nics/host_nic/virtual_functions_configuration"))
     host_id = host.get("id")
     return HostRecord(host_id=host_id, name=_text(host, "name") or host_id, vf_device_drivers=drivers,
