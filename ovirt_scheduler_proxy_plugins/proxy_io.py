@@ -15,7 +15,6 @@ import os
 import sys
 import threading
 import time
-import traceback
 from typing import Callable, Optional
 
 from . import config
@@ -153,6 +152,6 @@ def run_unit(unit: str, args: dict, decide: Callable[[config.Settings, float, Ru
         reason = " ".join(str(err).split()) or type(err).__name__
         LOG.error("%s failed after %.2f s: %s", unit, time.monotonic() - run.started, reason)
         if not isinstance(err, (config.ConfigError, DataSourceError, StoreError)):
-            LOG.error("unexpected error, please report it:\n%s", traceback.format_exc())
+            LOG.error("unexpected error, please report it", exc_info=True)
         outcome = on_failure(settings, reason)
     run.finish(outcome)

@@ -8,12 +8,11 @@ and losing it costs a round trip, not a wrong decision.
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
+import zlib
 from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from .claims import Claim, prune
@@ -54,7 +53,8 @@ def write_json(path: str, value: Any) -> bool:
     tmp_path = None
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)   # mkstemp: mode 0600
+        tmp_path = os.path.join(directory, ".tmp-%d-%s" % (os.getpid(), os.urandom(6).hex()))
+        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(value, handle, separators=(",", ":"))
             handle.flush()
@@ -102,7 +102,8 @@ def locked(path: str, timeout: float = 2.0) -> Iterator[None]:
 
 
 def _key(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+    """A short, stable file-name key (not a secret: tempfile/hashlib cost milliseconds at import)."""
+    return "%08x" % zlib.crc32("\0".join(parts).encode())
 
 
 class TokenCache:
