@@ -56,10 +56,6 @@ class Scenario:
     about: str = ""
 
 
-def _free(hosts, skip=None) -> int:
-    return sum(cap - used for name, cap, used in hosts if name != skip)
-
-
 # Worlds tight enough that back-to-back decisions which cannot see each other over-book.
 SCENARIOS: Dict[str, Scenario] = {}
 for _s in (

@@ -6,7 +6,6 @@ import tempfile
 from typing import List, Tuple
 
 DEFAULT_PLUGINS_DIR = "/usr/share/ovirt-scheduler-proxy/plugins"
-PLUGIN_MODULES = ("vf_filter", "vf_weight")
 MARKER = "(ovirt-vf-scheduler plugin module)"   # in each shipped module's docstring
 
 

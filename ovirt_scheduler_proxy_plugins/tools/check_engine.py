@@ -92,7 +92,6 @@ class Reads:
     """What the units read, read the way they read it."""
     profiles: Dict[str, str]          # vf profile id -> network
     hosts: List[HostRecord]
-    running_vf_vms: int
 
 
 def rights(engine: lookup.Engine, settings: Settings, timeout: float) -> Tuple[Optional[Reads], Finding]:
@@ -114,7 +113,7 @@ def rights(engine: lookup.Engine, settings: Settings, timeout: float) -> Tuple[O
         return None, Finding("rights", FAIL, "%s cannot read %s: %s" % (user, step, err), RIGHTS_HINT)
     finally:
         session.close()
-    reads = Reads(profiles, hosts, vm_count)
+    reads = Reads(profiles, hosts)
     if not hosts:
         return reads, Finding("rights", WARN, "%s sees no hosts at all" % user, RIGHTS_HINT)
     return reads, Finding("rights", OK, "%s can read vNIC profiles, VMs (%d running on VF networks) and %d hosts "

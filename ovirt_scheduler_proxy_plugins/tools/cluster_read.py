@@ -5,7 +5,7 @@ report needs every VM at once. This module reads the VM list itself and takes th
 numbers from snapshot.host_states, so they match what the units see, pending claims included.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 from ..accounting import HOLDING_STATUSES, demand
 from ..config import Settings
