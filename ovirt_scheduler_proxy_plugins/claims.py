@@ -14,6 +14,9 @@ Heuristics and their limits:
  - released as soon as the engine shows the VM on a host other than its migration source
    (it is then counted as usage), never on "down" alone: while the create call runs, a
    starting VM is shown down with no host;
+ - a migration claim is also released when, MIGRATION_GRACE seconds on, the VM still runs on
+   its source and is not migrating: the migration never started (the engine's balancer
+   scores candidates and aborts when the source ranks best) or failed back;
  - otherwise expired after a TTL (a start that failed leaves the VM down for good);
  - times are on the system-wide monotonic clock, tagged with the boot id, so a wall-clock jump
    neither keeps a claim forever nor drops it early; a reboot expires every claim.
@@ -22,7 +25,11 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 MAX_CLAIMS = 2000        # bounded file: the oldest go first
+MIGRATION_GRACE = 15.0   # seconds for a scheduled migration to show as "migrating"
 _FUTURE_SLACK = 5.0      # seconds a claim may seem to come from the future (clock granularity)
+
+# What the engine shows of each VM it returned: vm id -> (run-on host id or None, REST status).
+Seen = Mapping[str, Tuple[Optional[str], str]]
 
 
 @dataclass(frozen=True)
@@ -56,16 +63,18 @@ def is_live(claim: Claim, now: float, boot: str, ttl: float) -> bool:
     return claim.boot == boot and -_FUTURE_SLACK <= now - claim.at <= ttl
 
 
-def is_released(claim: Claim, seen_hosts: Mapping[str, Optional[str]]) -> bool:
-    """The engine shows the VM on a host other than its migration source: usage counts it now."""
-    host = seen_hosts.get(claim.vm_id)
-    return host is not None and host != claim.source
+def is_released(claim: Claim, seen: Seen, now: float) -> bool:
+    """The engine shows the VM placed (usage counts it now), or a migration that did not happen."""
+    host, status = seen.get(claim.vm_id, (None, ""))
+    if host is not None and host != claim.source:
+        return True
+    return (claim.source is not None and host == claim.source and status != "migrating"
+            and now - claim.at > MIGRATION_GRACE)
 
 
-def prune(claims: Iterable[Claim], seen_hosts: Mapping[str, Optional[str]], now: float, boot: str,
-          ttl: float) -> List[Claim]:
+def prune(claims: Iterable[Claim], seen: Seen, now: float, boot: str, ttl: float) -> List[Claim]:
     """The claims still pending: live and not yet visible as usage, newest MAX_CLAIMS kept."""
-    kept = [c for c in claims if is_live(c, now, boot, ttl) and not is_released(c, seen_hosts)]
+    kept = [c for c in claims if is_live(c, now, boot, ttl) and not is_released(c, seen, now)]
     kept.sort(key=lambda c: c.at)
     return kept[-MAX_CLAIMS:]
 

@@ -31,7 +31,8 @@ def host_states(settings: Settings, session: EngineSession, host_ids: List[str],
     used = usage(vms, vf_profile_ids, scheduled_vm_id, engine_hosts)
     pending: Dict[str, Tuple[int, int]] = {}
     if settings.claims:
-        claims = Ledger(settings.cache_dir, settings.claim_ttl).pending({vm.vm_id: vm.host_id for vm in vms})
+        seen = {vm.vm_id: (vm.host_id, vm.status) for vm in vms}
+        claims = Ledger(settings.cache_dir, settings.claim_ttl).pending(seen)
         pending = pending_by_host(claims, scheduled_vm_id)
     hosts = {host_id: HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
                               used=used[host_id][0], users=used[host_id][1],

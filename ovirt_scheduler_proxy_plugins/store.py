@@ -13,9 +13,9 @@ import logging
 import os
 import time
 import zlib
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
-from .claims import Claim, prune
+from .claims import Claim, Seen, prune
 
 LOG = logging.getLogger("ovirt_vf_scheduler.store")
 _FUTURE_SLACK = 60.0   # an entry stamped further in the future than this means the clock jumped
@@ -189,7 +189,7 @@ class Ledger:
     def _save(self, claims: List[Claim]) -> None:
         write_json(self.path, {claim.vm_id: claim.to_json() for claim in claims})
 
-    def pending(self, seen_hosts: Mapping[str, Optional[str]]) -> List[Claim]:
+    def pending(self, seen: Seen) -> List[Claim]:
         """Live claims, dropping those the engine now shows placed (written back when changed).
 
         If the lock cannot be had, the claims are still read: a decision never waits on,
@@ -198,13 +198,13 @@ class Ledger:
         try:
             with locked(self.path):
                 claims = self._load()
-                live = prune(claims, seen_hosts, now, self.boot, self.ttl)
+                live = prune(claims, seen, now, self.boot, self.ttl)
                 if len(live) != len(claims):
                     self._save(live)
                 return live
         except StoreError as err:
             LOG.warning("claims read without lock: %s", err)
-            return prune(self._load(), seen_hosts, now, self.boot, self.ttl)
+            return prune(self._load(), seen, now, self.boot, self.ttl)
 
     def record(self, vm_id: str, demand: int, hosts: List[str], best: Optional[str],
                source: Optional[str]) -> Optional[Claim]:

@@ -17,14 +17,16 @@ def claim(vm, best="h1", demand=2, source=None, at=100.0, boot=BOOT):
 
 
 @pytest.mark.parametrize("c, seen, now, live", [
-    (claim("a"), {}, 150.0, True),                         # not visible yet: pending
-    (claim("a"), {"a": None}, 150.0, True),                # shown down with no host: NOT released
-    (claim("a"), {"a": "h2"}, 150.0, False),               # shown on a host: usage counts it now
-    (claim("a", source="h9"), {"a": "h9"}, 150.0, True),   # still on its migration source
-    (claim("a", source="h9"), {"a": "h1"}, 150.0, False),  # migration done
-    (claim("a"), {}, 100.0 + 121, False),                  # TTL 120 s passed
-    (claim("a", at=500.0), {}, 150.0, False),              # from the future: clock restarted
-    (claim("a", boot="boot-0"), {}, 150.0, False),         # another boot
+    (claim("a"), {}, 150.0, True),                                        # not visible yet: pending
+    (claim("a"), {"a": (None, "down")}, 150.0, True),                     # down, no host: NOT released
+    (claim("a"), {"a": ("h2", "wait_for_launch")}, 150.0, False),         # on a host: usage counts it
+    (claim("a", source="h9"), {"a": ("h9", "migrating")}, 150.0, True),   # migrating from its source
+    (claim("a", source="h9"), {"a": ("h9", "up")}, 110.0, True),          # not migrating yet (10 s)
+    (claim("a", source="h9"), {"a": ("h9", "up")}, 116.0, False),         # never started (>15 s)
+    (claim("a", source="h9"), {"a": ("h1", "up")}, 150.0, False),         # migration done
+    (claim("a"), {}, 100.0 + 121, False),                                 # TTL 120 s passed
+    (claim("a", at=500.0), {}, 150.0, False),                             # from the future: clock restarted
+    (claim("a", boot="boot-0"), {}, 150.0, False),                        # another boot
 ])
 def test_prune(c, seen, now, live):
     assert (prune([c], seen, now, BOOT, ttl=120.0) == [c]) is live
@@ -50,7 +52,7 @@ def test_ledger_round_trip_replace_and_release(tmp_path):
     ledger.record("a", 3, ["h2"], "h2", None)                 # a rerun replaces a's claim
     pending = {c.vm_id: (c.demand, c.best) for c in ledger.pending({})}
     assert pending == {"a": (3, "h2"), "b": (1, "h2")}
-    assert [c.vm_id for c in ledger.pending({"b": "h2"})] == ["a"]       # b placed: released
+    assert [c.vm_id for c in ledger.pending({"b": ("h2", "up")})] == ["a"]   # b placed: released
     assert set(json.load(open(ledger.path))) == {"a"}                    # and written back
     assert oct(os.stat(ledger.path).st_mode & 0o777) == "0o600"
 
