@@ -17,7 +17,9 @@ Heuristics and their limits:
  - a migration claim is also released when, MIGRATION_GRACE seconds on, the VM still runs on
    its source and is not migrating: the migration never started (the engine's balancer
    scores candidates and aborts when the source ranks best) or failed back;
- - otherwise expired after a TTL (a start that failed leaves the VM down for good);
+ - otherwise expired after a TTL (a start that failed leaves the VM down for good), except a
+   migration claim while the engine still shows the VM migrating from its source: a long
+   migration holds its destination VF for as long as it runs, invisibly to the REST API;
  - times are on the system-wide monotonic clock, tagged with the boot id, so a wall-clock jump
    neither keeps a claim forever nor drops it early; a reboot expires every claim.
 """
@@ -72,9 +74,18 @@ def is_released(claim: Claim, seen: Seen, now: float) -> bool:
             and now - claim.at > MIGRATION_GRACE)
 
 
+def is_migrating(claim: Claim, seen: Seen) -> bool:
+    """The claimed migration is still running: the engine shows the VM migrating from its source."""
+    host, status = seen.get(claim.vm_id, (None, ""))
+    return claim.source is not None and host == claim.source and status == "migrating"
+
+
 def prune(claims: Iterable[Claim], seen: Seen, now: float, boot: str, ttl: float) -> List[Claim]:
-    """The claims still pending: live and not yet visible as usage, newest MAX_CLAIMS kept."""
-    kept = [c for c in claims if is_live(c, now, boot, ttl) and not is_released(c, seen, now)]
+    """The claims still pending: live (or a migration still running) and not yet visible as
+    usage, newest MAX_CLAIMS kept."""
+    kept = [c for c in claims
+            if (is_live(c, now, boot, ttl) or (c.boot == boot and is_migrating(c, seen)))
+            and not is_released(c, seen, now)]
     kept.sort(key=lambda c: c.at)
     return kept[-MAX_CLAIMS:]
 

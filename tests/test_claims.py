@@ -25,6 +25,8 @@ def claim(vm, best="h1", demand=2, source=None, at=100.0, boot=BOOT):
     (claim("a", source="h9"), {"a": ("h9", "up")}, 116.0, False),         # never started (>15 s)
     (claim("a", source="h9"), {"a": ("h1", "up")}, 150.0, False),         # migration done
     (claim("a"), {}, 100.0 + 121, False),                                 # TTL 120 s passed
+    (claim("a", source="h9"), {"a": ("h9", "migrating")}, 100.0 + 600, True),  # long migration: kept
+    (claim("a", source="h9"), {}, 100.0 + 600, False),                   # not seen: TTL applies
     (claim("a", at=500.0), {}, 150.0, False),                             # from the future: clock restarted
     (claim("a", boot="boot-0"), {}, 150.0, False),                        # another boot
 ])
