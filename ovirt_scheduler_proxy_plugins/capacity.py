@@ -31,10 +31,11 @@ def _engine_entries(records: Iterable[HostRecord], vf_driver: str) -> Dict[str, 
 
 
 def engine_hosts(settings: Settings, host_ids: List[str],
-                 fetch_hosts: Callable[[], List[HostRecord]]) -> Dict[str, dict]:
+                 fetch_hosts: Callable[[], List[HostRecord]], memo: Optional[dict] = None) -> Dict[str, dict]:
     """Cached engine host entries for `host_ids`, refreshed with one whole-engine query
-    when any of them is missing or stale. Ids the engine does not know map to nothing."""
-    cache = HostCache(settings.cache_dir, "hosts-engine")
+    when any of them is missing or stale. Ids the engine does not know map to nothing.
+    `memo`: a long-lived caller's in-memory copy of the cache files (store.HostCache)."""
+    cache = HostCache(settings.cache_dir, "hosts-engine", memo)
     entries = cache.fresh(settings.capacity_ttl)
     if any(host_id not in entries for host_id in host_ids):
         fetched = _engine_entries(fetch_hosts(), settings.vf_driver)
@@ -53,11 +54,12 @@ def from_engine(entry: dict) -> Capacity:
     return Capacity(vfs=entry["vfs"], source="engine", age=_age(entry), detail=entry["detail"])
 
 
-def from_ucsm(settings: Settings, hosts: Dict[str, dict], deadline: float) -> Tuple[Dict[str, Capacity], bool]:
+def from_ucsm(settings: Settings, hosts: Dict[str, dict], deadline: float,
+              memo: Optional[dict] = None) -> Tuple[Dict[str, Capacity], bool]:
     """UCS-M dynamicEth per host, cached; a cold cache costs one batch per UCS domain.
     Also says whether UCS-M was read by this call (not served from the cache)."""
     ucsm = settings.ucsm
-    cache = HostCache(settings.cache_dir, "capacity-ucsm")
+    cache = HostCache(settings.cache_dir, "capacity-ucsm", memo)
     entries = cache.fresh(ucsm.cache_ttl)
     missing = [host_id for host_id in hosts if host_id not in entries]
     if missing:
@@ -103,14 +105,15 @@ def combine_min(engine: Capacity, ucsm: Capacity, host_name: str, log_disagreeme
     return Capacity(vfs, "min:" + source, chosen.age, chosen.detail)
 
 
-def capacities(settings: Settings, hosts: Dict[str, dict], deadline: float) -> Dict[str, Capacity]:
+def capacities(settings: Settings, hosts: Dict[str, dict], deadline: float,
+               memo: Optional[dict] = None) -> Dict[str, Capacity]:
     """Capacity per host id from the configured source."""
     source = settings.capacity_source
     engine = {host_id: from_engine(entry) for host_id, entry in hosts.items()}
     if source == "engine":
         return engine
     try:
-        ucsm, read_now = from_ucsm(settings, hosts, deadline)
+        ucsm, read_now = from_ucsm(settings, hosts, deadline, memo)
     except CapacityError as err:
         if source == "ucsm":
             raise

@@ -15,7 +15,7 @@ import trustme
 from conftest import CLI, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, sample_servers
-from ovirt_scheduler_proxy_plugins.units import PROPERTIES_VALIDATION
+from ovirt_scheduler_proxy_plugins.config import PROPERTIES_VALIDATION
 
 LINE = re.compile(r"^(OK|WARN|FAIL)\s+(\S.*?)\s{2,}(.*)$")
 VMFEX_DEFINITION = "{type=interface;prop={SecurityGroups=^.*$;vmfex=^[a-zA-Z0-9_.-]{2,32}$}}"

@@ -9,7 +9,7 @@ import pytest
 from conftest import CLI, write_conf
 from ovirt_scheduler_proxy_plugins.tools import policy_plan
 from ovirt_scheduler_proxy_plugins.tools.policy_plan import ClusterState, PolicyState, Unit
-from ovirt_scheduler_proxy_plugins.units import PROPERTIES_VALIDATION
+from ovirt_scheduler_proxy_plugins.config import PROPERTIES_VALIDATION
 
 VF_FILTER, VF_WEIGHT = Unit("vff", "VfFilter", "filter"), Unit("vfw", "VfWeight", "weight")
 UNITS = {u.id: u for u in (VF_FILTER, VF_WEIGHT, Unit("mem", "Memory", "filter"), Unit("ha", "HA", "weight"),
