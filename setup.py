@@ -19,6 +19,7 @@ setup(
         "requests>=2.25",
         "defusedxml>=0.7",
         "lxml>=4.6",
+        "prometheus_client>=0.12",
     ],
     extras_require={
         "test": ["pytest>=7", "trustme>=1.0", "ucsmsdk>=0.9"],

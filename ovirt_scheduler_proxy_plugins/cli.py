@@ -3,7 +3,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from . import install
+from . import install, serve
 from .tools import capacity_report, check, explain, policy
 
 EXIT_CODES = """exit codes:
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--verbose", action="store_true", help="also print the units' decision log")
     demo.set_defaults(func=_demo)
-    for command in (explain, check, policy, capacity_report):
+    for command in (explain, check, policy, capacity_report, serve):
         command.register(sub)
     return parser
 

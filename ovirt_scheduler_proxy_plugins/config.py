@@ -44,6 +44,18 @@ class UcsmConfig:
     host_map: Tuple[Tuple[str, str], ...] = ()
 
 
+DEFAULT_LISTEN = ("127.0.0.1", 18781)     # the engine's default ExternalSchedulerServiceURL
+DEFAULT_PLUGINS_DIR = "/usr/share/ovirt-scheduler-proxy/plugins"
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """[serve]: where `ovirt-vf-scheduler serve` listens and finds other plugins."""
+    listen: Tuple[str, int] = DEFAULT_LISTEN
+    plugins_dir: str = DEFAULT_PLUGINS_DIR
+    allow_remote: bool = False          # the protocol has no authentication
+
+
 @dataclass(frozen=True)
 class Settings:
     path: str
@@ -58,10 +70,13 @@ class Settings:
     capacity_ttl: float = 300.0
     claims: bool = True                 # pending claims (claims.py); off only to measure without them
     claim_ttl: float = 120.0
+    usage_max_age: float = 2.0          # serve: seconds a usage read may serve later decisions
     cache_dir: str = "/var/cache/ovirt-vf-scheduler"
     log_file: str = "/var/log/ovirt-scheduler-proxy/ovirt-vf-scheduler.log"
     ucsm: Optional[UcsmConfig] = None
+    serve: ServeSettings = ServeSettings()
     warnings: Tuple[str, ...] = ()      # logged once the log is open (config loads before it)
+    files: Tuple[str, ...] = ()         # every file read (config, password files): serve reloads on change
 
     @property
     def keep_unknown(self) -> bool:
@@ -104,6 +119,25 @@ def _seconds(raw: str) -> float:
     if not value > 0:
         raise ValueError("expected a number of seconds > 0")
     return value
+
+
+def _age(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("expected a number of seconds >= 0") from None
+    if not value >= 0:
+        raise ValueError("expected a number of seconds >= 0")
+    return value
+
+
+def parse_listen(raw: str) -> Tuple[str, int]:
+    """HOST:PORT, [IPv6]:PORT or :PORT (loopback); port 0 = any free port (tests)."""
+    host, sep, port = raw.strip().rpartition(":")
+    host = host.strip("[]") or DEFAULT_LISTEN[0]
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:18781")
+    return host, int(port)
 
 
 def _deadline(raw: str) -> float:
@@ -149,11 +183,12 @@ _SCHEDULER_KEYS = {"vf_property": _text, "capacity_source": _choice(*CAPACITY_SO
                    "vf_driver": _text, "reserve": _count, "on_error": _choice(*ON_ERROR),
                    "deadline": _deadline, "weight_mode": _choice(*WEIGHT_MODES),
                    "capacity_ttl": _seconds, "claims": _bool, "claim_ttl": _seconds, "cache_dir": _text,
-                   "log_file": _text}
+                   "log_file": _text, "usage_max_age": _age}
 _UCSM_KEYS = {"url": _url_list, "username": _text, "password": str, "password_file": _text,
               "ca_file": _text, "insecure": _bool, "timeout": _seconds, "cache_ttl": _seconds,
               "host_map": _host_map}
-_SECTIONS = {"engine": _ENGINE_KEYS, "scheduler": _SCHEDULER_KEYS, "ucsm": _UCSM_KEYS}
+_SERVE_KEYS = {"listen": parse_listen, "plugins_dir": _text, "allow_remote": _bool}
+_SECTIONS = {"engine": _ENGINE_KEYS, "scheduler": _SCHEDULER_KEYS, "ucsm": _UCSM_KEYS, "serve": _SERVE_KEYS}
 
 # Per-cluster overrides: scheduling-policy property -> (Settings field, parser).
 CLUSTER_PROPERTIES = {
@@ -208,7 +243,7 @@ def _exposure_warning(holder: str, what: str) -> Optional[str]:
 
 
 def _password(path: str, section: str, values: Mapping[str, object],
-              warnings: list) -> str:
+              warnings: list, files: list) -> str:
     """The password comes from the file itself or from password_file, never both."""
     if "password" in values and "password_file" in values:
         raise ConfigError("%s: [%s] password, password_file: set only one of them" % (path, section))
@@ -223,6 +258,7 @@ def _password(path: str, section: str, values: Mapping[str, object],
         if not password:
             raise ConfigError("%s: [%s] password_file: %s is empty" % (path, section, secret_path))
         holder = secret_path
+        files.append(secret_path)
     else:
         password = str(_require(path, section, values, "password"))
         holder = path
@@ -232,13 +268,14 @@ def _password(path: str, section: str, values: Mapping[str, object],
     return password
 
 
-def _server_section(path: str, parser: configparser.ConfigParser, name: str, cls, warnings: list):
+def _server_section(path: str, parser: configparser.ConfigParser, name: str, cls, warnings: list,
+                    files: list):
     """[engine] and [ucsm]: url, username and a password are required, the rest has defaults."""
     values = _read_section(path, parser, name)
     for key in ("url", "username"):
         _require(path, name, values, key)
     fields = {key: value for key, value in values.items() if key not in ("password", "password_file")}
-    fields["password"] = _password(path, name, values, warnings)
+    fields["password"] = _password(path, name, values, warnings, files)
     if cls is UcsmConfig:
         fields["urls"] = fields.pop("url")
     return cls(**fields)
@@ -263,10 +300,14 @@ def load(path: Optional[str] = None) -> Settings:
     if not parser.has_section("engine"):
         raise ConfigError("%s: [engine]: missing section (url, username, password)" % path)
     warnings: list = []
-    engine = _server_section(path, parser, "engine", EngineSettings, warnings)
+    files = [path]
+    engine = _server_section(path, parser, "engine", EngineSettings, warnings, files)
     scheduler = _read_section(path, parser, "scheduler") if parser.has_section("scheduler") else {}
-    ucsm = _server_section(path, parser, "ucsm", UcsmConfig, warnings) if parser.has_section("ucsm") else None
-    settings = Settings(path=path, engine=engine, ucsm=ucsm, warnings=tuple(warnings), **scheduler)
+    ucsm = _server_section(path, parser, "ucsm", UcsmConfig, warnings, files) \
+        if parser.has_section("ucsm") else None
+    serve = ServeSettings(**_read_section(path, parser, "serve")) if parser.has_section("serve") else ServeSettings()
+    settings = Settings(path=path, engine=engine, ucsm=ucsm, serve=serve, warnings=tuple(warnings),
+                        files=tuple(files), **scheduler)
     _check_source(settings, "%s: [scheduler] capacity_source" % path)
     return settings
 

@@ -118,7 +118,6 @@ class EngineSession:
         import ovirtsdk4   # heavy (0.15 s): only on paths that talk to the engine
         self._sdk = ovirtsdk4
         self._tokens = tokens
-        self._saved_token: Optional[str] = None
         self.requests: List[str] = []
         remaining = max(0.001, deadline - time.monotonic()) if deadline is not None else 0
         try:
@@ -133,12 +132,12 @@ class EngineSession:
         return asked
 
     def save_token(self) -> None:
-        """Share the token with other processes when it changed (never logs in for that)."""
+        """Share the token with other processes when the cache file does not hold it (a changed
+        token, or a file that went missing or corrupt); never logs in for that."""
         try:
             token = self._conn.current_token
-            if token and token != self._saved_token:
+            if token:
                 self._tokens.save(token)
-                self._saved_token = token
         except Exception:   # noqa: BLE001 - saving the token is best effort
             LOG.debug("token not saved", exc_info=True)
 

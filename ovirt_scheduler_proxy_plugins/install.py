@@ -5,7 +5,8 @@ import shutil
 import tempfile
 from typing import List, Tuple
 
-DEFAULT_PLUGINS_DIR = "/usr/share/ovirt-scheduler-proxy/plugins"
+from .config import DEFAULT_PLUGINS_DIR  # noqa: F401  (re-exported: install-plugins, check)
+
 MARKER = "(ovirt-vf-scheduler plugin module)"   # in each shipped module's docstring
 
 

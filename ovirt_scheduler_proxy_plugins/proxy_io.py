@@ -28,7 +28,7 @@ _FALLBACK_DEADLINE = 10.0
 EXIT_FAILED = 1
 
 
-def _rotate_if_big(path: str) -> None:
+def rotate_if_big(path: str) -> None:
     """Size-based rotation done under a lock at process start, so concurrent plugin
     processes never rotate under each other's feet (a RotatingFileHandler per process would)."""
     try:
@@ -50,7 +50,7 @@ def open_log(path: str) -> int:
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)
-    _rotate_if_big(path)
+    rotate_if_big(path)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     stream = os.fdopen(os.dup(fd), "a", encoding="utf-8", buffering=1)
     handler = logging.StreamHandler(stream)
@@ -79,7 +79,7 @@ class Run:
         os.dup2(devnull, 1)          # until the log is open, stray output goes nowhere
         os.dup2(devnull, 2)
         os.close(devnull)
-        self.on_timeout: Callable[[], units.UnitAnswer] = lambda: units.failure(unit, None, "deadline exceeded")
+        self.on_timeout: Callable[[], units.UnitAnswer] = lambda: units.failure(unit, None, "deadline exceeded", "deadline")
 
     def route_output_to(self, log_fd: int) -> None:
         os.dup2(log_fd, 1)
@@ -127,16 +127,16 @@ def run_plugin(unit: str, host_ids, vm_id: str, args: dict) -> None:
         run.route_output_to(open_log(settings.log_file))
     except OSError as err:
         run.finish(units.failure(unit, None, "configuration error: %s: [scheduler] log_file: cannot open %s: %s"
-                                 % (settings.path, settings.log_file, err.strerror or err)))
+                                 % (settings.path, settings.log_file, err.strerror or err), "config"))
         return
     for warning in settings.warnings:
         LOG.warning("%s", warning)
-    run.on_timeout = lambda: units.failure(unit, settings, "deadline of %.0f s exceeded" % settings.deadline)
+    run.on_timeout = lambda: units.deadline_failure(unit, settings)
     run.start_watchdog(deadline)
     try:
         session = snapshot.open_session(settings, deadline)
     except DataSourceError as err:
-        run.finish(units.failure(unit, settings, units.one_line(err)))
+        run.finish(units.failure(unit, settings, units.one_line(err), units.cause_of(err)))
         return
     try:
         outcome = units.answer(unit, settings, snapshot.OneShotReads(session), host_ids, vm_id,

@@ -15,7 +15,7 @@ import time
 import zlib
 from typing import Any, Dict, Iterator, List, Optional
 
-from .claims import Claim, Seen, prune
+from .claims import Claim, Seen, is_live, prune
 
 LOG = logging.getLogger("ovirt_vf_scheduler.store")
 _FUTURE_SLACK = 60.0   # an entry stamped further in the future than this means the clock jumped
@@ -206,6 +206,11 @@ class Ledger:
 
     def _save(self, claims: List[Claim]) -> None:
         write_json(self.path, {claim.vm_id: claim.to_json() for claim in claims})
+
+    def live(self) -> List[Claim]:
+        """Claims within their TTL, whatever the engine shows (for metrics and status)."""
+        now = time.monotonic()
+        return [c for c in self._load() if is_live(c, now, self.boot, self.ttl)]
 
     def pending(self, seen: Seen, seen_at: float) -> List[Claim]:
         """Live claims, dropping those the engine now shows placed (written back when changed);

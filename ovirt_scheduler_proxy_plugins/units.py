@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
 from . import config, decide, render, snapshot
+from .capacity import CapacityError
 from .config import Settings
+from .engine import EngineError
 from .model import DataSourceError, Score, Snapshot
 from .store import Ledger, StoreError
 
@@ -28,6 +30,14 @@ class UnitAnswer:
     unit: str
     result: Optional[list]
     error: Optional[str] = None
+    cause: str = ""             # what failed: engine, ucsm, config, deadline, ledger, bug
+
+    @property
+    def outcome(self) -> str:
+        """ok, fail_open (no answer) or fail_closed (an answer despite a failure)."""
+        if self.error is None:
+            return "ok"
+        return "fail_open" if self.result is None else "fail_closed"
 
 
 def _context(unit: str, snap: Snapshot, started: float) -> str:
@@ -77,16 +87,16 @@ def _weight(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline
     return [(s.host_id, int(s.value)) for s in scores]
 
 
-def _filter_failure(settings: Optional[Settings], reason: str) -> UnitAnswer:
+def _filter_failure(settings: Optional[Settings], reason: str, cause: str) -> UnitAnswer:
     if settings is not None and settings.on_error == "closed":
         LOG.error("VfFilter: on_error = closed, so no host is kept: %s", reason)
-        return UnitAnswer(FILTER, [], reason + " (on_error = closed: no host kept)")
-    return UnitAnswer(FILTER, None, reason + " (on_error = open: the filter is ignored, every host kept)")
+        return UnitAnswer(FILTER, [], reason + " (on_error = closed: no host kept)", cause)
+    return UnitAnswer(FILTER, None, reason + " (on_error = open: the filter is ignored, every host kept)", cause)
 
 
-def _weight_failure(settings: Optional[Settings], reason: str) -> UnitAnswer:
+def _weight_failure(settings: Optional[Settings], reason: str, cause: str) -> UnitAnswer:
     # A weight cannot fail closed: without our answer the hosts are simply not ranked by VFs.
-    return UnitAnswer(WEIGHT, None, reason + " (the weight is ignored: hosts are not ranked by VFs)")
+    return UnitAnswer(WEIGHT, None, reason + " (the weight is ignored: hosts are not ranked by VFs)", cause)
 
 
 @dataclass(frozen=True)
@@ -95,7 +105,7 @@ class Unit:
     kind: str                       # the proxy's method: do_filter / do_score
     doc: str                        # what the engine shows (the proxy reads the method's docstring)
     decide: Callable[..., list]
-    on_failure: Callable[[Optional[Settings], str], UnitAnswer]
+    on_failure: Callable[[Optional[Settings], str, str], UnitAnswer]
 
 
 UNITS: Dict[str, Unit] = {
@@ -111,14 +121,27 @@ def one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
-def failure(unit: str, settings: Optional[Settings], reason: str) -> UnitAnswer:
+def failure(unit: str, settings: Optional[Settings], reason: str, cause: str) -> UnitAnswer:
     """The unit's answer when it cannot decide (`settings` None: the configuration is broken,
     so there is no failure policy to follow and the unit fails open)."""
-    return UNITS[unit].on_failure(settings, reason)
+    return UNITS[unit].on_failure(settings, reason, cause)
 
 
 def config_failure(unit: str, err: config.ConfigError) -> UnitAnswer:
-    return failure(unit, None, "configuration error: %s" % err)
+    return failure(unit, None, "configuration error: %s" % err, "config")
+
+
+def deadline_failure(unit: str, settings: Settings) -> UnitAnswer:
+    return failure(unit, settings, "deadline of %.0f s exceeded" % settings.deadline, "deadline")
+
+
+def cause_of(err: BaseException) -> str:
+    """Which source a failure comes from, for metrics and status (never for the decision)."""
+    for kind, name in ((EngineError, "engine"), (CapacityError, "ucsm"), (config.ConfigError, "config"),
+                       (StoreError, "ledger"), (DataSourceError, "source")):
+        if isinstance(err, kind):
+            return name
+    return "bug"
 
 
 def answer(unit: str, settings: Settings, reads, host_ids: List[str], vm_id: str, deadline: float,
@@ -130,6 +153,7 @@ def answer(unit: str, settings: Settings, reads, host_ids: List[str], vm_id: str
     except Exception as err:   # noqa: BLE001 - the top of a decision: every error ends here
         reason = one_line(err)
         LOG.error("%s failed after %.2f s: %s", unit, time.monotonic() - started, reason)
-        if not isinstance(err, (config.ConfigError, DataSourceError, StoreError)):
+        cause = cause_of(err)
+        if cause == "bug":
             LOG.error("unexpected error, please report it", exc_info=True)
-        return failure(unit, settings, reason)
+        return failure(unit, settings, reason, cause)

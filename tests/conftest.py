@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from ovirt_scheduler_proxy_plugins.sim import proxy
+from ovirt_scheduler_proxy_plugins.sim import proxy, served
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
 from ovirt_scheduler_proxy_plugins.sim.workspace import write_config, write_secret
@@ -38,12 +38,17 @@ def engine(world):
 
 
 class Proxy:
-    """Runs VfFilter/VfWeight as the proxy does, against one config file."""
+    """Runs VfFilter/VfWeight against one config file, the way `mode` says: "process" as the
+    stock proxy does (a python3 process per unit), "serve" as the engine calls
+    `ovirt-vf-scheduler serve` (XML-RPC to a real serve process, started on first use and again
+    when the config path changes). Both give a sim.proxy.UnitRun with the same contract."""
 
-    def __init__(self, plugins_dir, conf_path, state_dir):
+    def __init__(self, plugins_dir, conf_path, state_dir, mode="process"):
         self.plugins_dir = plugins_dir
         self.conf_path = conf_path
         self.state_dir = state_dir
+        self.mode = mode
+        self.server = None
 
     @property
     def log_path(self):
@@ -57,8 +62,24 @@ class Proxy:
             return ""
 
     def run(self, unit, hosts, vm, args=None, conf_path=None):
+        if self.mode == "serve":
+            return served.unit_run(self.serving(conf_path or self.conf_path), unit, hosts, vm, args)
         env = proxy.proxy_env({"OVIRT_VF_SCHEDULER_CONF": conf_path or self.conf_path})
         return proxy.run_unit(self.plugins_dir, unit, hosts, vm, args, env=env)
+
+    def serving(self, conf_path):
+        if self.server is not None and self.server.conf_path != conf_path:
+            self.stop()
+        if self.server is None:
+            self.server = served.ServeProcess(conf_path, self.plugins_dir)
+        return self.server
+
+    def stop(self):
+        """Stop serve (if running): SIGTERM must end it with exit 0 and without a traceback."""
+        if self.server is not None:
+            server, self.server = self.server, None
+            assert server.stop() == 0, server.stderr
+            assert "Traceback" not in server.stderr, server.stderr
 
     def filter(self, hosts, vm, args=None, **kw):
         return self.run("VfFilter", hosts, vm, args, **kw)
@@ -68,8 +89,11 @@ class Proxy:
 
 
 def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", extra=""):
-    """The tests' config: a short deadline, so hang cases stay quick."""
-    return write_config(state_dir, engine_url, password, "deadline = 4\n" + extra_scheduler, extra)
+    """The tests' config: a short deadline, so hang cases stay quick; serve reads usage afresh
+    for every VM (usage_max_age = 0), as a plugin process does, so that scenarios which change
+    the world between two calls mean the same in both run modes."""
+    return write_config(state_dir, engine_url, password,
+                        "deadline = 4\nusage_max_age = 0\n" + extra_scheduler, extra)
 
 
 def ucsm_section(state_dir, ucsm_url):
@@ -78,10 +102,16 @@ def ucsm_section(state_dir, ucsm_url):
     return "[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\ntimeout = 3\n" % (ucsm_url, pw)
 
 
-@pytest.fixture
-def units(plugins_dir, engine, tmp_path):
+RUN_MODES = ["process", "serve"]
+
+
+@pytest.fixture(params=RUN_MODES)
+def units(request, plugins_dir, engine, tmp_path):
+    """The units run both ways: as plugin processes and through serve."""
     state = str(tmp_path / "state")
-    return Proxy(plugins_dir, write_conf(state, engine.url), state)
+    runner = Proxy(plugins_dir, write_conf(state, engine.url), state, request.param)
+    yield runner
+    runner.stop()
 
 
 def pytest_terminal_summary(terminalreporter):
