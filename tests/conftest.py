@@ -92,8 +92,8 @@ def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", ext
     """The tests' config: a short deadline, so hang cases stay quick; serve reads usage afresh
     for every VM (usage_max_age = 0), as a plugin process does, so that scenarios which change
     the world between two calls mean the same in both run modes."""
-    return write_config(state_dir, engine_url, password,
-                        "deadline = 4\nusage_max_age = 0\n" + extra_scheduler, extra)
+    fresh = "" if "usage_max_age" in extra_scheduler else "usage_max_age = 0\n"
+    return write_config(state_dir, engine_url, password, "deadline = 4\n" + fresh + extra_scheduler, extra)
 
 
 def ucsm_section(state_dir, ucsm_url):

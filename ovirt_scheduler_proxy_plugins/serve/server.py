@@ -41,8 +41,12 @@ WORKERS = 8
 FOREIGN_WORKERS = 16
 IDLE_SECONDS = 60               # an idle keep-alive connection is closed after this
 DRAIN_SECONDS = 35              # SIGTERM: in-flight calls get this long (the proxy budget is 30 s)
-METHODS = {"discover": "discover", "runFilters": "run_filters", "runCostFunctions": "run_cost_functions",
-           "runLoadBalancing": "run_load_balancing"}
+# engine method -> (Service method, the arguments it takes)
+METHODS = {"discover": ("discover", ()),
+           "runFilters": ("run_filters", ("filter names", "host ids", "VM id", "properties")),
+           "runCostFunctions": ("run_cost_functions", ("[[weight name, factor], ...]", "host ids", "VM id",
+                                                       "properties")),
+           "runLoadBalancing": ("run_load_balancing", ("balancer name", "host ids", "properties"))}
 
 
 class ConfigWatch:
@@ -274,9 +278,12 @@ class App:
 
     # -- calls
     def dispatch(self, method: str, params: tuple):
-        name = METHODS.get(method)
-        if name is None:
+        if method not in METHODS:
             raise Fault(1, "unknown method %r (known: %s)" % (method, ", ".join(sorted(METHODS))))
+        name, takes = METHODS[method]
+        if len(params) != len(takes):
+            raise Fault(2, "bad call: %s takes %d arguments (%s), got %d"
+                        % (method, len(takes), ", ".join(takes) or "none", len(params)))
         with self._inflight_lock:
             self._inflight += 1
         started = time.monotonic()
@@ -286,8 +293,6 @@ class App:
             outcome = "code %d" % reply["result_code"] if isinstance(reply, dict) and "result_code" in reply \
                 else "ok"
             return reply
-        except TypeError as err:
-            raise Fault(2, "bad call: %s" % err) from None
         except Fault:
             raise
         except Exception:

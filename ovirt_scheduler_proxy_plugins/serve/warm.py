@@ -143,9 +143,12 @@ class WarmEngine:
         deadline; an engine that did not answer puts the backoff in force."""
         self._backoff.check()
         if not self._decisions.io.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise EngineError("engine %s: no answer within the deadline (an earlier request is still "
-                              "waiting for it)" % settings.engine.url)
+            err = EngineUnreachable("engine %s: no answer within the deadline (an earlier request is still "
+                                    "waiting for one)" % settings.engine.url)
+            self._backoff.failed(err)
+            raise err
         try:
+            self._backoff.check()          # the request we waited behind may just have failed
             session = self._decisions.session(settings)
             try:
                 value = call(session)
