@@ -7,6 +7,7 @@ import ovirtsdk4
 import pytest
 import requests
 import trustme
+from ovirtsdk4.reader import Reader
 
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory, build_scale_inventory, sim_id
@@ -249,6 +250,21 @@ def test_invalid_search_is_an_empty_list_not_an_error(engine, conn):
     token = conn.authenticate()
     r = raw_get(engine, "/vms?search=status%3Dmigrating", token)
     assert (r.status_code, r.text) == (200, "<vms/>")
+
+
+def test_max_is_read_as_the_engine_reads_it(engine, conn):
+    """The engine's ParametersHelper ignores a max that is no Java int (logged, no fault)."""
+    token = conn.authenticate()
+
+    def listed(query):
+        response = raw_get(engine, "/vms" + query, token)
+        assert response.status_code == 200, response.text
+        return len(Reader.read(response.content))
+
+    assert listed("?max=2") == listed("?max=%2B2") == 2 and listed("?max=0") == 0
+    for ignored in ("?max=abc", "?max=", "?max=2.0", "?max=%202", "?max=99999999999"):
+        assert listed(ignored) == 7, ignored
+    assert len(conn.system_service().vms_service().list(max=3)) == 3
 
 
 def test_and_binds_tighter_than_or(conn):

@@ -23,6 +23,8 @@ Behaviour worth knowing (all as the real engine, unless marked "fake choice"):
 - Vm.host only when the status is not down/suspended/image_locked; search (`on_host=`...) agrees.
 - Search subset of engine-rest.md §3 with engine enum names for status; an invalid search is
   HTTP 200 with an empty list.
+- `max` limits vms and hosts; absent, empty or not an integer means no limit: the engine logs a
+  bad value and ignores it (ParametersHelper.getIntegerParameter), it answers no fault.
 - Scheduling (for `ovirt-vf-scheduler policy`/`check`, empty unless the inventory adds them):
   GET schedulingpolicyunits, schedulingpolicies with their filters/weights/balances (POST adds a
   unit, DELETE removes one, id = the unit's id), POST/PUT schedulingpolicies, PUT clusters/{id}
@@ -77,6 +79,7 @@ JSON = "application/json"
 # A fixed clock for document timestamps, so bodies are byte-identical between runs.
 _EPOCH = datetime.datetime(2024, 3, 4, 5, 6, 7, tzinfo=datetime.timezone.utc)
 _DATA_CENTER_ID = sim_id("datacenter", "Default")
+_JAVA_INT = re.compile(r"[+-]?[0-9]+")          # what Integer.parseInt accepts (within int range)
 
 
 @dataclass
@@ -1298,7 +1301,13 @@ class FakeEngine:
 
     @staticmethod
     def _limit(items: list, query: Dict[str, str]) -> list:
-        limit = int(query.get("max") or -1)
+        """`max` as the engine reads it (ParametersHelper.getIntegerParameter): absent, empty or not
+        a Java int means no limit; the engine logs a bad value and ignores it, it is no fault.
+        A negative max also means no limit here (fake choice: the engine's answer is unverified)."""
+        text = query.get("max", "")
+        if not _JAVA_INT.fullmatch(text) or not -2 ** 31 <= int(text) < 2 ** 31:
+            return items
+        limit = int(text)
         return items if limit < 0 else items[:limit]
 
     def _vm_list(self, query: Dict[str, str]) -> List[SimVm]:
