@@ -80,6 +80,21 @@ def test_login_once_then_logout_revokes_the_token(engine):
         ovirtsdk4.Connection(url=engine.url, token=token, insecure=True).system_service().vms_service().list()
 
 
+def test_version_header_other_than_4_is_a_400_without_fault(engine, conn):
+    """The engine's VersionFilter answers sendError(400) to a version it does not serve; no header
+    means the default (4). The auth filters run first, so without a token it is still 401."""
+    token = conn.authenticate()
+    for version in ("3", "5", "4.5", "v4"):
+        response = requests.get(engine.url + "/vms", headers={"Authorization": "Bearer " + token,
+                                                              "Version": version})
+        assert response.status_code == 400, version
+        assert response.headers["Content-Type"].startswith("text/html") and b"<fault>" not in response.content
+    plain = requests.get(engine.url + "/vms", headers={"Authorization": "Bearer " + token})
+    assert plain.status_code == 200 and len(Reader.read(plain.content)) == 7
+    assert requests.get(engine.url + "/vms", headers={"Version": "3"}).status_code == 401
+    assert len(conn.system_service().vms_service().list()) == 7      # the SDK sends Version: 4
+
+
 def test_wrong_password_is_auth_error(engine):
     c = ovirtsdk4.Connection(url=engine.url, username=USER, password="nope", insecure=True)
     with pytest.raises(ovirtsdk4.AuthError, match="access_denied"):

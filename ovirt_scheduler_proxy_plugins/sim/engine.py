@@ -23,6 +23,8 @@ Behaviour worth knowing (all as the real engine, unless marked "fake choice"):
 - Vm.host only when the status is not down/suspended/image_locked; search (`on_host=`...) agrees.
 - Search subset of engine-rest.md §3 with engine enum names for status; an invalid search is
   HTTP 200 with an empty list.
+- A `Version` header other than 4 is HTTP 400 with the servlet container's HTML page, no XML fault
+  (the engine's VersionFilter calls sendError(400)); without the header the engine serves 4.
 - `max` limits vms and hosts; absent, empty or not an integer means no limit: the engine logs a
   bad value and ignores it (ParametersHelper.getIntegerParameter), it answers no fault.
 - Scheduling (for `ovirt-vf-scheduler policy`/`check`, empty unless the inventory adds them):
@@ -79,6 +81,11 @@ JSON = "application/json"
 # A fixed clock for document timestamps, so bodies are byte-identical between runs.
 _EPOCH = datetime.datetime(2024, 3, 4, 5, 6, 7, tzinfo=datetime.timezone.utc)
 _DATA_CENTER_ID = sim_id("datacenter", "Default")
+# A Version header must name a version the engine serves; none (or empty) means the default, 4.
+# The engine's default ENGINE_API_SUPPORTED_VERSIONS still lists "3", but 4.5 ships no v3 API:
+# the fake refuses 3 as well (what a 4.5 engine answers to it is unverified).
+_API_VERSIONS = frozenset(["", "4"])
+_BAD_REQUEST_PAGE = b"<html><head><title>Error</title></head><body>Bad Request</body></html>"
 _JAVA_INT = re.compile(r"[+-]?[0-9]+")          # what Integer.parseInt accepts (within int range)
 
 
@@ -1229,6 +1236,9 @@ class FakeEngine:
             user = self._tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
         if user is None or self.faults.always_401:
             return 401, XML, b""
+        if headers.get("Version", "") not in _API_VERSIONS:
+            # VersionFilter (after the auth filters): sendError(400), so the servlet container's page
+            return 400, "text/html;charset=UTF-8", _BAD_REQUEST_PAGE
         seg = path[len(API):].strip("/").split("/")
         if seg[0] in self.inventory.forbidden.get(user, ()):
             raise _Fault(403, "Operation Failed", "[User is not authorized to perform this action.]")
