@@ -282,6 +282,28 @@ def test_max_is_read_as_the_engine_reads_it(engine, conn):
     assert len(conn.system_service().vms_service().list(max=3)) == 3
 
 
+def test_query_parameters_matrix_parameters_and_trailing_slash_as_the_engine_reads_them(engine, conn):
+    """By name only (unknown names, case included, are ignored), the first of a repeated name, the
+    last segment's matrix parameters like query ones (a query one wins); `vms/` is `vms`."""
+    token = conn.authenticate()
+
+    def listed(path):
+        response = raw_get(engine, path, token)
+        assert response.status_code == 200, (path, response.text)
+        return [vm.name for vm in Reader.read(response.content)]
+
+    everything = listed("/vms")
+    assert len(everything) == 7
+    assert listed("/vms?no_such_parameter=1&Search=name%3Da1") == everything
+    assert listed("/vms/") == everything
+    assert listed("/vms?search=name%3Da1&search=name%3Db1") == ["a1"]
+    assert listed("/vms;max=2") == everything[:2] and listed("/vms;max=2?max=3") == everything[:3]
+    assert listed("/vms;search=name%3Db1") == ["b1"]
+    assert engine.requests[-1].path == "/ovirt-engine/api/vms"
+    a1 = "/vms/%s" % engine.inventory.vm_by_name("a1").id
+    assert raw_get(engine, a1 + "/", token).content == raw_get(engine, a1, token).content
+
+
 def test_and_binds_tighter_than_or(conn):
     assert vm_search(conn, "name=a1 or name=d* and status=Suspended") == ["a1", "d2"]
     assert vm_search(conn, "name=d* and status=Suspended or name=a1") == ["a1", "d2"]

@@ -23,6 +23,9 @@ Behaviour worth knowing (all as the real engine, unless marked "fake choice"):
 - Vm.host only when the status is not down/suspended/image_locked; search (`on_host=`...) agrees.
 - Search subset of engine-rest.md §3 with engine enum names for status; an invalid search is
   HTTP 200 with an empty list.
+- Query parameters as the engine reads them: by name only (an unknown one is ignored), the first
+  of a repeated name, and the last path segment's matrix parameters (`vms;max=2`) like query
+  parameters; a trailing slash names the same resource (JAX-RS path matching).
 - A `Version` header other than 4 is HTTP 400 with the servlet container's HTML page, no XML fault
   (the engine's VersionFilter calls sendError(400)); without the header the engine serves 4.
 - `max` limits vms and hosts; absent, empty or not an integer means no limit: the engine logs a
@@ -63,7 +66,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ovirtsdk4 import types  # importing the package registers the writers Writer dispatches to
 from ovirtsdk4.reader import Reader
@@ -107,8 +110,19 @@ class Faults:
 
 class _RequestLine(NamedTuple):
     method: str
-    path: str                         # without the query string
-    query: Dict[str, str]             # decoded; the last value wins for repeated names
+    path: str                         # without the query string and matrix parameters
+    query: Dict[str, str]             # decoded, as the engine reads them (see _matrix_parameters)
+
+
+def _matrix_parameters(segment: str) -> Dict[str, str]:
+    """The matrix parameters of the path's last segment (`vms;max=2`): the engine reads them like
+    query parameters, a query parameter of the same name winning, and a repeated name gives
+    its first value (ParametersHelper.getParameter, getFirst)."""
+    found: Dict[str, str] = {}
+    for item in segment.split(";")[1:]:
+        name, _, value = item.partition("=")
+        found.setdefault(unquote(name), unquote(value))
+    return found
 
 
 class RecordedRequest(_RequestLine):
@@ -1185,8 +1199,10 @@ class FakeEngine:
     # -- request handling
     def _respond(self, method: str, raw_path: str, headers, body: bytes) -> Tuple[int, str, bytes]:
         parts = urlsplit(raw_path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        path = parts.path
+        segments = parts.path.split("/")
+        path = "/".join(segment.split(";", 1)[0] for segment in segments)
+        query = _matrix_parameters(segments[-1])
+        query.update({k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()})
         with self._meta:
             self._requests.append(RecordedRequest(method, path, query, {k.lower(): v for k, v in headers.items()}))
         try:
