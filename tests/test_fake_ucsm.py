@@ -191,6 +191,10 @@ def test_filters_are_evaluated_on_attributes(fake, in_filter, expected):
     ('<eq class="lsServer" property="nmae" value="x"/>', "no property nmae"),
     ('<gt class="lsServer" property="name" value="x"/>', "unsupported filter gt"),
     ('<wcard class="lsServer" property="name" value="(["/>', "bad wcard"),
+    # What ucsmsdk never sends, so what UCS-M is not known to accept (ucsm-xml-api.md section 5):
+    # sibling filters without <and> (the old fake applied the first one only)
+    ('<eq class="lsServer" property="type" value="instance"/><eq class="lsServer" property="name" value="spare"/>',
+     "inFilter holds 2 filters, expected one"),
 ])
 def test_bad_filters_are_parse_errors(fake, in_filter, descr):
     answer = query(fake, login(fake), "lsServer", in_filter)

@@ -2,8 +2,8 @@
 
 It speaks the subset in docs/ucsm-xml-api.md: session methods with cookies and a per-user
 session limit, the configResolve* queries and configScope with inFilter (eq, ne, wcard, and,
-or, not), both error forms, and faults (hang, HTTP errors, broken XML, entity bombs, expired
-cookies). Objects carry every attribute ucsmsdk 0.9.27 knows for their class, so documents
+or, not; checked as UCS-M takes filters, see _in_filter), both error forms, and faults (hang,
+HTTP errors, broken XML, entity bombs, expired cookies). Objects carry every attribute ucsmsdk 0.9.27 knows for their class, so documents
 are as large as real ones. Sample values are invented; only the names are real.
 """
 import logging
@@ -283,7 +283,44 @@ class _BadRequest(Exception):
     """Answered with the root <error> form (ERR-xml-parse-error / 594)."""
 
 
+_PROPERTY_FILTERS = ("eq", "ne", "wcard")
+_COMPOSITES = ("and", "or", "not")
+
+
+def _in_filter(request: ET.Element, class_id: Optional[str]) -> Optional[ET.Element]:
+    """The request's filter, checked whole before any object is matched, against what UCS-M takes
+    (ucsmsdk builds exactly this): ONE filter element in <inFilter> (siblings go inside <and>),
+    known properties. Anything else is the malformed-request error (the fake's choice of form:
+    UCS-M's exact answer to these requests is unverified)."""
+    container = request.find("inFilter")
+    if container is None or not len(container):
+        return None
+    if len(container) > 1:
+        raise _BadRequest("XML PARSING ERROR: inFilter holds %d filters, expected one "
+                          "(combine them with and/or)" % len(container))
+    _check_filter(container[0], class_id)
+    return container[0]
+
+
+def _check_filter(flt: ET.Element, class_id: Optional[str]) -> None:
+    if flt.tag in _COMPOSITES:
+        for child in flt:
+            _check_filter(child, class_id)
+        return
+    if flt.tag not in _PROPERTY_FILTERS:
+        raise _BadRequest("XML PARSING ERROR: unsupported filter %s" % flt.tag)
+    filter_class, prop = flt.get("class", ""), flt.get("property", "")
+    if prop not in _PROPERTIES.get(filter_class, ()):
+        raise _BadRequest("XML PARSING ERROR: no property %s in class %s" % (prop, filter_class))
+    if flt.tag == "wcard":
+        try:
+            re.compile(flt.get("value", ""))
+        except re.error as err:
+            raise _BadRequest("XML PARSING ERROR: bad wcard %r: %s" % (flt.get("value", ""), err)) from None
+
+
 def _matches(flt: Optional[ET.Element], attrs: Mapping[str, str]) -> bool:
+    """Evaluate a filter _in_filter has checked."""
     if flt is None:
         return True
     if flt.tag == "and":
@@ -292,25 +329,12 @@ def _matches(flt: Optional[ET.Element], attrs: Mapping[str, str]) -> bool:
         return any(_matches(child, attrs) for child in flt)
     if flt.tag == "not":
         return not all(_matches(child, attrs) for child in flt)
-    class_id, prop, value = flt.get("class", ""), flt.get("property", ""), flt.get("value", "")
-    if prop not in _PROPERTIES.get(class_id, ()):
-        raise _BadRequest("XML PARSING ERROR: no property %s in class %s" % (prop, class_id))
-    actual = attrs.get(prop, "")
+    actual, value = attrs.get(flt.get("property", ""), ""), flt.get("value", "")
     if flt.tag == "eq":
         return actual == value
     if flt.tag == "ne":
         return actual != value
-    if flt.tag == "wcard":
-        try:
-            return re.search(value, actual) is not None
-        except re.error as err:
-            raise _BadRequest("XML PARSING ERROR: bad wcard %r: %s" % (value, err)) from None
-    raise _BadRequest("XML PARSING ERROR: unsupported filter %s" % flt.tag)
-
-
-def _in_filter(request: ET.Element) -> Optional[ET.Element]:
-    container = request.find("inFilter")
-    return container[0] if container is not None and len(container) else None
+    return re.search(value, actual) is not None
 
 
 def _flag(request: ET.Element, name: str) -> bool:
@@ -579,8 +603,9 @@ class FakeUcsm:
         return element
 
     def _resolve_class(self, request: ET.Element) -> ET.Element:
-        class_id, flt = request.get("classId", ""), _in_filter(request)
-        found = [mo for mo in self._objects_of(class_id) if _matches(flt, mo[1])]
+        class_id = request.get("classId", "")
+        objects, flt = self._objects_of(class_id), _in_filter(request, class_id)
+        found = [mo for mo in objects if _matches(flt, mo[1])]
         return self._configs(request, found, classId=class_id)
 
     def _resolve_classes(self, request: ET.Element) -> ET.Element:
@@ -601,22 +626,23 @@ class FakeUcsm:
         return answer
 
     def _resolve_children(self, request: ET.Element) -> ET.Element:
-        class_id, flt = request.get("classId"), _in_filter(request)
+        class_id = request.get("classId") or None
         if class_id:
             self._objects_of(class_id)          # unknown class -> error
+        flt = _in_filter(request, class_id)
         found = [mo for mo in self._children(request.get("inDn", ""))
                  if (not class_id or mo[0] == class_id) and _matches(flt, mo[1])]
         return self._configs(request, found, **({"classId": class_id} if class_id else {}))
 
     def _scope(self, request: ET.Element) -> ET.Element:
-        dn, flt = request.get("dn", ""), _in_filter(request)
+        dn, class_id = request.get("dn", ""), request.get("inClass", "")
+        objects, flt = self._objects_of(class_id), _in_filter(request, class_id)
         recursive = _flag(request, "inRecursive")
 
         def below(mo_dn: str) -> bool:
             return mo_dn.startswith(dn + "/") if recursive else mo_dn.rpartition("/")[0] == dn
 
-        found = [mo for mo in self._objects_of(request.get("inClass", ""))
-                 if below(mo[1]["dn"]) and _matches(flt, mo[1])]
+        found = [mo for mo in objects if below(mo[1]["dn"]) and _matches(flt, mo[1])]
         return self._configs(request, found, dn=dn)
 
 
