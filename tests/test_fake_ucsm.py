@@ -192,9 +192,14 @@ def test_filters_are_evaluated_on_attributes(fake, in_filter, expected):
     ('<gt class="lsServer" property="name" value="x"/>', "unsupported filter gt"),
     ('<wcard class="lsServer" property="name" value="(["/>', "bad wcard"),
     # What ucsmsdk never sends, so what UCS-M is not known to accept (ucsm-xml-api.md section 5):
-    # sibling filters without <and> (the old fake applied the first one only)
+    # sibling filters without <and> (the old fake applied the first one only) ...
     ('<eq class="lsServer" property="type" value="instance"/><eq class="lsServer" property="name" value="spare"/>',
      "inFilter holds 2 filters, expected one"),
+    # ... and a filter on another class than the one queried
+    ('<eq class="computeBlade" property="serial" value="FCH00000001"/>',
+     "filter on class computeBlade in a query of class lsServer"),
+    ('<and><eq class="lsServer" property="type" value="instance"/><not><eq class="vnicEther" property="name" '
+     'value="x"/></not></and>', "filter on class vnicEther in a query of class lsServer"),
 ])
 def test_bad_filters_are_parse_errors(fake, in_filter, descr):
     answer = query(fake, login(fake), "lsServer", in_filter)
@@ -222,6 +227,10 @@ def test_dns_children_and_scope(fake):
     children = call(fake, '<configResolveChildren cookie="%s" inDn="%s" classId="vnicEther"/>'
                     % (cookie, sp))
     assert names(children) == ["dynamic-prot-001", "eth0", "eth1"]
+    other_class = call(fake, '<configResolveChildren cookie="%s" inDn="%s" classId="vnicEther"><inFilter>'
+                             '<eq class="lsServer" property="name" value="x"/></inFilter></configResolveChildren>'
+                       % (cookie, sp))
+    assert other_class.tag == "error" and "in a query of class vnicEther" in other_class.get("errorDescr")
     direct = call(fake, '<configScope cookie="%s" dn="org-root" inClass="lsServer" '
                         'inRecursive="false"/>' % cookie)
     deep = call(fake, '<configScope cookie="%s" dn="org-root" inClass="lsServer" '

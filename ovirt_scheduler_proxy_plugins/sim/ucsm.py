@@ -290,8 +290,9 @@ _COMPOSITES = ("and", "or", "not")
 def _in_filter(request: ET.Element, class_id: Optional[str]) -> Optional[ET.Element]:
     """The request's filter, checked whole before any object is matched, against what UCS-M takes
     (ucsmsdk builds exactly this): ONE filter element in <inFilter> (siblings go inside <and>),
-    known properties. Anything else is the malformed-request error (the fake's choice of form:
-    UCS-M's exact answer to these requests is unverified)."""
+    every property filter on the queried class (`class_id`; None = any class). Anything else is
+    the malformed-request error (the fake's choice of form: UCS-M's exact answer to these
+    requests is unverified)."""
     container = request.find("inFilter")
     if container is None or not len(container):
         return None
@@ -310,6 +311,9 @@ def _check_filter(flt: ET.Element, class_id: Optional[str]) -> None:
     if flt.tag not in _PROPERTY_FILTERS:
         raise _BadRequest("XML PARSING ERROR: unsupported filter %s" % flt.tag)
     filter_class, prop = flt.get("class", ""), flt.get("property", "")
+    if class_id is not None and filter_class != class_id:
+        raise _BadRequest("XML PARSING ERROR: filter on class %s in a query of class %s"
+                          % (filter_class, class_id))
     if prop not in _PROPERTIES.get(filter_class, ()):
         raise _BadRequest("XML PARSING ERROR: no property %s in class %s" % (prop, filter_class))
     if flt.tag == "wcard":
