@@ -285,14 +285,17 @@ class _BadRequest(Exception):
 
 _PROPERTY_FILTERS = ("eq", "ne", "wcard")
 _COMPOSITES = ("and", "or", "not")
+# ucsmsdk (handle_filter_max_component_limit) regroups an and/or of more than 10 filters into
+# nested groups of at most 10 because UCS-M limits composites; the fake refuses bigger ones.
+MAX_FILTER_COMPONENTS = 10
 
 
 def _in_filter(request: ET.Element, class_id: Optional[str]) -> Optional[ET.Element]:
     """The request's filter, checked whole before any object is matched, against what UCS-M takes
     (ucsmsdk builds exactly this): ONE filter element in <inFilter> (siblings go inside <and>),
-    every property filter on the queried class (`class_id`; None = any class). Anything else is
-    the malformed-request error (the fake's choice of form: UCS-M's exact answer to these
-    requests is unverified)."""
+    every property filter on the queried class (`class_id`; None = any class), composites of at
+    most MAX_FILTER_COMPONENTS. Anything else is the malformed-request error (the fake's choice of
+    form: UCS-M's exact answer to these requests is unverified)."""
     container = request.find("inFilter")
     if container is None or not len(container):
         return None
@@ -305,6 +308,9 @@ def _in_filter(request: ET.Element, class_id: Optional[str]) -> Optional[ET.Elem
 
 def _check_filter(flt: ET.Element, class_id: Optional[str]) -> None:
     if flt.tag in _COMPOSITES:
+        if len(flt) > MAX_FILTER_COMPONENTS:
+            raise _BadRequest("XML PARSING ERROR: %s has %d filters, at most %d allowed"
+                              % (flt.tag, len(flt), MAX_FILTER_COMPONENTS))
         for child in flt:
             _check_filter(child, class_id)
         return
