@@ -11,9 +11,10 @@ import defusedxml.ElementTree as DET
 import pytest
 import requests
 
-from ovirt_scheduler_proxy_plugins.sim.ucsm import (EXTRA_POLICY_DNS, SPARE_PROFILE_DN,
-                                                    SPARE_SERVER_DN, TEMPLATE_DN, FakeUcsm,
-                                                    UcsmServer, build_objects, sample_servers)
+from ovirt_scheduler_proxy_plugins.sim.ucsm import (EXTRA_POLICY_DNS, INVENTED_SESSION_LIMIT_CODE,
+                                                    SPARE_PROFILE_DN, SPARE_SERVER_DN, TEMPLATE_DN,
+                                                    FakeUcsm, UcsmServer, build_objects,
+                                                    sample_servers)
 
 CLASSES = ("lsServer", "computeBlade", "computeRackUnit", "vnicDynamicConPolicy",
            "vnicDynamicCon", "vnicEther")
@@ -279,7 +280,8 @@ def test_login_refusals(fake):
     fake.faults.max_sessions = 2
     login(fake), login(fake)
     third = call(fake, '<aaaLogin inName="ovirt-ro" inPassword="secret"/>')
-    assert "ERR-max-userid-sessions-reached" in third.get("errorDescr")
+    assert "ERR-max-userid-sessions-reached" in third.get("errorDescr")    # the real name
+    assert third.get("errorCode") == INVENTED_SESSION_LIMIT_CODE             # an invented number
     assert fake.active_sessions == 2
 
 

@@ -32,6 +32,10 @@ SPARE_SERVER_DN = "sys/chassis-99/blade-8"
 SPARE_SERVER_UUID = "5e1f0000-0000-4000-8000-00000000b001"
 SPARE_SERVER_SERIAL = "FCH9999SPAR"
 EXTRA_POLICY_DNS = ("org-root/dynamic-con-spare54", "org-root/dynamic-con-spare-off")
+# The per-user session limit: ucsmsdk's metadata names the failure ERR-max-userid-sessions-reached,
+# but the numeric errorCode a real aaaLogin answers with is in no public source found (ucsmsdk,
+# its issues, public captures). "572" is INVENTED: assert it only as the fake's own number.
+INVENTED_SESSION_LIMIT_CODE = "572"
 
 
 @dataclass
@@ -540,9 +544,9 @@ class FakeUcsm:
             return _method_error(request, "551", "Authentication failed")
         with self._lock:
             if list(self._sessions.values()).count(user) >= self.faults.max_sessions:
-                # the number is invented; the name is the one in the UCS-M metadata
-                return _method_error(request, "572", "User reached maximum session limit "
-                                                     "(ERR-max-userid-sessions-reached)")
+                return _method_error(request, INVENTED_SESSION_LIMIT_CODE,
+                                     "User reached maximum session limit "
+                                     "(ERR-max-userid-sessions-reached)")
             cookie = self._new_session(user)
             self.logins += 1
         return self._session_answer(request, cookie, user)
