@@ -66,7 +66,7 @@ def test_filter_by_source(ucs_world, ucs_units, ucsm, source, kept):
 def test_unknown_host_is_dropped_when_failing_closed(ucs_world, ucs_units):
     run = ucs_units.filter(_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id, {"vf_on_error": "closed"})
     assert run.result == _ids(ucs_world, "h2", "h3")
-    assert "h4 DROP: needs 2, capacity unknown" in ucs_units.log_text()
+    assert "h4 DROP: needs 2, capacity unknown (not found in any UCS domain)" in ucs_units.log_text()
 
 
 def test_weight_uses_ucsm_capacity_and_scores_unknown_last_but_one(ucs_world, ucs_units):
