@@ -81,10 +81,7 @@ def from_ucsm(settings: Settings, hosts: Dict[str, dict], deadline: float,
         entries.update(cache.update(fetched))
     capacities = {}
     for host_id in hosts:
-        entry = entries.get(host_id)
-        if entry is None:
-            capacities[host_id] = Capacity(None, "ucsm", 0.0, "not in the UCS-M answer")
-            continue
+        entry = entries[host_id]        # read_capacity answers every host, unknown ones included
         detail = entry["detail"]
         if entry.get("in_use") is not None:
             detail += ", %d dynamic vNICs deployed" % entry["in_use"]

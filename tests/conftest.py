@@ -88,6 +88,14 @@ class Proxy:
         return self.run("VfWeight", hosts, vm, args, **kw)
 
 
+def int_scores(pairs):
+    """A weight answer, returned unchanged once every score is checked to be an int. In Python
+    996.0 == 996 and True == 1, so an equality test alone lets a float or bool score through, and
+    the proxy passes a float on to the engine as an XML-RPC <double>, which breaks its ranking."""
+    assert all(type(score) is int for _, score in pairs), pairs
+    return pairs
+
+
 def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", extra=""):
     """The tests' config: a short deadline, so hang cases stay quick; serve reads usage afresh
     for every VM (usage_max_age = 0), as a plugin process does, so that scenarios which change

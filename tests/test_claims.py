@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from conftest import int_scores
 from ovirt_scheduler_proxy_plugins.claims import Claim, pending_by_host, prune
 from ovirt_scheduler_proxy_plugins.store import Ledger
 
@@ -115,7 +116,7 @@ def test_weight_moves_the_claim_to_its_best_host(world, engine, units):
     hosts = [world.host_by_name("a").id, world.host_by_name("b").id]
     units.filter(hosts, vm.id, {"vf_weight_mode": "pack"})          # pack: best is a (3 - 2 = 1 left)
     units.weight(hosts, vm.id)                                     # spread: best is b
-    scores = dict(units.weight(hosts, other.id).result)            # b: 4 - 2 pending = 2 -> 0 after
+    scores = dict(int_scores(units.weight(hosts, other.id).result))   # b: 4 - 2 pending = 2 -> 0 after
     assert scores == {hosts[0]: 998 - 1, hosts[1]: 998 - 0}
 
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import write_conf
+from conftest import int_scores, write_conf
 from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
 
 
@@ -52,22 +52,22 @@ def test_weight_scores_every_host_with_an_int_lower_is_better(start_world, units
     hosts = ids(start_world, "full", "one", "enough", "novf")
     run = units.weight(hosts, start_world.vm_by_name("new").id)
     assert_clean(run)
-    assert [h for h, _ in run.result] == hosts
-    assert all(type(score) is int and 0 <= score <= 1000 for _, score in run.result)
-    scores = dict(run.result)
     # spread: enough has 6 - 2 = 4 free after placement -> 998 - 4; the rest do not fit
-    assert scores[hosts[2]] == 994
-    assert scores[hosts[0]] == scores[hosts[1]] == scores[hosts[3]] == 1000
+    assert int_scores(run.result) == [(hosts[0], 1000), (hosts[1], 1000), (hosts[2], 994), (hosts[3], 1000)]
+    # What leaves the process: int literals (the proxy hands them on to the engine over XML-RPC,
+    # where 994.0 would become a <double> and break the engine's ranking).
+    assert run.stdout == "[(%r, 1000), (%r, 1000), (%r, 994), (%r, 1000)]\n" % tuple(hosts)
 
 
 def test_pack_and_reserve_from_cluster_properties(start_world, units):
     start_world.add_host("roomy", vf_devices=16)
     hosts = ids(start_world, "enough", "roomy")
     vm = start_world.vm_by_name("new").id
-    packed = dict(units.weight(hosts, vm, {"vf_weight_mode": "pack"}).result)
+    packed = dict(int_scores(units.weight(hosts, vm, {"vf_weight_mode": "pack"}).result))
     assert packed == {hosts[0]: 4, hosts[1]: 14}                      # tightest fit first
     plain = start_world.add_vm("plain", plain_nics=2).id
-    reserved = dict(units.weight(ids(start_world, "novf", "roomy"), plain, {"vf_weight_mode": "reserve"}).result)
+    reserved = dict(int_scores(units.weight(ids(start_world, "novf", "roomy"), plain,
+                                            {"vf_weight_mode": "reserve"}).result))
     assert reserved == {start_world.host_by_name("novf").id: 0, start_world.host_by_name("roomy").id: 16}
 
 
@@ -87,7 +87,7 @@ def test_vm_without_vmfex_passes_every_host_without_a_host_query(start_world, en
     paths = [r.path for r in engine.requests]
     assert not any(p.endswith("/hosts") for p in paths), paths
     weights = units.weight(hosts, vm)
-    assert sorted(score for _, score in weights.result) == [0, 0]   # neutral
+    assert int_scores(weights.result) == [(hosts[0], 0), (hosts[1], 0)]   # neutral
 
 
 def test_unplugged_vmfex_nic_takes_no_vf(start_world, units):
@@ -103,20 +103,26 @@ def test_unplugged_vmfex_nic_of_other_vm_holds_nothing(start_world, units):
 
 
 def test_migration_keeps_the_source_and_counts_own_vfs_only_there(world, units):
+    """vf_reserve=1 makes the source truly full for the rule: 2 VFs - 0 used by others - 1 reserved
+    = 1 free < 2 needed. Only "the VM already holds its VFs there" keeps it."""
     world.add_host("src", vf_devices=2)
     world.add_host("dst-full", vf_devices=2)
-    world.add_host("dst-ok", vf_devices=2)
+    world.add_host("dst-ok", vf_devices=3)
     mover = world.add_vm("mover", host="src", status="migrating", vmfex_nics=2)
     world.add_vm("filler", host="dst-full", vmfex_nics=1)
-    # balancing/affinity pass the source: kept although 2 - 2 = 0 would be "full"
-    run = units.filter(ids(world, "src", "dst-full", "dst-ok"), mover.id)
-    assert run.result == ids(world, "src", "dst-ok")
+    reserve = {"vf_reserve": "1"}
+    src, dst_full, dst_ok = ids(world, "src", "dst-full", "dst-ok")
+    # balancing/affinity pass the source: kept although its free VFs (1) are fewer than 2
+    run = units.filter([src, dst_full, dst_ok], mover.id, reserve)
+    assert_clean(run)
+    assert run.result == [src, dst_ok]                              # dst-full: 2 - 1 - 1 = 0; dst-ok: 3 - 1 = 2
+    assert "src keep: runs here now and holds its 2 VFs" in units.log_text()
     # user migration without destination: the source is not among the candidates
-    run = units.filter(ids(world, "dst-full", "dst-ok"), mover.id)
-    assert run.result == ids(world, "dst-ok")
-    scores = dict(units.weight(ids(world, "src", "dst-full", "dst-ok"), mover.id).result)
-    assert scores[world.host_by_name("src").id] == 998              # its own 2 VFs count free: 2-2=0 after
-    assert scores[world.host_by_name("dst-full").id] == 1000
+    run = units.filter([dst_full, dst_ok], mover.id, reserve)
+    assert run.result == [dst_ok]
+    # spread: src 1 - 2 = -1 after (clamped to 0) -> 998; dst-ok 2 - 2 = 0 -> 998; dst-full cannot take it
+    scores = units.weight([src, dst_full, dst_ok], mover.id, reserve).result
+    assert int_scores(scores) == [(src, 998), (dst_full, 1000), (dst_ok, 998)]
 
 
 HOLDS = {"up", "powering_up", "powering_down", "paused", "migrating", "wait_for_launch",
@@ -173,7 +179,7 @@ def test_odd_inputs_from_the_proxy(start_world, units):
         closed = units.filter([enough, "not-a-uuid"], vm, {"vf_on_error": "closed"})
         assert closed.result == [enough]
     scores = units.weight([enough, sim_id("host", "ghost")], vm).result
-    assert scores == [(enough, 994), (sim_id("host", "ghost"), 999)]
+    assert int_scores(scores) == [(enough, 994), (sim_id("host", "ghost"), 999)]
 
 
 def test_unknown_vm_fails_with_a_reason(start_world, units):
@@ -249,9 +255,15 @@ def test_sample_config_parses(tmp_path):
 
 
 def test_config_in_a_second_file_for_closed_policy(start_world, engine, units, tmp_path):
+    """A host the engine does not know has unknown capacity: the default config (open) keeps it,
+    the second file (closed) must drop it; so the answer tells which file was read."""
+    hosts = [start_world.host_by_name("enough").id, sim_id("host", "ghost")]
+    vm = start_world.vm_by_name("new").id
+    assert units.filter(hosts, vm).result == hosts
     conf = write_conf(str(tmp_path / "closed"), engine.url, "on_error = closed\n")
-    run = units.filter(ids(start_world, "enough"), start_world.vm_by_name("new").id, conf_path=conf)
-    assert run.result == ids(start_world, "enough")
+    run = units.filter(hosts, vm, conf_path=conf)
+    assert_clean(run)
+    assert run.result == hosts[:1]
 
 
 def test_readable_password_file_is_warned_in_the_log_not_on_stderr(start_world, units):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from builders import host
-from conftest import CLI, write_conf
+from conftest import CLI, int_scores, write_conf
 from ovirt_scheduler_proxy_plugins import decide
 from ovirt_scheduler_proxy_plugins.config import EngineSettings, Settings
 from ovirt_scheduler_proxy_plugins.model import Snapshot, Vm
@@ -63,21 +63,28 @@ def test_table_shows_the_up_hosts_of_the_vm_cluster_best_first_with_reasons(conf
 
 
 def test_json_agrees_with_the_units_run_as_the_proxy_runs_them(cluster, units):
-    """A migrating VM: its own host keeps it (it holds its VFs there), the others by free VFs."""
+    """A migrating VM needing 2: its own host keeps it (it holds its VFs there, so they are not
+    counted as used), the others by free VFs. Every number below is worked out by hand:
+      full   4 VFs, 4 used, 0 free -> drop, 1000;   one 4 VFs, 3 used, 1 free -> drop, 1000;
+      roomy  8 VFs, 0 used by others, 8 free -> keep (current host), spread 998 - (8 - 2) = 992."""
     vm = cluster.vm_by_name("roomy-a")
-    hosts = [cluster.host_by_name(name).id for name in ("full", "one", "roomy")]
+    full, one, roomy = (cluster.host_by_name(name).id for name in ("full", "one", "roomy"))
+    hosts = [full, one, roomy]
     run = run_explain(units.conf_path, "--vm", vm.id, "--hosts", *hosts, "--json")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     rows = {row["host_id"]: row for row in report["hosts"]}
-    filtered, weighed = units.filter(hosts, vm.id), units.weight(hosts, vm.id)
-    assert sorted(h for h, row in rows.items() if row["keep"]) == sorted(filtered.result)
-    assert {h: row["score"] for h, row in rows.items()} == dict(weighed.result)
-    roomy = rows[cluster.host_by_name("roomy").id]
-    assert (roomy["reason"], roomy["current_host"], roomy["why"]) == ("current_host", True,
-                                                                      "runs here now and holds its 2 VFs")
-    assert set(roomy) >= {"capacity", "capacity_source", "capacity_age_s", "used", "pending", "reserve", "free",
-                          "demand", "keep", "score", "why"}
+    numbers = {h: (row["capacity"], row["used"], row["pending"], row["reserve"], row["free"], row["demand"],
+                   row["keep"], row["reason"], row["score"]) for h, row in rows.items()}
+    assert numbers == {full: (4, 4, 0, 0, 0, 2, False, "insufficient", 1000),
+                       one: (4, 3, 0, 0, 1, 2, False, "insufficient", 1000),
+                       roomy: (8, 0, 0, 0, 8, 2, True, "current_host", 992)}
+    assert all(type(row["score"]) is int for row in rows.values())
+    assert units.filter(hosts, vm.id).result == [roomy]
+    assert int_scores(units.weight(hosts, vm.id).result) == [(full, 1000), (one, 1000), (roomy, 992)]
+    assert (rows[roomy]["current_host"], rows[roomy]["why"]) == (True, "runs here now and holds its 2 VFs")
+    assert set(rows[roomy]) >= {"capacity", "capacity_source", "capacity_age_s", "used", "pending", "reserve",
+                                "free", "demand", "keep", "score", "why"}
     assert report["vm"]["status"] == "migrating" and report["total"] == 3
 
 
