@@ -1,6 +1,8 @@
 """VfFilter and VfWeight end to end: real processes as the proxy runs them, real ovirtsdk4
 client, fake engine over HTTP. Each case states its arithmetic."""
 import json
+import re
+import xmlrpc.client
 import os
 import stat
 import subprocess
@@ -56,7 +58,14 @@ def test_weight_scores_every_host_with_an_int_lower_is_better(start_world, units
     assert int_scores(run.result) == [(hosts[0], 1000), (hosts[1], 1000), (hosts[2], 994), (hosts[3], 1000)]
     # What leaves the process: int literals (the proxy hands them on to the engine over XML-RPC,
     # where 994.0 would become a <double> and break the engine's ranking).
-    assert run.stdout == "[(%r, 1000), (%r, 1000), (%r, 994), (%r, 1000)]\n" % tuple(hosts)
+    if units.mode == "process":
+        assert run.stdout == "[(%r, 1000), (%r, 1000), (%r, 994), (%r, 1000)]\n" % tuple(hosts)
+    else:   # what leaves serve: <int> values in the XML-RPC answer, never <double>
+        call = xmlrpc.client.dumps(([["VfWeight", 1]], hosts, start_world.vm_by_name("new").id, {}),
+                                   "runCostFunctions")
+        status, body = units.server.post(call.encode())
+        assert re.findall(rb"<int>(\d+)</int>", body) == [b"0", b"1000", b"1000", b"994", b"1000"]
+        assert b"<double>" not in body
 
 
 def test_pack_and_reserve_from_cluster_properties(start_world, units):
