@@ -146,7 +146,8 @@ class EngineSession:
         self.save_token()
         self._conn.close(logout=False)
 
-    def _get(self, what: str, path: str, query: Dict[str, str], item: str, convert: Callable):
+    def _get(self, what: str, path: str, query: Dict[str, str], item: str, convert: Callable,
+             single: bool = False):
         """GET a collection through the SDK connection (its auth, TLS, token renewal and
         timeout) and convert each `item` element while streaming through the body with lxml.
 
@@ -158,6 +159,8 @@ class EngineSession:
         self.requests.append(what)
         try:
             response = self._conn.wait(self._conn.send(http.Request(method="GET", path=path, query=query)))
+            if single and response.code == 404:
+                return []
             if response.code in (401, 403):
                 raise EngineError("engine %s refused the credentials on %s (HTTP %s%s)"
                                   % (self._url, what, response.code, _fault_text(response.body)))
@@ -165,6 +168,8 @@ class EngineSession:
                 raise EngineError("engine %s answered %s with HTTP %s%s"
                                   % (self._url, what, response.code, _fault_text(response.body)))
             self._conn.check_xml_content_type(response)
+            if single:
+                return [convert(etree.fromstring(response.body, _PARSER))]
             return _stream(response.body, item, convert)
         except self._sdk.AuthError as err:
             raise EngineError("engine %s refused the credentials on %s: %s"
@@ -190,6 +195,11 @@ class EngineSession:
         return self._get("GET vms?search=%s" % search, "/vms", {"search": search, "follow": "nics"},
                          "vm", _vm_record)
 
+    def vm(self, vm_id: str) -> List[VmRecord]:
+        """The VM alone, by its URL (no search to parse): [] when the engine does not know it."""
+        return self._get("GET vms/%s" % vm_id, "/vms/%s" % vm_id, {"follow": "nics"}, "vm", _vm_record,
+                         single=True)
+
     def hosts(self) -> List[HostRecord]:
         return self._get("GET hosts", "/hosts", {"follow": "nics,devices", "all_content": "true"},
                          "host", _host_record)
@@ -211,10 +221,13 @@ def _stream(body: bytes, item: str, convert: Callable) -> list:
     return converted
 
 
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
 def _fault_text(body: bytes) -> str:
     """': <reason> (<detail>)' from an XML fault body, or '' when there is none."""
     try:
-        fault = etree.fromstring(body or b"", etree.XMLParser(resolve_entities=False, no_network=True))
+        fault = etree.fromstring(body or b"", _PARSER)
     except etree.XMLSyntaxError:
         return ""
     reason, detail = _text(fault, "reason"), _text(fault, "detail")

@@ -6,10 +6,10 @@ comes from is the caller's `reads`: fresh for every decision in a plugin process
 or a warm view shared by many decisions in `serve` (serve.warm); the sequence is the same.
 """
 import time
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from . import capacity
-from .accounting import HostRecord, VmRecord, demand, usage
+from .accounting import HostRecord, VmRecord, demand, holdings, usage_from
 from .claims import pending_by_host
 from .config import Settings
 from .engine import EngineError, EngineSession, find_vm, is_uuid
@@ -47,6 +47,19 @@ class OneShotReads:
     def drain_requests(self) -> List[str]:
         return self.session.drain_requests()
 
+    @staticmethod
+    def holdings(vms: List[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
+        return holdings(vms, vf_profile_ids)
+
+    @staticmethod
+    def seen(vms: List[VmRecord]) -> Mapping[str, Tuple[Optional[str], str]]:
+        return seen_in(vms)
+
+
+def seen_in(vms: List[VmRecord]) -> Dict[str, Tuple[Optional[str], str]]:
+    """What the engine shows of each VM: id -> (run-on host, status), for releasing claims."""
+    return {vm.vm_id: (vm.host_id, vm.status) for vm in vms}
+
 
 def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmRecord],
                 vf_profile_ids: FrozenSet[str], deadline: float, scheduled_vm_id: str = "",
@@ -54,16 +67,16 @@ def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmReco
                 seen_at: Optional[float] = None) -> Tuple[Dict[str, HostVfs], str]:
     """Capacity, usage by the VMs other than `scheduled_vm_id`, and pending claims, per host
     the engine knows among `host_ids`; plus a one-line summary of the capacity sources.
-    `reads` answers hosts() when the capacity cache is cold; `seen_at` is when `vms` was asked for."""
+    `reads` (OneShotReads or serve's WarmReads) answers hosts() when the capacity cache is cold
+    and counts `vms` (its own, possibly cached, way); `seen_at` is when `vms` was asked for."""
     memo = getattr(reads, "memo", None)
     engine_hosts = capacity.engine_hosts(settings, host_ids, reads.hosts, memo)
     caps = capacity.capacities(settings, engine_hosts, deadline, memo)
-    used = usage(vms, vf_profile_ids, scheduled_vm_id, engine_hosts)
+    used = usage_from(reads.holdings(vms, vf_profile_ids), scheduled_vm_id, engine_hosts)
     pending: Dict[str, Tuple[int, int]] = {}
     if settings.claims:
-        seen = {vm.vm_id: (vm.host_id, vm.status) for vm in vms}
         claims = Ledger(settings.cache_dir, settings.claim_ttl).pending(
-            seen, time.monotonic() if seen_at is None else seen_at)
+            reads.seen(vms), time.monotonic() if seen_at is None else seen_at)
         pending = pending_by_host(claims, scheduled_vm_id)
     hosts = {host_id: HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
                               used=used[host_id][0], users=used[host_id][1],

@@ -55,10 +55,10 @@ def write_json(path: str, value: Any) -> bool:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         tmp_path = os.path.join(directory, ".tmp-%d-%s" % (os.getpid(), os.urandom(6).hex()))
         fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # No fsync: every file here is a cache (a lost one costs a round trip), and claims die
+        # with the boot anyway; the rename alone keeps readers from ever seeing half a file.
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(value, handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
+            handle.write(json.dumps(value, separators=(",", ":")))
         _owned_like_directory(tmp_path)
         os.replace(tmp_path, path)
         return True

@@ -344,8 +344,11 @@ def test_sigterm_finishes_the_call_in_flight_and_exits_0(bed, world, engine):
     engine.faults.api_delay = 1.5
     answers = []
     caller = threading.Thread(target=lambda: answers.append(call_unit(bed, "VfFilter", [a, b], vm)))
+    engine.reset_requests()
     caller.start()
-    time.sleep(0.5)
+    give_up = time.monotonic() + 10
+    while not engine.requests and time.monotonic() < give_up:      # the call has reached the engine
+        time.sleep(0.01)
     bed.proc.send_signal(signal.SIGTERM)
     caller.join(10)
     assert answers == [{"result_code": 0, "result": [b]}]

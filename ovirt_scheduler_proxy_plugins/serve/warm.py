@@ -19,14 +19,14 @@ one host never double-book; a view only releases claims made before it was asked
 import logging
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from collections import ChainMap, OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
-from ..accounting import HostRecord, VmRecord
+from ..accounting import HostRecord, VmRecord, holdings
 from ..config import Settings
 from ..engine import EngineError, EngineSession, EngineUnreachable
-from ..snapshot import open_session
+from ..snapshot import open_session, seen_in
 
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
 REUSE_WINDOW = 5.0          # seconds the weight may reuse the filter's read of the same VM
@@ -36,13 +36,26 @@ BACKOFF_FIRST, BACKOFF_MAX = 0.5, 8.0
 
 @dataclass(frozen=True)
 class UsageView:
+    """One read of the running VMs on the VF networks, counted once for every decision using it."""
     key: tuple                       # what it was read with (engine account, VF property)
     profiles: Dict[str, str]         # VF vNIC profile id -> network
     vms: Tuple[VmRecord, ...]        # running VMs on those networks
     asked_at: float                  # time.monotonic() when the engine was asked
+    counted: dict = field(default_factory=dict, compare=False)   # holdings / seen, computed once
 
     def age(self) -> float:
         return time.monotonic() - self.asked_at
+
+    def holdings(self, vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
+        key = ("holdings", vf_profile_ids)
+        if key not in self.counted:
+            self.counted[key] = holdings(self.vms, vf_profile_ids)
+        return self.counted[key]
+
+    def seen(self) -> Dict[str, Tuple[Optional[str], str]]:
+        if "seen" not in self.counted:
+            self.counted["seen"] = seen_in(self.vms)
+        return self.counted["seen"]
 
 
 def _key(settings: Settings) -> tuple:
@@ -232,6 +245,8 @@ class WarmReads:
         self._reused = engine.recent(settings, reuse_for) if reuse_for else None
         self._view: Optional[UsageView] = None     # a fresh view to count with, if any
         self._profiles: Dict[str, str] = {}
+        self._counted: Optional[UsageView] = None      # the view vms_for answered from
+        self._fresh_vm = False
         self.memo = engine.memo
 
     def _request(self, call):
@@ -253,7 +268,7 @@ class WarmReads:
             view, vm = self._reused
         elif self._view is not None:
             view = self._view
-            vm = self._find(self._request(lambda s: s.vms(vm_id, None)), vm_id)
+            vm = self._find(self._request(lambda s: s.vm(vm_id)), vm_id)
         else:
             asked_at = time.monotonic()
             records = self._request(lambda s: s.vms(vm_id, networks))
@@ -263,6 +278,7 @@ class WarmReads:
         if vm is not None:
             self._engine.remember(vm_id, view, vm)
         self._engine.refresh_ahead(settings)
+        self._counted, self._fresh_vm = view, vm is not None
         others = [record for record in view.vms if record.vm_id != vm_id]
         return others + ([vm] if vm is not None else []), view.asked_at
 
@@ -272,6 +288,14 @@ class WarmReads:
 
     def hosts(self) -> List[HostRecord]:
         return self._request(lambda s: s.hosts())
+
+    def holdings(self, vms: List[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
+        """Counted once per view: the scheduled VM (the one record that may differ from the
+        view's) is left out of usage by accounting.usage_from anyway."""
+        return self._counted.holdings(vf_profile_ids)
+
+    def seen(self, vms: List[VmRecord]) -> Mapping[str, Tuple[Optional[str], str]]:
+        return ChainMap(seen_in(vms[-1:]) if self._fresh_vm else {}, self._counted.seen())
 
     def drain_requests(self) -> List[str]:
         asked, self._asked = self._asked, []
