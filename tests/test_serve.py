@@ -371,7 +371,8 @@ def test_warm_decisions_cost_one_engine_request_per_vm(world, engine, tmp_path, 
             call_unit(server, "VfFilter", ab, vm)
             call_unit(server, "VfWeight", ab, vm)
         api = [r for r in engine.requests if "/api" in r.path]
-        assert [r.query.get("search") for r in api] == ["id=%s" % vm for vm in vms[1:]]
+        assert [(r.path, r.query) for r in api] == [("/ovirt-engine/api/vms/%s" % vm, {"follow": "nics"})
+                                                    for vm in vms[1:]]
         assert engine.logins == 1
     finally:
         assert server.stop() == 0
