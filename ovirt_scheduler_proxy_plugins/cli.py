@@ -3,7 +3,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from . import install
+from . import __version__, install
 from .tools import capacity_report, check, explain, policy
 
 EXIT_CODES = """exit codes:
@@ -27,6 +27,17 @@ def _install_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def sample_config() -> str:
+    """The documented sample config shipped with the package (the RPM installs it as the config)."""
+    from importlib import resources
+    return resources.files(__package__).joinpath("data/ovirt-vf-scheduler.conf").read_text(encoding="utf-8")
+
+
+def _config(args: argparse.Namespace) -> int:
+    sys.stdout.write(sample_config())
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from . import demo
     return demo.main(verbose=args.verbose)
@@ -37,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ovirt-vf-scheduler", epilog=TOP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="VM-FEX / SR-IOV VF scheduling units for ovirt-scheduler-proxy.")
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     inst = sub.add_parser("install-plugins", help="copy vf_filter.py and vf_weight.py into the proxy's plugin dir",
@@ -46,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     inst.add_argument("--force", action="store_true",
                       help="overwrite same-named files that are not ovirt-vf-scheduler modules")
     inst.set_defaults(func=_install_plugins)
+    conf = sub.add_parser("config", help="print the documented sample configuration (--sample)",
+                          epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    conf.add_argument("--sample", action="store_true", required=True,
+                      help="print the sample config file, every option documented")
+    conf.set_defaults(func=_config)
     demo = sub.add_parser("demo", help="run both units on a simulated engine and UCS cluster",
                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--verbose", action="store_true", help="also print the units' decision log")

@@ -7,7 +7,7 @@ import re
 import subprocess
 from typing import List, Optional, Sequence, Tuple
 
-from .. import config, install
+from .. import __version__, config, install
 from .findings import FAIL, OK, WARN, Finding
 
 ENGINE_CA_HINT = ("download the engine CA: curl -o /etc/pki/ovirt-engine/ca.pem "
@@ -17,16 +17,13 @@ UCSM_CA_HINT = "set [ucsm] ca_file to the CA that signed the UCS Manager certifi
 REINSTALL_HINT = ("ovirt-vf-scheduler install-plugins --plugins-dir %s, then restart ovirt-scheduler-proxy "
                   "and then ovirt-engine")
 _UNIT_CLASS = re.compile(r"^class\s+(VfFilter|VfWeight)\b", re.M)
-_IMPORT_PROBE = ("import vf_filter, vf_weight, ovirtsdk4, importlib.metadata as m; "
-                 "print(m.version('ovirt-vf-scheduler'))")
+_IMPORT_PROBE = ("import vf_filter, vf_weight, ovirtsdk4, ovirt_scheduler_proxy_plugins as p; "
+                 "print(p.__version__)")
 
 
 def installed_version() -> str:
-    try:
-        from importlib import metadata
-        return metadata.version("ovirt-vf-scheduler")
-    except Exception:   # noqa: BLE001 - a source checkout without metadata
-        return "unknown"
+    """The version of the code running this check."""
+    return __version__
 
 
 def config_file(path: Optional[str]) -> Tuple[Optional[config.Settings], List[Finding]]:
@@ -35,8 +32,8 @@ def config_file(path: Optional[str]) -> Tuple[Optional[config.Settings], List[Fi
         settings = config.load(path)
     except config.ConfigError as err:
         return None, [Finding("config", FAIL, str(err),
-                              "fix the named key; every option is documented in the sample "
-                              "etc/ovirt-vf-scheduler.conf (%s selects another file)" % config.CONF_ENV)]
+                              "fix the named key; every option is documented in the sample config "
+                              "(ovirt-vf-scheduler config --sample); %s selects another file" % config.CONF_ENV)]
     found = [Finding("config", OK, "%s: engine %s as %s; capacity_source=%s, on_error=%s, weight_mode=%s" % (
         settings.path, settings.engine.url, settings.engine.username, settings.capacity_source,
         settings.on_error, settings.weight_mode))]
