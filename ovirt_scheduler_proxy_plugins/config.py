@@ -6,8 +6,9 @@ a scheduling failure, not at this code.
 import configparser
 import os
 import stat
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 DEFAULT_CONF = "/etc/ovirt-scheduler-proxy/ovirt-vf-scheduler.conf"
 CONF_ENV = "OVIRT_VF_SCHEDULER_CONF"
@@ -123,10 +124,29 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _is_url(text: str) -> bool:
+    """https:// or http:// with a host (and a valid port, if any): what the clients can connect to."""
+    try:
+        parts = urlsplit(text)
+        parts.port                      # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in text)
+
+
+def _url(raw: str) -> str:
+    url = raw.strip()
+    if not _is_url(url):
+        raise ValueError("expected an https:// (or http://) URL with a host, "
+                         "e.g. https://engine.example.com/ovirt-engine/api")
+    return url
+
+
 def _url_list(raw: str) -> Tuple[str, ...]:
     urls = tuple(u for u in raw.replace(",", " ").split() if u)
-    if not urls or not all(u.startswith(("http://", "https://")) for u in urls):
-        raise ValueError("expected one or more http(s):// URLs separated by spaces or commas")
+    if not urls or not all(_is_url(u) for u in urls):
+        raise ValueError("expected one or more https:// (or http://) URLs with a host, "
+                         "separated by spaces or commas")
     return urls
 
 
@@ -143,7 +163,7 @@ def _host_map(raw: str) -> Tuple[Tuple[str, str], ...]:
     return tuple(pairs)
 
 
-_ENGINE_KEYS = {"url": _text, "username": _text, "password": str, "password_file": _text,
+_ENGINE_KEYS = {"url": _url, "username": _text, "password": str, "password_file": _text,
                 "ca_file": _text, "insecure": _bool, "timeout": _seconds}
 _SCHEDULER_KEYS = {"vf_property": _text, "capacity_source": _choice(*CAPACITY_SOURCES),
                    "vf_driver": _text, "reserve": _count, "on_error": _choice(*ON_ERROR),
@@ -232,6 +252,17 @@ def _password(path: str, section: str, values: Mapping[str, object],
     return password
 
 
+def is_plain_http(url: str) -> bool:
+    return urlsplit(url).scheme == "http"
+
+
+def plain_http_warnings(settings: Settings) -> List[str]:
+    """One line per http:// URL: logged on every run and printed by the operator commands."""
+    urls = [("engine", settings.engine.url)] + [("ucsm", url) for url in (settings.ucsm.urls if settings.ucsm else ())]
+    return ["[%s] url %s is plain http: the password and the session cross the network unencrypted; "
+            "use https://" % (section, url) for section, url in urls if is_plain_http(url)]
+
+
 def _server_section(path: str, parser: configparser.ConfigParser, name: str, cls, warnings: list):
     """[engine] and [ucsm]: url, username and a password are required, the rest has defaults."""
     values = _read_section(path, parser, name)
@@ -266,9 +297,9 @@ def load(path: Optional[str] = None) -> Settings:
     engine = _server_section(path, parser, "engine", EngineSettings, warnings)
     scheduler = _read_section(path, parser, "scheduler") if parser.has_section("scheduler") else {}
     ucsm = _server_section(path, parser, "ucsm", UcsmConfig, warnings) if parser.has_section("ucsm") else None
-    settings = Settings(path=path, engine=engine, ucsm=ucsm, warnings=tuple(warnings), **scheduler)
+    settings = Settings(path=path, engine=engine, ucsm=ucsm, **scheduler)
     _check_source(settings, "%s: [scheduler] capacity_source" % path)
-    return settings
+    return replace(settings, warnings=tuple(warnings + plain_http_warnings(settings)))
 
 
 def _check_source(settings: Settings, where: str) -> None:

@@ -72,6 +72,12 @@ def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", ext
     return write_config(state_dir, engine_url, password, "deadline = 4\n" + extra_scheduler, extra)
 
 
+def stderr_lines(run):
+    """stderr without the warning each operator command prints for the fake engine's http:// URL
+    (test_config.py checks that line itself)."""
+    return [line for line in run.stderr.splitlines() if " warning: [engine] url http://" not in line]
+
+
 def ucsm_section(state_dir, ucsm_url):
     """A [ucsm] section for a fake UCS-M, its password in a 0600 file."""
     pw = write_secret(os.path.join(state_dir, "ucsm.pw"), "secret")

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from builders import host
-from conftest import CLI, write_conf
+from conftest import CLI, stderr_lines, write_conf
 from ovirt_scheduler_proxy_plugins.tools import capacity_report
 from ovirt_scheduler_proxy_plugins.tools.cluster_read import HostsVfs, VfVm
 from ovirt_scheduler_proxy_plugins.tools.evacuate import Mover, Target, first_fit_decreasing
@@ -69,7 +69,7 @@ def conf(world, engine, tmp_path):
 
 def test_table_per_up_host_with_cluster_totals(conf):
     run = run_capacity(conf, "--cluster", "ucs")
-    assert run.returncode == 0 and run.stderr == ""
+    assert run.returncode == 0 and stderr_lines(run) == []
     rows = {line.split()[0]: line.split() for line in run.stdout.splitlines()[2:] if line}
     assert sorted(rows) == ["TOTAL", "a", "b", "c"]                    # not idle (maintenance), not x (lab)
     assert rows["a"][:7] == ["a", "8", "engine", "0s", "7", "0", "0"] and rows["a"][7:9] == ["1", "3"]
@@ -113,4 +113,4 @@ def test_unknown_or_foreign_host_is_one_line_exit_3(conf):
                        (["--cluster", "lab", "--evacuate", "a"], "host a is not in cluster lab")):
         run = run_capacity(conf, *args)
         assert (run.returncode, run.stdout) == (3, "")
-        assert len(run.stderr.splitlines()) == 1 and text in run.stderr
+        assert len(stderr_lines(run)) == 1 and text in run.stderr

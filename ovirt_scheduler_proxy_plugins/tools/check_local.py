@@ -37,15 +37,16 @@ def config_file(path: Optional[str]) -> Tuple[Optional[config.Settings], List[Fi
     found = [Finding("config", OK, "%s: engine %s as %s; capacity_source=%s, on_error=%s, weight_mode=%s" % (
         settings.path, settings.engine.url, settings.engine.username, settings.capacity_source,
         settings.on_error, settings.weight_mode))]
+    plain_http = config.plain_http_warnings(settings)          # the tls lines say it, with their fix
     found += [Finding("config", WARN, warning, "chmod 600 the file (owner: the proxy's user, ovirt)")
-              for warning in settings.warnings]
+              for warning in settings.warnings if warning not in plain_http]
     return settings, found
 
 
 def tls(section: str, urls: Sequence[str], ca_file: Optional[str], insecure: bool, ca_hint: str) -> Finding:
     """Verification must be on: the units send a password and hold a session token."""
     name = "tls [%s]" % section
-    plain = [url for url in urls if url.startswith("http://")]
+    plain = [url for url in urls if config.is_plain_http(url)]
     if plain:
         return Finding(name, WARN, "plain http (%s): the password and session cross the network unencrypted"
                        % ", ".join(plain), "use the https:// URL and " + ca_hint)

@@ -79,6 +79,8 @@ def load_settings(args: argparse.Namespace) -> config.Settings:
         settings = config.load(args.config)
     except config.ConfigError as err:
         raise ToolError("configuration error: %s" % err) from None
+    for warning in settings.warnings:           # the units log the same lines on every run
+        logging.getLogger("ovirt_vf_scheduler").warning("warning: %s", warning)
     return share_cache_dir(settings)
 
 
