@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Callable, Optional
 
-from . import config
+from . import config, status
 from .model import DataSourceError
 from .store import StoreError, locked
 
@@ -30,11 +30,13 @@ EXIT_FAILED = 1
 
 class Outcome:
     """What a unit answers: `result` is printed as one literal; `error` goes to stderr with
-    a non-zero exit (the proxy then ignores the unit: fail-open)."""
+    a non-zero exit (the proxy then ignores the unit: fail-open). `failure` says why a result
+    is the fail-closed answer (for status)."""
 
-    def __init__(self, result=None, error: Optional[str] = None):
+    def __init__(self, result=None, error: Optional[str] = None, failure: Optional[str] = None):
         self.result = result
         self.error = error
+        self.failure = error if failure is None else failure
 
 
 def _rotate_if_big(path: str) -> None:
@@ -80,6 +82,7 @@ class Run:
         self.started = time.monotonic()
         self._emit_lock = threading.Lock()
         self._emitted = False
+        self.cache_dir: Optional[str] = None          # where status counts the outcome
         sys.stdout.flush()
         sys.stderr.flush()
         self._stdout = os.dup(1)
@@ -111,6 +114,9 @@ class Run:
             if self._emitted:
                 return
             self._emitted = True
+            status.record(self.cache_dir or config.state_dir(), self.unit, status.FAIL_OPEN if outcome.error
+                          is not None else status.FAIL_CLOSED if outcome.failure else status.DECIDED,
+                          outcome.failure or "")
             if outcome.error is not None:
                 line = "ovirt-vf-scheduler %s: %s\n" % (self.unit, outcome.error.replace("\n", " "))
                 os.write(self._stderr, line.encode("utf-8", "replace"))
@@ -136,6 +142,7 @@ def run_unit(unit: str, args: dict, decide: Callable[[config.Settings, float, Ru
         run.finish(Outcome(error="configuration error: %s" % err))
         return
     deadline = run.started + settings.deadline
+    run.cache_dir = settings.cache_dir
     try:
         run.route_output_to(open_log(settings.log_file))
     except OSError as err:

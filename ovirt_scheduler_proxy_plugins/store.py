@@ -47,8 +47,9 @@ def _owned_like_directory(path: str) -> None:
         os.chown(path, owner.st_uid, owner.st_gid)
 
 
-def write_json(path: str, value: Any) -> bool:
-    """Atomically replace `path` (mode 0600). False, with a log line, if the disk refuses."""
+def write_json(path: str, value: Any, durable: bool = True) -> bool:
+    """Atomically replace `path` (mode 0600). False, with a log line, if the disk refuses.
+    `durable=False` skips the fsync, for counters that may be lost in a crash."""
     directory = os.path.dirname(path) or "."
     tmp_path = None
     try:
@@ -58,7 +59,8 @@ def write_json(path: str, value: Any) -> bool:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(value, handle, separators=(",", ":"))
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         _owned_like_directory(tmp_path)
         os.replace(tmp_path, path)
         return True

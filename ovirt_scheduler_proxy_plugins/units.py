@@ -34,7 +34,7 @@ def _claim(settings: Settings, snap: Snapshot, scores: List[Score]) -> str:
 def _filter_failure(settings: Settings, reason: str) -> Outcome:
     if settings.on_error == "closed":
         LOG.error("VfFilter: on_error = closed, so no host is kept: %s", reason)
-        return Outcome(result=[])
+        return Outcome(result=[], failure=reason)
     return Outcome(error=reason + " (on_error = open: the proxy ignores this filter)")
 
 

@@ -227,18 +227,6 @@ def test_token_cache_is_private_and_shared(start_world, engine, units):
     assert engine.logins == 1 and engine.logouts == 0      # never revoked by close()
 
 
-def test_sample_config_parses(tmp_path):
-    from ovirt_scheduler_proxy_plugins import config
-    sample = open(os.path.join(os.path.dirname(__file__), "..", "etc", "ovirt-vf-scheduler.conf")).read()
-    pw = tmp_path / "pw"
-    pw.write_text("x\n")
-    os.chmod(pw, 0o600)
-    path = tmp_path / "c.conf"
-    path.write_text(sample.replace("/etc/ovirt-scheduler-proxy/engine.password", str(pw)))
-    settings = config.load(str(path))
-    assert settings.engine.url.startswith("https://") and settings.capacity_source == "engine"
-
-
 def test_config_in_a_second_file_for_closed_policy(start_world, engine, units, tmp_path):
     conf = write_conf(str(tmp_path / "closed"), engine.url, "on_error = closed\n")
     run = units.filter(ids(start_world, "enough"), start_world.vm_by_name("new").id, conf_path=conf)
