@@ -17,6 +17,7 @@ CAPACITY_SOURCES = ("engine", "ucsm", "min")
 ON_ERROR = ("open", "closed")
 WEIGHT_MODES = ("spread", "pack", "reserve")
 PROXY_BUDGET = 30.0   # the proxy kills every unit of a call after 30 s
+SERVICE_USER = "ovirt"   # the units run as the proxy's user (ovirt-vf-scheduler.service, ovirt-scheduler-proxy)
 
 
 class ConfigError(Exception):
@@ -31,6 +32,7 @@ class EngineSettings:
     ca_file: Optional[str] = None
     insecure: bool = False
     timeout: float = 5.0
+    password_file: Optional[str] = None     # where the password came from (check reads it as the units' user)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class UcsmConfig:
     timeout: float = 5.0
     cache_ttl: float = 300.0
     host_map: Tuple[Tuple[str, str], ...] = ()
+    password_file: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,7 @@ def _server_section(path: str, parser: configparser.ConfigParser, name: str, cls
         _require(path, name, values, key)
     fields = {key: value for key, value in values.items() if key not in ("password", "password_file")}
     fields["password"] = _password(path, name, values, warnings)
+    fields["password_file"] = values.get("password_file")
     if cls is UcsmConfig:
         fields["urls"] = fields.pop("url")
     return cls(**fields)

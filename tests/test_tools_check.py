@@ -3,6 +3,7 @@ it matters) and the fake UCS-M; each failure must be a FAIL line with its fix, a
 the worst status (0 OK, 1 WARN, 3 FAIL)."""
 import json
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -22,8 +23,10 @@ VMFEX_DEFINITION = "{type=interface;prop={SecurityGroups=^.*$;vmfex=^[a-zA-Z0-9_
 
 
 def run_check(conf, plugins_dir, *args):
+    """As the current user (CI has no user ovirt; test_check_access.py checks as another user)."""
+    user = pwd.getpwuid(os.geteuid()).pw_name
     return subprocess.run([CLI, "check", "--config", conf, "--plugins-dir", plugins_dir, "--python",
-                           sys.executable] + list(args), capture_output=True, text=True, timeout=60)
+                           sys.executable, "--user", user] + list(args), capture_output=True, text=True, timeout=60)
 
 
 def lines(run):

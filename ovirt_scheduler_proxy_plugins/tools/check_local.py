@@ -5,7 +5,7 @@ import os
 import pwd
 import re
 import subprocess
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .. import __version__, config, install
 from .findings import FAIL, OK, WARN, Finding
@@ -58,39 +58,6 @@ def tls(section: str, urls: Sequence[str], ca_file: Optional[str], insecure: boo
     return Finding(name, OK, "certificates verified against %s" % (ca_file or "the system trust store"))
 
 
-def _writable(path: str) -> bool:
-    """Writable, or creatable below its nearest existing parent."""
-    existing = path
-    while existing and not os.path.exists(existing):
-        parent = os.path.dirname(existing)
-        if parent == existing:
-            break
-        existing = parent
-    return os.access(existing or ".", os.W_OK | (os.X_OK if os.path.isdir(existing or ".") else 0))
-
-
-def _user_name(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def state_dirs(settings: config.Settings) -> List[Finding]:
-    """The units fail without their log and lose their caches without cache_dir."""
-    who = ("root (the units run as the proxy's user: make sure ovirt owns them)" if os.geteuid() == 0
-           else "user %s" % _user_name(os.geteuid()))
-    bad = [(key, path) for key, path in (("cache_dir", settings.cache_dir), ("log_file", settings.log_file))
-           if not _writable(path)]
-    if not bad:
-        return [Finding("state dirs", OK, "%s and %s writable, checked as %s"
-                        % (settings.cache_dir, settings.log_file, who))]
-    return [Finding("state dirs", FAIL if key == "log_file" else WARN, "[scheduler] %s %s is not writable by %s"
-                    % (key, path, who), "install -d -o ovirt -m 700 %s" % (path if key == "cache_dir"
-                                                                           else os.path.dirname(path)))
-            for key, path in bad]
-
-
 def plugin_files(plugins_dir: str) -> List[Finding]:
     """The proxy runs what is in its directory, not what pip installed: they must be the same files,
     and no other module there may define a class of the same name (the last one loaded wins)."""
@@ -131,22 +98,35 @@ def _clashing_classes(path: str) -> List[str]:
         return []
 
 
-def proxy_python(python: str, plugins_dir: str, timeout: float) -> Optional[Finding]:
-    """Import the units as the proxy does (its python3, cwd = the plugin dir): any error or any
-    byte on stderr there means the proxy drops every answer of the units."""
+def _as_user(user: str) -> Tuple[Dict[str, object], str]:
+    """subprocess arguments that run a command as `user` when root (else as oneself), and words for it."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return {}, ""
+    if os.geteuid() != 0 or entry.pw_uid == 0:
+        return {}, ""
+    return ({"user": entry.pw_uid, "group": entry.pw_gid,
+             "extra_groups": os.getgrouplist(entry.pw_name, entry.pw_gid)}, " as user %s" % user)
+
+
+def proxy_python(python: str, plugins_dir: str, timeout: float, user: str = config.SERVICE_USER) -> Optional[Finding]:
+    """Import the units as the proxy does (its python3 as its user, cwd = the plugin dir): any error
+    or any byte on stderr there means the proxy drops every answer of the units."""
     if not os.path.isdir(plugins_dir):
         return None
     python = os.path.abspath(python) if os.sep in python else python    # the probe runs in plugins_dir
+    switch, who = _as_user(user)
     hint = ("install this version for the interpreter the proxy runs (the first python3 on its PATH): "
             "%s -m pip install ovirt-vf-scheduler==%s" % (python, installed_version()))
     try:
         run = subprocess.run([python, "-c", _IMPORT_PROBE], cwd=plugins_dir, capture_output=True, text=True,
-                             timeout=timeout, stdin=subprocess.DEVNULL)
+                             timeout=timeout, stdin=subprocess.DEVNULL, **switch)
     except (OSError, subprocess.TimeoutExpired) as err:
-        return Finding("proxy python", FAIL, "cannot run %s: %s" % (python, err), hint)
+        return Finding("proxy python", FAIL, "cannot run %s%s: %s" % (python, who, err), hint)
     last = (run.stderr.strip().splitlines() or [""])[-1]
     if run.returncode != 0:
-        return Finding("proxy python", FAIL, "%s cannot import the units: %s" % (python, last), hint)
+        return Finding("proxy python", FAIL, "%s cannot import the units%s: %s" % (python, who, last), hint)
     if run.stderr.strip():
         return Finding("proxy python", FAIL, "importing the units with %s writes to stderr, so the proxy would "
                        "discard every answer: %s" % (python, last), "fix or silence the warning's source")
@@ -154,4 +134,4 @@ def proxy_python(python: str, plugins_dir: str, timeout: float) -> Optional[Find
     if version != installed_version():
         return Finding("proxy python", WARN, "%s imports ovirt-vf-scheduler %s, this is %s"
                        % (python, version, installed_version()), hint)
-    return Finding("proxy python", OK, "%s imports the units and ovirt-vf-scheduler %s" % (python, version))
+    return Finding("proxy python", OK, "%s imports the units and ovirt-vf-scheduler %s%s" % (python, version, who))

@@ -17,6 +17,10 @@ from typing import Dict, List, Optional
 from .. import config, status
 from ..store import Ledger
 from . import common, output
+from .findings import FAIL
+from .findings import OK as CHECK_OK
+from .findings import WARN as CHECK_WARN
+from .findings import Finding
 
 SUMMARY = "recent decisions and failures of the units, as a monitoring check (exit 0 OK, 1 WARN, 2 CRITICAL)"
 DESCRIPTION = ("Read what VfFilter and VfWeight recorded in cache_dir (decisions, fail-opens, fail-closes, last "
@@ -105,7 +109,8 @@ def source_line(name: str, record: dict, now: float, capacity_source: str) -> Li
 
 def claims_line(count: int, vfs: int, oldest: float, warn: int, critical: int) -> Line:
     level = CRITICAL if count >= critical else WARN if count >= warn else OK
-    text = "%d pending claim%s holding %d VFs" % (count, "" if count == 1 else "s", vfs)
+    text = "%d pending claim%s holding %d VFs" % (count, "" if count == 1 else "s", vfs) if count else \
+        "no pending claims"
     if count:
         text += " (oldest %s)" % ago(oldest).replace(" ago", "")
     if level != OK:
@@ -158,6 +163,29 @@ def render_text(data: Dict[str, object], colour: bool) -> str:
     out += ["%s  %s  %s" % (output.paint(line.status.ljust(8), _STYLE[line.status], colour), line.name.ljust(width),
                             line.message) for line in lines]
     return "\n".join(out)
+
+
+def check_findings(settings: config.Settings) -> List[Finding]:
+    """The same lines for `check`: a filter that failed within the last hour FAILs; no data yet is fine
+    there (a new install has decided nothing)."""
+    try:
+        data = report(settings, settings.cache_dir, 3600.0)
+    except OSError as err:
+        return [Finding("unit status", CHECK_WARN, "cannot read cache_dir %s: %s" % (settings.cache_dir, err),
+                        "run check as root or as the units' user")]
+    levels = {OK: CHECK_OK, WARN: CHECK_WARN, CRITICAL: FAIL}
+    hints = {"claims": "VMs placed by the units that the engine does not show placed: see `explain`; claims "
+                       "expire after [scheduler] claim_ttl",
+             "ucsm": "see the ucsm login line; the units' log_file %s has each failure" % settings.log_file}
+    out = []
+    for line in data["lines"]:
+        if line.name in UNITS and line.name not in data["units"]:
+            out.append(Finding("status " + line.name, CHECK_OK, "no decision recorded yet"))
+            continue
+        out.append(Finding("status " + line.name, levels[line.status], line.message, hints.get(
+            line.name, "fix the cause above (log_file %s has every decision); the failure counts as recent for "
+            "an hour: ovirt-vf-scheduler status --window shows less" % settings.log_file)))
+    return out
 
 
 def _user() -> str:
