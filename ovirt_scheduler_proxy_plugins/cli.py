@@ -1,5 +1,6 @@
 """ovirt-vf-scheduler: the operator's command line."""
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -17,13 +18,13 @@ explain, check, policy, capacity and status document their own codes: ovirt-vf-s
 def _install_plugins(args: argparse.Namespace) -> int:
     try:
         actions = install.install(args.plugins_dir, force=args.force)
-    except (install.InstallError, OSError) as err:
-        print("install-plugins: %s" % err, file=sys.stderr)
+    except install.InstallError as err:
+        print("ovirt-vf-scheduler install-plugins: %s" % err, file=sys.stderr)
         return 1
     for path, state in actions:
         print("%-9s %s" % (state, path))
     if any(state != "unchanged" for _, state in actions):
-        print("restart ovirt-scheduler-proxy, then ovirt-engine, so the engine discovers the units")
+        print("%s, so the engine discovers the units" % install.RESTART)
     return 0
 
 
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ovirt-vf-scheduler", epilog=TOP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="VM-FEX / SR-IOV VF scheduling units for ovirt-scheduler-proxy.")
+        description="VM-FEX / SR-IOV VF scheduling units for the oVirt engine's external scheduler.")
     parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -72,9 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_PIPE_CLOSED = 141    # as a shell reports a command ended by SIGPIPE
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:
+        # `check | head -1`: the reader left; end quietly (and keep the exit-time flush quiet too).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
 
 
 if __name__ == "__main__":

@@ -80,13 +80,17 @@ def _scenario(title: str, inv: Inventory, vm_name: str, host_names: List[str], s
         host = snap.hosts[host_id]
         verdict = decide.fits(snap.vm.demand, host, settings.keep_unknown)
         rows.append([host.name, str(host.capacity.vfs), host.capacity.source, str(host.used),
-                     str(host.pending), str(host.free),
+                     str(host.pending), str(render.free_shown(host)),
                      "keep" if host_id in kept else "DROP", str(scores.get(host_id, "-")),
                      render.reason_words(verdict, host)])
     print(_table(rows))
-    ranked = sorted((scores.get(h, 0), inv.hosts[h].name) for h in hosts if h in kept)
-    if ranked:
-        print("-> the engine %s %s (lowest weight among kept hosts)" % (verb, ranked[0][1]))
+    ranked = [(inv.hosts[h].name, scores.get(h, 0)) for h in hosts if h in kept]
+    if len(ranked) == 1:
+        print("-> the engine %s %s, the only host kept (the weights do not run for one host)" % (verb, ranked[0][0]))
+    elif ranked:
+        best, low = render.lowest(ranked)
+        print("-> " + render.tie(best, low) if len(best) > 1 else
+              "-> the engine %s %s (VfWeight's lowest weight among the kept hosts: %d)" % (verb, best[0], low))
     else:
         print("-> no host can take it: the engine reports that the external filter removed every host")
 

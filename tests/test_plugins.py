@@ -44,7 +44,7 @@ def test_start_keeps_only_hosts_with_enough_free_vfs(start_world, units):
     assert run.result == ids(start_world, "enough")
     log = units.log_text()
     assert "1 of 4 hosts can run new (2 too few free VFs, 1 no VFs)" in log
-    assert "one DROP: needs 2, 1 free: 3 of 4 used by 1 VMs" in log
+    assert "one DROP: needs 2, 1 free: 3 of 4 used by 1 VM" in log
     assert "secret" not in log
 
 

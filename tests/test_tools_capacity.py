@@ -85,7 +85,8 @@ def test_every_cluster_without_cluster_option_and_json_keys(conf):
     assert lab["totals"] == {"capacity": 2, "used": 0, "used_by_vms": 0, "pending": 0, "reserve": 0, "free": 2,
                              "hosts": 1, "unknown_hosts": 0}
     assert set(lab["hosts"][0]) == {"host_id", "host", "capacity", "capacity_source", "capacity_age_s",
-                                    "capacity_detail", "used", "used_by_vms", "pending", "reserve", "free"}
+                                    "capacity_detail", "used", "used_by_vms", "pending", "reserve", "free",
+                                    "shortfall", "shortfall_why"}
 
 
 def test_evacuation_that_fits_is_a_first_fit_decreasing_plan(conf):
@@ -106,6 +107,21 @@ def test_evacuation_lists_the_vms_that_would_not_fit(world, conf):
     assert "reserve 2 per host" in run.stdout
     assert "1 of 3 VMs would not fit anywhere: a1 (3)" in run.stdout
     assert [line.split()[-1] for line in run.stdout.splitlines() if line.startswith("a2 ")] == ["b"]
+
+
+def test_a_host_short_of_its_reserve_shows_0_free_and_the_totals_agree(world, conf):
+    """vf_reserve=2: a has 8 - 7 - 2 = -1, shown as 0 free and 1 short; b 8 - 4 - 2 = 2, c 4 - 0 - 2 = 2."""
+    world.add_cluster("ucs").scheduling_properties = {"vf_reserve": "2"}
+    run = run_capacity(conf, "--cluster", "ucs")
+    rows = {line.split()[0]: line for line in run.stdout.splitlines()[2:] if line}
+    assert rows["a"].split()[7] == "0" and rows["a"].endswith("8 enic VF devices; 1 short of the reserve")
+    assert rows["TOTAL"].split()[6] == "4"                               # 0 + 2 + 2, not -1 + 2 + 2
+    report = json.loads(run_capacity(conf, "--cluster", "ucs", "--json").stdout)["clusters"][0]
+    assert [(h["host"], h["free"], h["shortfall"]) for h in report["hosts"]] == [("a", 0, 1), ("b", 2, 0),
+                                                                                 ("c", 2, 0)]
+    assert report["totals"]["free"] == 4
+    plan = json.loads(run_capacity(conf, "--evacuate", "b", "--json").stdout)["evacuate"]
+    assert plan["free_elsewhere"] == 2 and min(plan["free_after"].values()) >= 0
 
 
 def test_unknown_or_foreign_host_is_one_line_exit_3(conf):

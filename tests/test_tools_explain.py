@@ -56,7 +56,7 @@ def test_table_shows_the_up_hosts_of_the_vm_cluster_best_first_with_reasons(conf
     assert "maint" not in run.stdout and "elsewhere" not in run.stdout
     column = lines[header].index("FILTER")
     assert [row[column:column + 4] for row in rows] == ["keep", "DROP", "DROP"]   # aligned under its header
-    assert "needs 2, 1 free: 3 of 4 used by 1 VMs" in rows[2]
+    assert "needs 2, 1 free: 3 of 4 used by 1 VM" in rows[2]
     assert "1 of 3 hosts can run web (2 too few free VFs)" in run.stdout
     assert "VfWeight ranks roomy first" in run.stdout
     assert "\x1b[" not in run.stdout                                      # a pipe gets no colour
@@ -88,7 +88,10 @@ def test_cluster_properties_override_the_config_as_for_the_units(cluster, conf):
     assert run.returncode == 1, run.stderr
     report = json.loads(run.stdout)
     assert report["settings"]["reserve"] == 5 and report["kept"] == 0
-    assert {row["host"]: row["free"] for row in report["hosts"]} == {"roomy": 1, "one": -4, "full": -5}
+    assert {row["host"]: (row["free"], row["shortfall"]) for row in report["hosts"]} == {
+        "roomy": (1, 0), "one": (0, 4), "full": (0, 5)}                   # never a negative free
+    assert {row["host"]: row["why"] for row in report["hosts"]}["full"] == \
+        "needs 2, 0 free: 4 of 4 used by 1 VM, 5 short of the reserve"
     assert report["summary"] == "0 of 3 hosts can run web (3 too few free VFs)"
 
 

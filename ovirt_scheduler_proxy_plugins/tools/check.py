@@ -41,7 +41,8 @@ def register(sub) -> None:
 def local_findings(args: argparse.Namespace, settings: Optional[Settings]) -> Iterator[Finding]:
     if settings is not None:
         engine = settings.engine
-        yield check_local.tls("engine", [engine.url], engine.ca_file, engine.insecure, check_local.ENGINE_CA_HINT)
+        yield check_local.tls("engine", [engine.url], engine.ca_file, engine.insecure,
+                              check_local.engine_ca_hint(engine.url))
         if settings.ucsm is not None:
             ucsm = settings.ucsm
             yield check_local.tls("ucsm", ucsm.urls, ucsm.ca_file, ucsm.insecure, check_local.UCSM_CA_HINT)

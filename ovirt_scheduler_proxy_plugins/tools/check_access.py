@@ -11,11 +11,11 @@ import grp
 import os
 import pwd
 import select
-import stat
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from .. import config
+from ..install import mode_and_owner
 from .findings import FAIL, OK, WARN, Finding
 
 READ, WRITE = "read", "write"
@@ -137,22 +137,6 @@ def _probe_as(user: pwd.struct_passwd, wanted: Sequence[Need]) -> List[Problem]:
     return found
 
 
-def _owner(path: str) -> str:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return "missing"
-    try:
-        user = pwd.getpwuid(info.st_uid).pw_name
-    except KeyError:
-        user = str(info.st_uid)
-    try:
-        group = grp.getgrgid(info.st_gid).gr_name
-    except KeyError:
-        group = str(info.st_gid)
-    return "%04o %s:%s" % (stat.S_IMODE(info.st_mode), user, group)
-
-
 def fix(problem: Problem, user: str, group: str) -> str:
     """The command that gives `user` (primary group `group`) exactly the access the units need, as
     the README sets it up."""
@@ -176,12 +160,12 @@ def _words(problem: Problem, user: str) -> str:
     need = problem.need
     if problem.reason == "search":
         return "%s %s: user %s cannot enter %s (%s)" % (need.what, need.path, user, problem.blocker,
-                                                         _owner(problem.blocker))
+                                                         mode_and_owner(problem.blocker))
     if problem.reason == "create":
         return "%s %s does not exist and user %s cannot create it in %s (%s)" % (
-            need.what, need.path, user, problem.blocker, _owner(problem.blocker))
+            need.what, need.path, user, problem.blocker, mode_and_owner(problem.blocker))
     verb = "read" if need.mode == READ else "write"
-    return "%s %s: user %s cannot %s it (%s)" % (need.what, need.path, user, verb, _owner(need.path))
+    return "%s %s: user %s cannot %s it (%s)" % (need.what, need.path, user, verb, mode_and_owner(need.path))
 
 
 def _check_name(need: Need) -> str:

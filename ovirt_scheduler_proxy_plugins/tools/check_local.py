@@ -6,16 +6,41 @@ import pwd
 import re
 import subprocess
 from typing import Dict, List, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
 
 from .. import __version__, config, install
 from .findings import FAIL, OK, WARN, Finding
 
-ENGINE_CA_HINT = ("download the engine CA: curl -o /etc/pki/ovirt-engine/ca.pem "
-                  "'https://ENGINE/ovirt-engine/services/pki-resource?resource=ca-certificate&format=X509-PEM-CA' "
-                  "and set [engine] ca_file to it")
+# On the engine host, apache-ca.pem is the CA of the web server's certificate: a link to the engine CA
+# (ca.pem), or the third party's CA once a custom certificate is installed (docs/engine-notes.md).
+ENGINE_HOST_CA = "/etc/pki/ovirt-engine/apache-ca.pem"
 UCSM_CA_HINT = "set [ucsm] ca_file to the CA that signed the UCS Manager certificate"
-REINSTALL_HINT = ("ovirt-vf-scheduler install-plugins --plugins-dir %s, then restart ovirt-scheduler-proxy "
-                  "and then ovirt-engine")
+PLAIN_HTTP, WRONG_NAME, UNKNOWN_CA, TLS_OTHER = "plain http", "wrong name", "unknown ca", "tls"
+
+
+def engine_ca_hint(url: str) -> str:
+    """Right on the engine host (use its file, never write into /etc/pki/ovirt-engine) and elsewhere."""
+    host = urlsplit(url).hostname or "ENGINE_FQDN"
+    return ("on the engine host set [engine] ca_file = %s (never replace files in /etc/pki/ovirt-engine); "
+            "on another machine fetch the engine CA into a file of its own: curl -o "
+            "/etc/ovirt-scheduler-proxy/engine-ca.pem 'http://%s/ovirt-engine/services/pki-resource?"
+            "resource=ca-certificate&format=X509-PEM-CA' and set ca_file to it" % (ENGINE_HOST_CA, host))
+
+
+def tls_trouble(text: str) -> Optional[str]:
+    """What a client's TLS error means: the port speaks plain HTTP, the certificate names another host,
+    its CA is unknown (or the CA file unusable), another TLS failure, or None (not TLS at all)."""
+    if re.search(r"wrong version number|packet length too long|unexpected (TLS|SSL) packet|unknown protocol",
+                 text, re.I):
+        return PLAIN_HTTP
+    if re.search(r"subject name|does not match target host|hostname mismatch|doesn't match", text, re.I):
+        return WRONG_NAME
+    if re.search(r"\((60|77),|verify|unable to get local issuer|self[- ]signed|CA file|certificate", text, re.I):
+        return UNKNOWN_CA
+    if re.search(r"SSL|TLS|\((35|58),", text):
+        return TLS_OTHER
+    return None
+REINSTALL_HINT = "ovirt-vf-scheduler install-plugins --plugins-dir %s, then " + install.RESTART
 _UNIT_CLASS = re.compile(r"^class\s+(VfFilter|VfWeight)\b", re.M)
 _IMPORT_PROBE = ("import vf_filter, vf_weight, ovirtsdk4, ovirt_scheduler_proxy_plugins as p; "
                  "print(p.__version__)")
@@ -63,7 +88,7 @@ def plugin_files(plugins_dir: str) -> List[Finding]:
     and no other module there may define a class of the same name (the last one loaded wins)."""
     if not os.path.isdir(plugins_dir):
         return [Finding("plugin files", FAIL, "%s does not exist" % plugins_dir,
-                        "is ovirt-scheduler-proxy installed? pass --plugins-dir, then "
+                        "the RPM creates it (ovirt-scheduler-proxy before oVirt 4.5); or pass --plugins-dir, then "
                         + REINSTALL_HINT % plugins_dir)]
     version = installed_version()
     problems, ours = [], set()
@@ -117,8 +142,9 @@ def proxy_python(python: str, plugins_dir: str, timeout: float, user: str = conf
         return None
     python = os.path.abspath(python) if os.sep in python else python    # the probe runs in plugins_dir
     switch, who = _as_user(user)
-    hint = ("install this version for the interpreter the proxy runs (the first python3 on its PATH): "
-            "%s -m pip install ovirt-vf-scheduler==%s" % (python, installed_version()))
+    hint = ("install ovirt-vf-scheduler %s for the interpreter the units run with, as the README's Install "
+            "section says: dnf install ./ovirt-vf-scheduler-%s-*.noarch.rpm (./dev rpm builds it), or in its source tree "
+            "%s -m pip install --no-deps ." % (installed_version(), installed_version(), python))
     try:
         run = subprocess.run([python, "-c", _IMPORT_PROBE], cwd=plugins_dir, capture_output=True, text=True,
                              timeout=timeout, stdin=subprocess.DEVNULL, **switch)
