@@ -44,6 +44,17 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.main(verbose=args.verbose)
 
 
+def _sim(args: argparse.Namespace) -> int:
+    from . import simulate
+    return simulate.main(with_ucsm=args.ucsm, port=args.port, state_dir=args.dir)
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or int(raw) > 65535:
+        raise argparse.ArgumentTypeError("expected a TCP port 0..65535, got %r" % raw)
+    return int(raw)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ovirt-vf-scheduler", epilog=TOP_EPILOG,
@@ -68,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--verbose", action="store_true", help="also print the units' decision log")
     demo.set_defaults(func=_demo)
+    sim = sub.add_parser("sim", help="keep a simulated engine (and UCS-M) running, with a ready config, to try "
+                                     "the other commands", epilog=EXIT_CODES,
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         description="Start the demo's simulated engine (and UCS Manager) on 127.0.0.1, write a "
+                                     "config and a plugin directory, print the export line, and run until "
+                                     "Ctrl-C or SIGTERM.")
+    sim.add_argument("--ucsm", action="store_true", help="also simulate UCS Manager (capacity_source = min)")
+    sim.add_argument("--port", type=_port, default=0, help="the engine's port (default: any free port)")
+    sim.add_argument("--dir", metavar="DIR", help="keep the config and state here (default: a temporary "
+                                                 "directory, removed on exit)")
+    sim.set_defaults(func=_sim)
     for command in (explain, check, policy, capacity_report, status_report):
         command.register(sub)
     return parser

@@ -198,15 +198,17 @@ def conf_path() -> str:
     return os.environ.get(CONF_ENV) or DEFAULT_CONF
 
 
-def state_dir(path: Optional[str] = None) -> str:
-    """[scheduler] cache_dir of the config file, read leniently: a unit failing on a bad config
-    still counts the failure where `status` looks (the default when even that cannot be read)."""
+def state_dir(path: Optional[str] = None) -> Optional[str]:
+    """[scheduler] cache_dir of the config file, read leniently, so that a unit failing on a bad config
+    still counts the failure where `status` looks; else the default cache_dir if it exists (never
+    created on a guess), else None."""
     parser = configparser.ConfigParser(interpolation=None, default_section="__no_defaults__", strict=False)
     try:
         parser.read(path or conf_path(), encoding="utf-8")
-        return parser.get("scheduler", "cache_dir", fallback="").strip() or Settings.cache_dir
+        named = parser.get("scheduler", "cache_dir", fallback="").strip()
     except (configparser.Error, UnicodeDecodeError):
-        return Settings.cache_dir
+        named = ""
+    return named or (Settings.cache_dir if os.path.isdir(Settings.cache_dir) else None)
 
 
 def _read_section(path: str, parser: configparser.ConfigParser, name: str) -> Dict[str, object]:

@@ -46,7 +46,8 @@ def sample_ucs_domain(inv: Inventory) -> List[UcsmServer]:
             for slot, (name, vfs) in enumerate(sorted(dynamic_eth.items()), start=1)]
 
 
-def _conf(state: str, url: str, password: str, ucsm_url: str, ucsm_password: str) -> str:
+def sim_config(state: str, url: str, password: str, ucsm_url: str, ucsm_password: str) -> str:
+    """The config for the simulated engine and UCS-M: capacity_source = min, both passwords in files."""
     ucsm_pw = write_secret(os.path.join(state, "ucsm.pw"), ucsm_password)
     return write_config(state, url, password, "capacity_source = min\n",
                         "[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\n" % (ucsm_url, ucsm_pw))
@@ -103,7 +104,7 @@ def main(verbose: bool = False) -> int:
         plugins_dir = os.path.join(state, "plugins")
         os.mkdir(plugins_dir)
         install.install(plugins_dir)
-        conf = _conf(state, engine.url, inv.users["admin@internal"], ucsm.url, ucsm.users["ovirt-ro"])
+        conf = sim_config(state, engine.url, inv.users["admin@internal"], ucsm.url, ucsm.users["ovirt-ro"])
         settings = config.load(conf)
         env = proxy.proxy_env({config.CONF_ENV: conf})
         print("Simulated engine at %s: cluster 'ucs', %d hosts, %d VMs; units installed in %s"

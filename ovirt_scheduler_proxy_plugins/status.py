@@ -49,12 +49,14 @@ def _update(path: str, fresh: Dict[str, object], change) -> None:
         LOG.warning("status not recorded in %s: %s", path, err)
 
 
-def record(cache_dir: str, unit: str, outcome: str, reason: str = "", now: Optional[float] = None) -> None:
+def record(cache_dir: Optional[str], unit: str, outcome: str, reason: str = "", now: Optional[float] = None) -> None:
     """Count one answer of `unit`: DECIDED (from the data), FAIL_OPEN (the unit's answer is an error:
     the proxy ignores it) or FAIL_CLOSED (the filter kept no host because it could not decide);
-    `reason` says why it failed."""
+    `reason` says why it failed. cache_dir None (no config to tell it): nothing is recorded."""
     if outcome not in OUTCOMES:
         raise ValueError("unknown outcome %r" % outcome)
+    if cache_dir is None:
+        return
     now = time.time() if now is None else now
     fresh = {"unit": unit, "since": now, "decisions": 0, "fail_open": 0, "fail_closed": 0,
              "last_decision": None, "last_failure": None, "last_failure_kind": None, "last_failure_reason": None}

@@ -201,7 +201,7 @@ def main(args: argparse.Namespace) -> int:
         settings: Optional[config.Settings] = common.read_settings(args)
         cache_dir = settings.cache_dir
     except config.ConfigError as err:
-        settings, cache_dir = None, config.state_dir(args.config)
+        settings, cache_dir = None, config.state_dir(args.config) or config.Settings.cache_dir
         lines.append(Line("config", CRITICAL, "%s (the units fail the same way)" % err))
     try:
         data = report(settings, cache_dir, args.window, args.claims_warn, args.claims_critical)
