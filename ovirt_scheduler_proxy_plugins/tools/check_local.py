@@ -144,10 +144,14 @@ def proxy_python(python: str, plugins_dir: str, timeout: float, user: str = conf
     switch, who = _as_user(user)
     hint = ("install ovirt-vf-scheduler %s for the interpreter the units run with, as the README's Install "
             "section says: dnf install ./ovirt-vf-scheduler-%s-*.noarch.rpm (./dev rpm builds it), or in its source tree "
-            "%s -m pip install --no-deps ." % (installed_version(), installed_version(), python))
+            "%s -m pip install --no-deps --no-build-isolation ." % (installed_version(), installed_version(), python))
     try:
         run = subprocess.run([python, "-c", _IMPORT_PROBE], cwd=plugins_dir, capture_output=True, text=True,
                              timeout=timeout, stdin=subprocess.DEVNULL, **switch)
+    except PermissionError as err:
+        return Finding("proxy python", FAIL, "cannot run %s%s: %s" % (python, who, err.strerror),
+                       "the units need an interpreter that user %s may execute, e.g. the system python3 the "
+                       "RPM uses (a virtualenv or pyenv under /root is not)" % user)
     except (OSError, subprocess.TimeoutExpired) as err:
         return Finding("proxy python", FAIL, "cannot run %s%s: %s" % (python, who, err), hint)
     last = (run.stderr.strip().splitlines() or [""])[-1]
