@@ -115,7 +115,7 @@ class Run:
                 return
             self._emitted = True
             status.record(self.cache_dir or config.state_dir(), self.unit, status.FAIL_OPEN if outcome.error
-                          is not None else status.FAIL_CLOSED if outcome.failure else status.DECIDED,
+                          is not None else status.FAIL_CLOSED if outcome.failure else status.OK,
                           outcome.failure or "")
             if outcome.error is not None:
                 line = "ovirt-vf-scheduler %s: %s\n" % (self.unit, outcome.error.replace("\n", " "))

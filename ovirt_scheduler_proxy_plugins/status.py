@@ -24,9 +24,10 @@ from typing import Dict, Optional
 from .store import StoreError, locked, read_json, write_json
 
 LOG = logging.getLogger("ovirt_vf_scheduler.status")
-DECIDED, FAIL_OPEN, FAIL_CLOSED = "decided", "fail_open", "fail_closed"
-OUTCOMES = (DECIDED, FAIL_OPEN, FAIL_CLOSED)
-_COUNTERS = {DECIDED: "decisions", FAIL_OPEN: "fail_open", FAIL_CLOSED: "fail_closed"}
+# The outcomes as serve's /metrics labels them (units.UnitAnswer.outcome there).
+OK, FAIL_OPEN, FAIL_CLOSED = "ok", "fail_open", "fail_closed"
+OUTCOMES = (OK, FAIL_OPEN, FAIL_CLOSED)
+_COUNTERS = {OK: "decisions", FAIL_OPEN: "fail_open", FAIL_CLOSED: "fail_closed"}
 _LOCK_WAIT = 1.0                # seconds; a decision waits at most this long for its count
 _REASON_MAX = 500
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -50,7 +51,7 @@ def _update(path: str, fresh: Dict[str, object], change) -> None:
 
 
 def record(cache_dir: Optional[str], unit: str, outcome: str, reason: str = "", now: Optional[float] = None) -> None:
-    """Count one answer of `unit`: DECIDED (from the data), FAIL_OPEN (the unit's answer is an error:
+    """Count one answer of `unit`: OK (decided from the data), FAIL_OPEN (the unit's answer is an error:
     the proxy ignores it) or FAIL_CLOSED (the filter kept no host because it could not decide);
     `reason` says why it failed. cache_dir None (no config to tell it): nothing is recorded."""
     if outcome not in OUTCOMES:
@@ -63,7 +64,7 @@ def record(cache_dir: Optional[str], unit: str, outcome: str, reason: str = "", 
 
     def change(value: Dict[str, object]) -> None:
         value[_COUNTERS[outcome]] = int(value.get(_COUNTERS[outcome]) or 0) + 1
-        if outcome == DECIDED:
+        if outcome == OK:
             value["last_decision"] = now
         else:
             value.update(last_failure=now, last_failure_kind=outcome,

@@ -182,7 +182,7 @@ def test_rpm_requires_exactly_what_the_code_imports_under_el_names(rpm):
     imported = third_party_imports()
     unknown = imported - set(DISTRIBUTIONS)
     assert not unknown, "new third-party import: add it to DISTRIBUTIONS, setup.cfg and the spec"
-    wanted = [re.split(r"[<>=!~ ;\[]", line.strip())[0]
+    wanted = [re.split(r"[<>=!~ ;\[]", line.strip())[0].lower().replace("_", "-")
               for line in setup_cfg()["options"]["install_requires"].strip().splitlines()]
     by_pypi = {pypi: el for pypi, el in DISTRIBUTIONS.values()}
     assert sorted(wanted) == sorted(DISTRIBUTIONS[name][0] for name in imported | NOT_YET_IMPORTED)

@@ -26,7 +26,7 @@ def run_status(conf, *args):
 def test_concurrent_processes_lose_no_count(tmp_path):
     code = ("import sys; from ovirt_scheduler_proxy_plugins import status\n"
             "for i in range(20): status.record(sys.argv[1], 'VfFilter', status.FAIL_OPEN if i % 4 == 0 "
-            "else status.DECIDED, 'engine down')")
+            "else status.OK, 'engine down')")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)]) for _ in range(6)]
     assert [p.wait(timeout=60) for p in procs] == [0] * 6
     record = status.read_all(str(tmp_path))["units"]["VfFilter"]
