@@ -9,6 +9,7 @@ import logging
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
+from . import status
 from .accounting import HostRecord, engine_capacity, min_capacity
 from .config import Settings
 from .model import Capacity, DataSourceError
@@ -112,11 +113,14 @@ def capacities(settings: Settings, hosts: Dict[str, dict], deadline: float,
     try:
         ucsm, read_now = from_ucsm(settings, hosts, deadline, memo)
     except CapacityError as err:
+        status.record_source(settings.cache_dir, "ucsm", str(err))     # min mode hides it: status shows it
         if source == "ucsm":
             raise
         # min: a host missing from one source uses the other, and here UCS-M has none.
         LOG.warning("%s; using engine capacity alone", err)
         return engine
+    if read_now:
+        status.record_source(settings.cache_dir, "ucsm")
     if source == "ucsm":
         return ucsm
     return {host_id: combine_min(engine[host_id], ucsm[host_id], hosts[host_id]["name"], read_now)

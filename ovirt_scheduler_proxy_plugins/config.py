@@ -6,8 +6,9 @@ a scheduling failure, not at this code.
 import configparser
 import os
 import stat
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 DEFAULT_CONF = "/etc/ovirt-scheduler-proxy/ovirt-vf-scheduler.conf"
 CONF_ENV = "OVIRT_VF_SCHEDULER_CONF"
@@ -16,6 +17,7 @@ CAPACITY_SOURCES = ("engine", "ucsm", "min")
 ON_ERROR = ("open", "closed")
 WEIGHT_MODES = ("spread", "pack", "reserve")
 PROXY_BUDGET = 30.0   # the proxy kills every unit of a call after 30 s
+SERVICE_USER = "ovirt"   # the units run as the proxy's user (ovirt-vf-scheduler.service, ovirt-scheduler-proxy)
 
 
 class ConfigError(Exception):
@@ -30,6 +32,7 @@ class EngineSettings:
     ca_file: Optional[str] = None
     insecure: bool = False
     timeout: float = 5.0
+    password_file: Optional[str] = None     # where the password came from (check reads it as the units' user)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class UcsmConfig:
     timeout: float = 5.0
     cache_ttl: float = 300.0
     host_map: Tuple[Tuple[str, str], ...] = ()
+    password_file: Optional[str] = None
 
 
 DEFAULT_LISTEN = ("127.0.0.1", 18781)     # the engine's default ExternalSchedulerServiceURL
@@ -157,10 +161,29 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _is_url(text: str) -> bool:
+    """https:// or http:// with a host (and a valid port, if any): what the clients can connect to."""
+    try:
+        parts = urlsplit(text)
+        parts.port                      # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in text)
+
+
+def _url(raw: str) -> str:
+    url = raw.strip()
+    if not _is_url(url):
+        raise ValueError("expected an https:// (or http://) URL with a host, "
+                         "e.g. https://engine.example.com/ovirt-engine/api")
+    return url
+
+
 def _url_list(raw: str) -> Tuple[str, ...]:
     urls = tuple(u for u in raw.replace(",", " ").split() if u)
-    if not urls or not all(u.startswith(("http://", "https://")) for u in urls):
-        raise ValueError("expected one or more http(s):// URLs separated by spaces or commas")
+    if not urls or not all(_is_url(u) for u in urls):
+        raise ValueError("expected one or more https:// (or http://) URLs with a host, "
+                         "separated by spaces or commas")
     return urls
 
 
@@ -177,7 +200,7 @@ def _host_map(raw: str) -> Tuple[Tuple[str, str], ...]:
     return tuple(pairs)
 
 
-_ENGINE_KEYS = {"url": _text, "username": _text, "password": str, "password_file": _text,
+_ENGINE_KEYS = {"url": _url, "username": _text, "password": str, "password_file": _text,
                 "ca_file": _text, "insecure": _bool, "timeout": _seconds}
 _SCHEDULER_KEYS = {"vf_property": _text, "capacity_source": _choice(*CAPACITY_SOURCES),
                    "vf_driver": _text, "reserve": _count, "on_error": _choice(*ON_ERROR),
@@ -208,6 +231,19 @@ PROPERTIES_VALIDATION = ";".join([
 
 def conf_path() -> str:
     return os.environ.get(CONF_ENV) or DEFAULT_CONF
+
+
+def state_dir(path: Optional[str] = None) -> Optional[str]:
+    """[scheduler] cache_dir of the config file, read leniently, so that a unit failing on a bad config
+    still counts the failure where `status` looks; else the default cache_dir if it exists (never
+    created on a guess), else None."""
+    parser = configparser.ConfigParser(interpolation=None, default_section="__no_defaults__", strict=False)
+    try:
+        parser.read(path or conf_path(), encoding="utf-8")
+        named = parser.get("scheduler", "cache_dir", fallback="").strip()
+    except (configparser.Error, UnicodeDecodeError):
+        named = ""
+    return named or (Settings.cache_dir if os.path.isdir(Settings.cache_dir) else None)
 
 
 def _read_section(path: str, parser: configparser.ConfigParser, name: str) -> Dict[str, object]:
@@ -268,6 +304,17 @@ def _password(path: str, section: str, values: Mapping[str, object],
     return password
 
 
+def is_plain_http(url: str) -> bool:
+    return urlsplit(url).scheme == "http"
+
+
+def plain_http_warnings(settings: Settings) -> List[str]:
+    """One line per http:// URL: logged on every run and printed by the operator commands."""
+    urls = [("engine", settings.engine.url)] + [("ucsm", url) for url in (settings.ucsm.urls if settings.ucsm else ())]
+    return ["[%s] url %s is plain http: the password and the session cross the network unencrypted; "
+            "use https://" % (section, url) for section, url in urls if is_plain_http(url)]
+
+
 def _server_section(path: str, parser: configparser.ConfigParser, name: str, cls, warnings: list,
                     files: list):
     """[engine] and [ucsm]: url, username and a password are required, the rest has defaults."""
@@ -276,6 +323,7 @@ def _server_section(path: str, parser: configparser.ConfigParser, name: str, cls
         _require(path, name, values, key)
     fields = {key: value for key, value in values.items() if key not in ("password", "password_file")}
     fields["password"] = _password(path, name, values, warnings, files)
+    fields["password_file"] = values.get("password_file")
     if cls is UcsmConfig:
         fields["urls"] = fields.pop("url")
     return cls(**fields)
@@ -306,10 +354,9 @@ def load(path: Optional[str] = None) -> Settings:
     ucsm = _server_section(path, parser, "ucsm", UcsmConfig, warnings, files) \
         if parser.has_section("ucsm") else None
     serve = ServeSettings(**_read_section(path, parser, "serve")) if parser.has_section("serve") else ServeSettings()
-    settings = Settings(path=path, engine=engine, ucsm=ucsm, serve=serve, warnings=tuple(warnings),
-                        files=tuple(files), **scheduler)
+    settings = Settings(path=path, engine=engine, ucsm=ucsm, serve=serve, files=tuple(files), **scheduler)
     _check_source(settings, "%s: [scheduler] capacity_source" % path)
-    return settings
+    return replace(settings, warnings=tuple(warnings + plain_http_warnings(settings)))
 
 
 def _check_source(settings: Settings, where: str) -> None:

@@ -103,7 +103,9 @@ def sdk_connection(settings: EngineSettings, token: Optional[str], max_seconds: 
     """An ovirtsdk4 Connection with our TLS settings; each request AND the SSO login are bounded
     by the config's timeout (and by `max_seconds` if given). Raises ovirtsdk4.Error."""
     from .sdk_login import BoundedConnection
-    limit = min(settings.timeout, max_seconds) if max_seconds else settings.timeout
+    # A second past the caller's limit: its own deadline (a plugin's watchdog) fires first and
+    # says so, rather than a request that happened to be running then.
+    limit = min(settings.timeout, max_seconds + 1) if max_seconds else settings.timeout
     return BoundedConnection(login_timeout=limit, url=settings.url, username=settings.username,
                              password=settings.password, token=token, insecure=settings.insecure,
                              ca_file=settings.ca_file, timeout=max(1, int(limit + 0.999)))

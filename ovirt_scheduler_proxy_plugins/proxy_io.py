@@ -15,9 +15,9 @@ import os
 import sys
 import threading
 import time
-from typing import Callable
+from typing import Callable, Optional
 
-from . import config, snapshot, units
+from . import config, snapshot, status, units
 from .model import DataSourceError
 from .store import StoreError, locked
 
@@ -71,6 +71,7 @@ class Run:
         self.started = time.monotonic()
         self._emit_lock = threading.Lock()
         self._emitted = False
+        self.cache_dir: Optional[str] = None          # where status counts the outcome
         sys.stdout.flush()
         sys.stderr.flush()
         self._stdout = os.dup(1)
@@ -103,6 +104,7 @@ class Run:
             if self._emitted:
                 return
             self._emitted = True
+            status.record(self.cache_dir or config.state_dir(), self.unit, outcome.outcome, outcome.error or "")
             if outcome.result is None:
                 line = "ovirt-vf-scheduler %s: %s\n" % (self.unit, (outcome.error or "no answer").replace("\n", " "))
                 os.write(self._stderr, line.encode("utf-8", "replace"))
@@ -123,6 +125,7 @@ def run_plugin(unit: str, host_ids, vm_id: str, args: dict) -> None:
         run.finish(units.config_failure(unit, err))
         return
     deadline = run.started + settings.deadline
+    run.cache_dir = settings.cache_dir
     try:
         run.route_output_to(open_log(settings.log_file))
     except OSError as err:

@@ -55,7 +55,7 @@ def login(api_url: str, username: str, password: str, ca_file, insecure: bool, t
         except pycurl.error as err:
             code, message = err.args[0], err.args[1] if len(err.args) > 1 else ""
             if code == pycurl.E_OPERATION_TIMEDOUT:
-                raise ovirtsdk4.ConnectionError("SSO login at %s: no answer within %g s" % (url, timeout)) from None
+                raise ovirtsdk4.ConnectionError("SSO login at %s: no answer within %.1f s" % (url, timeout)) from None
             # "(code, 'message')" as the SDK words curl errors, so diagnoses keyed on it still work
             raise ovirtsdk4.ConnectionError("SSO login at %s failed: (%s, '%s')" % (url, code, message)) from None
         status = curl.getinfo(pycurl.RESPONSE_CODE)

@@ -3,6 +3,7 @@ config file pointing at both, and a proxy-style runner for the units."""
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -102,6 +103,54 @@ def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", ext
     the world between two calls mean the same in both run modes."""
     fresh = "" if "usage_max_age" in extra_scheduler else "usage_max_age = 0\n"
     return write_config(state_dir, engine_url, password, "deadline = 4\n" + fresh + extra_scheduler, extra)
+
+
+def run_cli_as(user, argv, timeout=60):
+    """`ovirt-vf-scheduler ARGV` as another user: a forked child that drops to the user's uid and gids
+    (os.setuid), since that user may not be able to exec this interpreter (a pyenv under /root)
+    -> (exit code, stdout, stderr). Root only."""
+    import pwd
+    import tempfile
+    from ovirt_scheduler_proxy_plugins import cli
+    entry = pwd.getpwnam(user)
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    pid = os.fork()
+    if pid == 0:                                       # child: never returns into pytest
+        code = 70
+        try:
+            os.setgroups([])
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+            os.dup2(out.fileno(), 1)
+            os.dup2(err.fileno(), 2)
+            sys.stdout = os.fdopen(1, "w", closefd=False)
+            sys.stderr = os.fdopen(2, "w", closefd=False)
+            code = cli.main(list(argv))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise TimeoutError("ovirt-vf-scheduler %s as %s: no exit within %g s" % (argv, user, timeout))
+        time.sleep(0.02)
+    out.seek(0)
+    err.seek(0)
+    return os.waitstatus_to_exitcode(status), out.read().decode(), err.read().decode()
+
+
+def stderr_lines(run):
+    """stderr without the warning each operator command prints for the fake engine's http:// URL
+    (test_config.py checks that line itself)."""
+    return [line for line in run.stderr.splitlines() if " warning: [engine] url http://" not in line]
 
 
 def ucsm_section(state_dir, ucsm_url):

@@ -26,7 +26,7 @@ from typing import Optional, Tuple
 from xmlrpc.client import Fault
 from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
-from .. import config, install, units
+from .. import config, install, status, units
 from ..proxy_io import rotate_if_big
 from ..store import Ledger
 from . import foreign
@@ -271,6 +271,10 @@ class App:
         return sum(c.demand for c in Ledger(settings.cache_dir, settings.claim_ttl).live())
 
     def _answered(self, done: units.UnitAnswer, settings: Optional[config.Settings]) -> None:
+        """Every answer of our units: metrics, and the status file `ovirt-vf-scheduler status` reads
+        (plugin processes record the same)."""
+        status.record(settings.cache_dir if settings else config.state_dir(self.config.path), done.unit,
+                      done.outcome, done.error or "")
         self.metrics.decisions.labels(done.unit, done.outcome).inc()
         if done.error is not None:
             self.metrics.plugin_errors.labels(done.unit).inc()
