@@ -1,6 +1,7 @@
 """`ovirt-vf-scheduler serve` called the way the engine calls it: the engine's own request bodies,
 odd but legal calls, foreign plugins, malformed calls, a hung engine, concurrency, config edits,
 SIGTERM. Every scenario of test_plugins/test_faults also runs through serve (conftest.units)."""
+import dataclasses
 import os
 import re
 import signal
@@ -383,3 +384,22 @@ def test_a_remote_address_needs_allow_remote(tmp_path):
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 2
     assert "0.0.0.0 is not a loopback address and the protocol has no authentication" in run.stderr
+
+
+def test_check_calls_discover_where_the_engine_will_and_names_the_port_holder(bed):
+    """check's "serve" line: the engine discovers units once, at its start, on that address."""
+    from ovirt_scheduler_proxy_plugins import config
+    from ovirt_scheduler_proxy_plugins.tools import check_serve
+    settings = config.load(bed.conf)
+    served = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve, listen=("127.0.0.1", bed.port)))
+    found = check_serve.finding(served, 5)
+    assert (found.check, found.status) == ("serve", "OK")
+    assert found.message.startswith("http://127.0.0.1:%d/ offers VfFilter and VfWeight to the engine; also "
+                                    "FirstHostFilter, FiveWeight, MoveFirst, NoisyFilter, PartialWeight (pid %d: "
+                                    % (bed.port, bed.proc.pid))
+    assert "ovirt-vf-scheduler serve" in found.message
+    bed.stop()
+    found = check_serve.finding(served, 5)
+    assert found.status == "FAIL" and "nothing answers the engine's discover at http://127.0.0.1:%d/" % bed.port \
+        in found.message
+    assert found.hint.startswith("on oVirt 4.5: systemctl enable --now ovirt-vf-scheduler")

@@ -1,0 +1,92 @@
+"""`check`'s "serve" line: does something answer the engine's `discover` where it will call, with our units?
+
+The engine calls ExternalSchedulerServiceURL (default http://localhost:18781/) once, at its start;
+if nothing answers there, or something answers without VfFilter and VfWeight, the external units
+stay disabled until the next engine restart. This calls `discover` as the engine does and, when
+the port is taken, names the process holding it (from /proc: every process as root, one's own
+otherwise).
+"""
+import os
+import xmlrpc.client
+from typing import Optional, Tuple
+from xml.parsers.expat import ExpatError
+
+from .. import config
+from ..config import Settings
+from .findings import FAIL, OK, WARN, Finding
+
+ENABLE_HINT = ("on oVirt 4.5: systemctl enable --now ovirt-vf-scheduler (then restart ovirt-engine, which "
+               "discovers units only at its start)")
+
+
+def _listening_inodes(port: int) -> set:
+    """Socket inodes listening on `port` (TCP, IPv4 and IPv6)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii") as handle:
+                next(handle)
+                for line in handle:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:   # 0A = LISTEN
+                        inodes.add(fields[9])
+        except (OSError, StopIteration, IndexError, ValueError):
+            continue
+    return inodes
+
+
+def holder(port: int) -> Optional[Tuple[int, str]]:
+    """(pid, command line) of a process listening on `port`, if /proc lets us see it."""
+    wanted = {"socket:[%s]" % inode for inode in _listening_inodes(port)}
+    if not wanted:
+        return None
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir("/proc/%s/fd" % pid)
+            if not any(os.readlink("/proc/%s/fd/%s" % (pid, fd)) in wanted for fd in fds):
+                continue
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+            return int(pid), command[:120]
+        except OSError:
+            continue
+    return None
+
+
+class _Timeout(xmlrpc.client.Transport):
+    def __init__(self, timeout: float):
+        super().__init__()
+        self._timeout = timeout
+
+    def make_connection(self, host):
+        conn = super().make_connection(host)
+        conn.timeout = self._timeout
+        return conn
+
+
+def finding(settings: Optional[Settings], timeout: float) -> Finding:
+    host, port = settings.serve.listen if settings is not None else config.DEFAULT_LISTEN
+    url = "http://%s:%d/" % ("[%s]" % host if ":" in host else host, port)
+    held = holder(port)
+    by = " (port held by pid %d: %s)" % held if held else ""
+    try:
+        offered = xmlrpc.client.ServerProxy(url, transport=_Timeout(min(timeout, 10.0))).discover()
+    except OSError as err:
+        return Finding("serve", FAIL, "nothing answers the engine's discover at %s: %s%s"
+                       % (url, getattr(err, "strerror", None) or err, by), ENABLE_HINT)
+    except (xmlrpc.client.Error, ExpatError, ValueError) as err:
+        return Finding("serve", FAIL, "%s answers, but not the scheduler proxy's protocol: %s%s"
+                       % (url, " ".join(str(err).split())[:120], by),
+                       "stop what holds port %d, then %s" % (port, ENABLE_HINT))
+    names = {kind: sorted((offered or {}).get(kind) or {}) for kind in ("filters", "scores", "balance")}
+    missing = [unit for unit, kind in (("VfFilter", "filters"), ("VfWeight", "scores")) if unit not in names[kind]]
+    others = sorted(set(names["filters"] + names["scores"] + names["balance"]) - {"VfFilter", "VfWeight"})
+    extra = "; also %s" % ", ".join(others) if others else ""
+    if missing:
+        return Finding("serve", FAIL, "%s answers discover without %s%s%s" % (url, " and ".join(missing), extra, by),
+                       "an ovirt-scheduler-proxy without our plugin modules? ovirt-vf-scheduler install-plugins, or "
+                       "systemctl disable --now ovirt-scheduler-proxy and " + ENABLE_HINT)
+    where = " (pid %d: %s)" % held if held else ""
+    status = OK if held is None or "ovirt-vf-scheduler" in held[1] or "oschedproxy" in held[1] else WARN
+    return Finding("serve", status, "%s offers VfFilter and VfWeight to the engine%s%s" % (url, extra, where),
+                   "the port is held by a process that is neither ovirt-vf-scheduler serve nor the stock proxy")
