@@ -30,7 +30,13 @@ Behaviour worth knowing (all as the real engine, unless marked "fake choice"):
   policies, unit types, duplicates, property keys and regexes) with 409 faults. GET options/{name}
   answers 404 unless Inventory.options makes the option readable (a real engine keeps
   CustomDeviceProperties and ExternalSchedulerEnabled internal). Inventory.forbidden makes
-  collections answer 403 to a user (fake choice). Any other write is 405.
+  collections answer 403 to a user (fake choice, for reads and writes).
+- vNIC profiles (for `ovirt-vf-scheduler port-profiles sync`): GET networks[/id]; POST vnicprofiles
+  (with network.id) and POST networks/{id}/vnicprofiles, validated in AddVnicProfileCommand's order:
+  name and network given (400), network exists (409; 404 under networks/{id}), name free on the
+  network, custom properties defined in Inventory.device_properties (CustomDeviceProperties,
+  interface type) with values matching their regex whole, each refusal a 409 with the engine's
+  AppErrors wording. Any other write is 405.
 - Documents are sized like real ones: a running VM with 3 nics (follow=nics) is 6.0 KB; a host with
   follow=nics,devices&all_content=true and 16 VFs is 115 KB (159 devices: 123 of a UCS B200 M5's
   chipset/uncore/VIC/RAID/SCSI/USB, the enic PF, 16 VFs and their net_* children).

@@ -86,7 +86,7 @@ class _Builder:
 
     def profile(self, p: SimProfile, follow: Dict[str, dict]):
         obj = types.VnicProfile(
-            id=p.id, name=p.name, description="", port_mirroring=False,
+            id=p.id, name=p.name, description=p.description, port_mirroring=False,
             pass_through=types.VnicPassThrough(mode=types.VnicPassThroughMode.DISABLED),
             custom_properties=[types.CustomProperty(name=k, value=v) for k, v in p.custom_properties.items()],
             network=self.network(p.network_name) if "network" in follow else self.network_link(p.network_name))

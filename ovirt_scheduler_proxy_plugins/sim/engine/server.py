@@ -364,6 +364,10 @@ class FakeEngine:
                     return Writer.write([b.profile(p, follow) for p in inv.profiles.values()],
                                         root="vnic_profiles").encode()
                 return Writer.write(b.profile(_get(inv.profiles, oid, "vNIC profile"), follow)).encode()
+            elif coll == "networks" and sub is None:
+                if oid is None:
+                    return Writer.write([b.network(n.name) for n in inv.networks.values()], root="networks").encode()
+                return Writer.write(b.network(_get(inv.networks, oid, "network").name)).encode()
             elif coll == "clusters" and sub is None:
                 if oid is None:
                     return Writer.write([b.cluster(c) for c in inv.clusters.values()], root="clusters").encode()

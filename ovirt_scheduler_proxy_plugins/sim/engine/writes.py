@@ -1,11 +1,12 @@
-"""The writes the operator commands make, validated as the engine validates them."""
+"""The writes the operator commands make, validated as the engine validates them: scheduling
+policies and cluster policy settings (`policy`), vNIC profiles (`port-profiles sync`)."""
 import re
 from typing import Dict, List, Optional, Tuple
 
 from ovirtsdk4.reader import Reader
 from ovirtsdk4.writer import Writer
 
-from ..inventory import Inventory, SimCluster, SimPolicy, sim_id
+from ..inventory import Inventory, SimCluster, SimPolicy, SimProfile, sim_id
 from .common import XML, _Fault, _get
 from .documents import _POLICY_PARTS, _Builder, _policy, _policy_parts
 
@@ -33,6 +34,10 @@ class _Writes:
         if route == ("PUT", "clusters", 2):
             cluster = self._update_cluster(seg[1], self._read(body))
             return 200, XML, Writer.write(_Builder(self.inv).cluster(cluster)).encode()
+        if route == ("POST", "vnicprofiles", 1) or (route == ("POST", "networks", 3) and seg[2] == "vnicprofiles"):
+            network_id = _get(self.inv.networks, seg[1], "network").id if len(seg) == 3 else None
+            profile = self._add_vnic_profile(self._read(body), network_id)
+            return 201, XML, Writer.write(_Builder(self.inv).profile(profile, {})).encode()
         raise _Fault(405, "Method Not Allowed", "The fake engine does not write /%s" % "/".join(seg))
 
     @staticmethod
@@ -131,6 +136,31 @@ class _Writes:
             raise _Fault(404, "Not Found", "Entity not found: %s" % uid)
         del members[uid]
 
+    def _add_vnic_profile(self, incoming, network_id: Optional[str]) -> SimProfile:
+        """AddVnicProfileCommand's checks in its order (VnicProfileValidator): name and network
+        given, the network exists, the name is free on it, the custom properties are defined
+        (CustomDeviceProperties, interface type) and their values match the regex whole."""
+        if not incoming.name:
+            raise _Fault(400, "Incomplete parameters", "VnicProfile [name] required for add")
+        if network_id is None:
+            network_id = incoming.network.id if incoming.network is not None else None
+            if not network_id:
+                raise _Fault(400, "Incomplete parameters", "VnicProfile [network.id] required for add")
+        network = self.inv.networks.get(network_id)
+        if network is None:
+            raise _Fault(409, "Operation Failed", "[The specified Logical Network doesn't exist.]")
+        action = "Cannot add VM network interface profile"
+        if any(p.network_name == network.name and p.name == incoming.name for p in self.inv.profiles.values()):
+            raise _Fault(409, "Operation Failed", "[%s. The VM network interface profile's name is already used by "
+                         "an existing profile for the same network.\n-Please choose a different name.]" % action)
+        props = {p.name: p.value for p in incoming.custom_properties or ()}
+        problems = _custom_property_problems(props, self.inv.device_properties, action)
+        if problems:
+            raise _Fault(409, "Operation Failed", "[%s]" % ", ".join(problems))
+        pid = sim_id("vnicprofile", "%s@%s" % (incoming.name, network.name))
+        self.inv.profiles[pid] = SimProfile(pid, incoming.name, network.name, props, incoming.description or "")
+        return self.inv.profiles[pid]
+
     def _update_cluster(self, cid: str, incoming) -> SimCluster:
         """Policy by id or name; properties merge into the cluster's, then the policy's defaults
         fill the gaps, keys no unit of the policy knows are dropped, and the rest must match."""
@@ -155,3 +185,24 @@ class _Writes:
                 raise _Fault(409, "Operation Failed", "[Cannot edit Cluster. %s]" % problem)
         cluster.scheduling_policy_id, cluster.scheduling_properties = policy_id, props
         return cluster
+
+
+_PROPERTY_KEY = re.compile(r"[a-z_A-Z0-9]+")
+_PROPERTY_VALUE = re.compile(r"[^;]+")
+
+
+def _custom_property_problems(props: Dict[str, str], regexes: Dict[str, str], action: str) -> List[str]:
+    """DevicePropertiesUtils.validateProperties + CustomPropertiesUtils.handleCustomPropertiesError:
+    a syntax error alone, else unknown keys, then values that do not match (whole value)."""
+    if any(not _PROPERTY_KEY.fullmatch(k or "") or not _PROPERTY_VALUE.fullmatch(v or "") for k, v in props.items()):
+        return ["%s if custom properties are in invalid format. Please check the input." % action]
+    unknown = [k for k in props if k not in regexes]
+    wrong = [k for k in props if k in regexes and not re.fullmatch(regexes[k], props[k])]
+    problems = []
+    if unknown:
+        problems.append("%s if some of the specified custom properties are not configured by the system. "
+                        "The keys are: %s" % (action, ",".join(unknown)))
+    if wrong:
+        problems.append("%s if some of the specified custom properties have illegal values. The keys are: %s"
+                        % (action, ",".join(wrong)))
+    return problems
