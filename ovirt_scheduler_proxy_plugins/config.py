@@ -5,6 +5,7 @@ a scheduling failure, not at this code.
 """
 import configparser
 import os
+import re
 import stat
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, Mapping, Optional, Tuple
@@ -15,6 +16,9 @@ CONF_ENV = "OVIRT_VF_SCHEDULER_CONF"
 CAPACITY_SOURCES = ("engine", "ucsm", "min")
 ON_ERROR = ("open", "closed")
 WEIGHT_MODES = ("spread", "pack", "reserve")
+PORT_PROFILE_RULES = ("check", "ignore")
+# The vmfex regex the oVirt feature page documents for CustomDeviceProperties (port-profiles.md §3).
+DOCUMENTED_VF_REGEX = "^[a-zA-Z0-9_.-]{2,32}$"
 PROXY_BUDGET = 30.0   # the proxy kills every unit of a call after 30 s
 
 
@@ -42,6 +46,7 @@ class UcsmConfig:
     timeout: float = 5.0
     cache_ttl: float = 300.0
     host_map: Tuple[Tuple[str, str], ...] = ()
+    port_profiles: str = "check"        # check: drop hosts whose UCS domain lacks the VM's port profiles
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class Settings:
     path: str
     engine: EngineSettings
     vf_property: str = "vmfex"
+    vf_property_regex: str = DOCUMENTED_VF_REGEX   # what the engine's CustomDeviceProperties accepts
     capacity_source: str = "engine"
     vf_driver: str = "enic"
     reserve: int = 0
@@ -67,6 +73,11 @@ class Settings:
     def keep_unknown(self) -> bool:
         """Fail-open keeps hosts whose capacity could not be determined."""
         return self.on_error == "open"
+
+    @property
+    def checks_port_profiles(self) -> bool:
+        """The port-profile rule applies: UCS-M is configured and the rule is not switched off."""
+        return self.ucsm is not None and self.ucsm.port_profiles == "check"
 
 
 # --- value parsers: each returns the value or raises ValueError("expected ...") ---
@@ -123,6 +134,15 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _regex(raw: str) -> str:
+    value = _text(raw)
+    try:
+        re.compile(value)
+    except re.error as err:
+        raise ValueError("expected a regular expression (%s)" % err) from None
+    return value
+
+
 def _url_list(raw: str) -> Tuple[str, ...]:
     urls = tuple(u for u in raw.replace(",", " ").split() if u)
     if not urls or not all(u.startswith(("http://", "https://")) for u in urls):
@@ -145,14 +165,14 @@ def _host_map(raw: str) -> Tuple[Tuple[str, str], ...]:
 
 _ENGINE_KEYS = {"url": _text, "username": _text, "password": str, "password_file": _text,
                 "ca_file": _text, "insecure": _bool, "timeout": _seconds}
-_SCHEDULER_KEYS = {"vf_property": _text, "capacity_source": _choice(*CAPACITY_SOURCES),
+_SCHEDULER_KEYS = {"vf_property": _text, "vf_property_regex": _regex, "capacity_source": _choice(*CAPACITY_SOURCES),
                    "vf_driver": _text, "reserve": _count, "on_error": _choice(*ON_ERROR),
                    "deadline": _deadline, "weight_mode": _choice(*WEIGHT_MODES),
                    "capacity_ttl": _seconds, "claims": _bool, "claim_ttl": _seconds, "cache_dir": _text,
                    "log_file": _text}
 _UCSM_KEYS = {"url": _url_list, "username": _text, "password": str, "password_file": _text,
               "ca_file": _text, "insecure": _bool, "timeout": _seconds, "cache_ttl": _seconds,
-              "host_map": _host_map}
+              "host_map": _host_map, "port_profiles": _choice(*PORT_PROFILE_RULES)}
 _SECTIONS = {"engine": _ENGINE_KEYS, "scheduler": _SCHEDULER_KEYS, "ucsm": _UCSM_KEYS}
 
 # Per-cluster overrides: scheduling-policy property -> (Settings field, parser).

@@ -16,19 +16,19 @@ __all__ = ["PROPERTIES_VALIDATION", "run_filter", "run_weight"]
 
 def _context(unit: str, snap: Snapshot, run: Run) -> str:
     return "%s vm=%s (%s) demand=%d status=%s source=%s requests=%d elapsed=%.3fs" % (
-        unit, snap.vm.name, snap.vm.vm_id, snap.vm.demand, snap.vm.status,
+        unit, snap.vm.name, snap.vm.vm_id, snap.vm.demand.vfs, snap.vm.status,
         snap.source_summary or "-", len(snap.requests), time.monotonic() - run.started)
 
 
 def _claim(settings: Settings, snap: Snapshot, scores: List[Score]) -> str:
     """Record where the VM's VFs will most likely be taken; words for the decision log."""
     best = decide.best_host(scores)
-    if not settings.claims or snap.vm.demand <= 0 or best is None or best == snap.vm.host_id:
+    if not settings.claims or snap.vm.demand.vfs <= 0 or best is None or best == snap.vm.host_id:
         return ""                  # nothing new will be taken (or nowhere to take it)
     fitting = [s.host_id for s in scores if s.value < decide.SCORE_UNKNOWN]
-    Ledger(settings.cache_dir, settings.claim_ttl).record(snap.vm.vm_id, snap.vm.demand, fitting,
+    Ledger(settings.cache_dir, settings.claim_ttl).record(snap.vm.vm_id, snap.vm.demand.vfs, fitting,
                                                           best, snap.vm.host_id)
-    return " | claim: %d VFs on %s" % (snap.vm.demand, render.host_label(best, snap.hosts))
+    return " | claim: %d VFs on %s" % (snap.vm.demand.vfs, render.host_label(best, snap.hosts))
 
 
 def _filter_failure(settings: Settings, reason: str) -> Outcome:
