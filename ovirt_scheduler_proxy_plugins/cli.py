@@ -4,14 +4,14 @@ import sys
 from typing import List, Optional
 
 from . import install
-from .tools import capacity_report, check, explain, policy
+from .tools import capacity_report, check, explain, policy, port_profiles
 
 EXIT_CODES = """exit codes:
   0  success
   1  the command failed (the message says why)
   2  bad command line"""
 TOP_EPILOG = EXIT_CODES + """
-explain, check, policy and capacity document their own codes: ovirt-vf-scheduler COMMAND --help"""
+explain, check, policy, capacity and port-profiles document their own codes: ovirt-vf-scheduler COMMAND --help"""
 
 
 def _install_plugins(args: argparse.Namespace) -> int:
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--verbose", action="store_true", help="also print the units' decision log")
     demo.set_defaults(func=_demo)
-    for command in (explain, check, policy, capacity_report):
+    for command in (explain, check, policy, capacity_report, port_profiles):
         command.register(sub)
     return parser
 
