@@ -111,13 +111,13 @@ class UcsmFacts:
         self._load()
         entries = dict(self._host_entries, **self._uncached_hosts)
         failed = "; ".join(self.failures.values())
+        known = {url: DomainPortProfiles(url, frozenset(domain["profiles"])) for url, domain in self._domains.items()}
         found = {}
         for host_id in self._hosts:
             entry = entries.get(host_id) or {}
             url = entry.get("domain")
-            domain = self._domains.get(url) if url else None
-            if domain is not None:
-                found[host_id] = DomainPortProfiles(url, frozenset(domain["profiles"]))
+            if url in known:
+                found[host_id] = known[url]
             elif url:
                 found[host_id] = DomainPortProfiles(url, None, "UCS domain not read: %s" % (failed or "no answer"))
             elif failed:

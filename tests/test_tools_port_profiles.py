@@ -10,8 +10,6 @@ from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile
 from ovirt_scheduler_proxy_plugins.tools.port_profile_plan import MARK
 
-ACCEPTED = ["pp-db", "pp-vlan100", "pp-vmfex", "pp-web"]      # pp:legacy: the documented regex refuses ':'
-
 
 def run(conf, *args):
     return subprocess.run([CLI, "port-profiles"] + list(args) + ["--config", conf], capture_output=True,
@@ -148,3 +146,11 @@ def test_a_domain_down_or_no_ucsm_section_is_exit_3(conf, domains, engine, tmp_p
     assert result.returncode == 3 and "HTTP 503" in result.stderr and domains[1].url in result.stderr
     plain = write_conf(str(tmp_path / "plain"), engine.url)
     assert "has no [ucsm] section" in run(plain).stderr
+
+
+def test_help_documents_the_exit_codes():
+    for args in (["port-profiles"], ["port-profiles", "sync"]):
+        text = subprocess.run([CLI] + args + ["--help"], capture_output=True, text=True, timeout=30).stdout
+        codes = text.split("exit codes:")[1]
+        assert [line.split()[0] for line in codes.strip().splitlines() if line[:3].strip().isdigit()] == \
+            ["0", "1", "2", "3"], args
