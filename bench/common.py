@@ -33,6 +33,12 @@ class Bed:
             if not name.startswith("engine-token-"):
                 os.unlink(os.path.join(self.cache_dir, name))
 
+    def forget_claims(self) -> None:
+        """No pending claims: the next run of a benchmark starts from the same world."""
+        path = os.path.join(self.cache_dir, "claims.json")
+        if os.path.exists(path):
+            os.unlink(path)
+
     def run(self, unit: str, hosts: List[str], vm_id: str) -> proxy.UnitRun:
         run = proxy.run_unit(self.plugins_dir, unit, hosts, vm_id, env=self.env)
         if not run.ok:

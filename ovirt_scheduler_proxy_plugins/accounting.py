@@ -66,22 +66,35 @@ def vm_demand(nics: Iterable[VnicRecord], vf_profiles: Mapping[str, VfProfile]) 
     return Demand(demand(nics, frozenset(vf_profiles)), frozenset(name for name in names if name))
 
 
-def usage(vms: Iterable[VmRecord], vf_profile_ids: FrozenSet[str], scheduled_vm_id: str,
-          host_ids: Iterable[str]) -> Dict[str, Tuple[int, int]]:
-    """(VFs used, VMs using them) per host, over the OTHER VMs that hold resources there.
-
-    The scheduled VM is left out everywhere: on its current host its VFs are its own.
-    """
-    wanted = set(host_ids)
-    totals = {host_id: (0, 0) for host_id in wanted}
+def holdings(vms: Iterable[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
+    """host id -> {vm id: VFs} for the VMs that hold VFs on a host (a resource-holding status)."""
+    held: Dict[str, Dict[str, int]] = {}
     for vm in vms:
-        if vm.vm_id == scheduled_vm_id or vm.host_id not in wanted or vm.status not in HOLDING_STATUSES:
+        if vm.host_id is None or vm.status not in HOLDING_STATUSES:
             continue
         vfs = demand(vm.nics, vf_profile_ids)
         if vfs:
-            used, users = totals[vm.host_id]
-            totals[vm.host_id] = (used + vfs, users + 1)
+            held.setdefault(vm.host_id, {})[vm.vm_id] = vfs
+    return held
+
+
+def usage_from(held: Dict[str, Dict[str, int]], scheduled_vm_id: str,
+               host_ids: Iterable[str]) -> Dict[str, Tuple[int, int]]:
+    """(VFs used, VMs using them) per host, over the OTHER VMs that hold VFs there.
+
+    The scheduled VM is left out everywhere: on its current host its VFs are its own.
+    """
+    totals = {}
+    for host_id in host_ids:
+        others = [vfs for vm_id, vfs in held.get(host_id, {}).items() if vm_id != scheduled_vm_id]
+        totals[host_id] = (sum(others), len(others))
     return totals
+
+
+def usage(vms: Iterable[VmRecord], vf_profile_ids: FrozenSet[str], scheduled_vm_id: str,
+          host_ids: Iterable[str]) -> Dict[str, Tuple[int, int]]:
+    """usage_from(holdings(...)): the same rule in one step."""
+    return usage_from(holdings(vms, vf_profile_ids), scheduled_vm_id, host_ids)
 
 
 def engine_capacity(host: HostRecord, vf_driver: str) -> Tuple[int, str]:

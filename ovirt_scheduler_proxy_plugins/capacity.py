@@ -28,10 +28,11 @@ def _engine_entries(records: Iterable[HostRecord], vf_driver: str) -> Dict[str, 
 
 
 def engine_hosts(settings: Settings, host_ids: List[str],
-                 fetch_hosts: Callable[[], List[HostRecord]]) -> Dict[str, dict]:
+                 fetch_hosts: Callable[[], List[HostRecord]], memo: Optional[dict] = None) -> Dict[str, dict]:
     """Cached engine host entries for `host_ids`, refreshed with one whole-engine query
-    when any of them is missing or stale. Ids the engine does not know map to nothing."""
-    cache = HostCache(settings.cache_dir, "hosts-engine")
+    when any of them is missing or stale. Ids the engine does not know map to nothing.
+    `memo`: a long-lived caller's in-memory copy of the cache files (store.HostCache)."""
+    cache = HostCache(settings.cache_dir, "hosts-engine", memo)
     entries = cache.fresh(settings.capacity_ttl)
     if any(host_id not in entries for host_id in host_ids):
         fetched = _engine_entries(fetch_hosts(), settings.vf_driver)

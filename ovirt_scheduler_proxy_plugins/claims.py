@@ -65,8 +65,12 @@ def is_live(claim: Claim, now: float, boot: str, ttl: float) -> bool:
     return claim.boot == boot and -_FUTURE_SLACK <= now - claim.at <= ttl
 
 
-def is_released(claim: Claim, seen: Seen, now: float) -> bool:
-    """The engine shows the VM placed (usage counts it now), or a migration that did not happen."""
+def is_released(claim: Claim, seen: Seen, now: float, seen_at: float) -> bool:
+    """The engine shows the VM placed (usage counts it now), or a migration that did not happen.
+    Only a view asked for after the claim was made can tell: an older one (serve reuses a usage
+    view for a few seconds) may show the VM where it ran before it was stopped and restarted."""
+    if seen_at <= claim.at:
+        return False
     host, status = seen.get(claim.vm_id, (None, ""))
     if host is not None and host != claim.source:
         return True
@@ -80,12 +84,13 @@ def is_migrating(claim: Claim, seen: Seen) -> bool:
     return claim.source is not None and host == claim.source and status == "migrating"
 
 
-def prune(claims: Iterable[Claim], seen: Seen, now: float, boot: str, ttl: float) -> List[Claim]:
+def prune(claims: Iterable[Claim], seen: Seen, now: float, boot: str, ttl: float,
+          seen_at: float) -> List[Claim]:
     """The claims still pending: live (or a migration still running) and not yet visible as
     usage, newest MAX_CLAIMS kept."""
     kept = [c for c in claims
             if (is_live(c, now, boot, ttl) or (c.boot == boot and is_migrating(c, seen)))
-            and not is_released(c, seen, now)]
+            and not is_released(c, seen, now, seen_at)]
     kept.sort(key=lambda c: c.at)
     return kept[-MAX_CLAIMS:]
 

@@ -7,8 +7,9 @@ import configparser
 import os
 import re
 import stat
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 DEFAULT_CONF = "/etc/ovirt-scheduler-proxy/ovirt-vf-scheduler.conf"
 CONF_ENV = "OVIRT_VF_SCHEDULER_CONF"
@@ -20,6 +21,7 @@ PORT_PROFILE_RULES = ("check", "ignore")
 # The vmfex regex the oVirt feature page documents for CustomDeviceProperties (port-profiles.md §3).
 DOCUMENTED_VF_REGEX = "^[a-zA-Z0-9_.-]{2,32}$"
 PROXY_BUDGET = 30.0   # the proxy kills every unit of a call after 30 s
+SERVICE_USER = "ovirt"   # the units run as the proxy's user (ovirt-vf-scheduler.service, ovirt-scheduler-proxy)
 
 
 class ConfigError(Exception):
@@ -34,6 +36,7 @@ class EngineSettings:
     ca_file: Optional[str] = None
     insecure: bool = False
     timeout: float = 5.0
+    password_file: Optional[str] = None     # where the password came from (check reads it as the units' user)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,19 @@ class UcsmConfig:
     cache_ttl: float = 300.0
     host_map: Tuple[Tuple[str, str], ...] = ()
     port_profiles: str = "check"        # check: drop hosts whose UCS domain lacks the VM's port profiles
+    password_file: Optional[str] = None
+
+
+DEFAULT_LISTEN = ("127.0.0.1", 18781)     # the engine's default ExternalSchedulerServiceURL
+DEFAULT_PLUGINS_DIR = "/usr/share/ovirt-scheduler-proxy/plugins"
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """[serve]: where `ovirt-vf-scheduler serve` listens and finds other plugins."""
+    listen: Tuple[str, int] = DEFAULT_LISTEN
+    plugins_dir: str = DEFAULT_PLUGINS_DIR
+    allow_remote: bool = False          # the protocol has no authentication
 
 
 @dataclass(frozen=True)
@@ -64,10 +80,13 @@ class Settings:
     capacity_ttl: float = 300.0
     claims: bool = True                 # pending claims (claims.py); off only to measure without them
     claim_ttl: float = 120.0
+    usage_max_age: float = 2.0          # serve: seconds a usage read may serve later decisions
     cache_dir: str = "/var/cache/ovirt-vf-scheduler"
     log_file: str = "/var/log/ovirt-scheduler-proxy/ovirt-vf-scheduler.log"
     ucsm: Optional[UcsmConfig] = None
+    serve: ServeSettings = ServeSettings()
     warnings: Tuple[str, ...] = ()      # logged once the log is open (config loads before it)
+    files: Tuple[str, ...] = ()         # every file read (config, password files): serve reloads on change
 
     @property
     def keep_unknown(self) -> bool:
@@ -117,6 +136,25 @@ def _seconds(raw: str) -> float:
     return value
 
 
+def _age(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("expected a number of seconds >= 0") from None
+    if not value >= 0:
+        raise ValueError("expected a number of seconds >= 0")
+    return value
+
+
+def parse_listen(raw: str) -> Tuple[str, int]:
+    """HOST:PORT, [IPv6]:PORT or :PORT (loopback); port 0 = any free port (tests)."""
+    host, sep, port = raw.strip().rpartition(":")
+    host = host.strip("[]") or DEFAULT_LISTEN[0]
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:18781")
+    return host, int(port)
+
+
 def _deadline(raw: str) -> float:
     value = _seconds(raw)
     if value > PROXY_BUDGET - 2:
@@ -143,10 +181,29 @@ def _regex(raw: str) -> str:
     return value
 
 
+def _is_url(text: str) -> bool:
+    """https:// or http:// with a host (and a valid port, if any): what the clients can connect to."""
+    try:
+        parts = urlsplit(text)
+        parts.port                      # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in text)
+
+
+def _url(raw: str) -> str:
+    url = raw.strip()
+    if not _is_url(url):
+        raise ValueError("expected an https:// (or http://) URL with a host, "
+                         "e.g. https://engine.example.com/ovirt-engine/api")
+    return url
+
+
 def _url_list(raw: str) -> Tuple[str, ...]:
     urls = tuple(u for u in raw.replace(",", " ").split() if u)
-    if not urls or not all(u.startswith(("http://", "https://")) for u in urls):
-        raise ValueError("expected one or more http(s):// URLs separated by spaces or commas")
+    if not urls or not all(_is_url(u) for u in urls):
+        raise ValueError("expected one or more https:// (or http://) URLs with a host, "
+                         "separated by spaces or commas")
     return urls
 
 
@@ -163,17 +220,18 @@ def _host_map(raw: str) -> Tuple[Tuple[str, str], ...]:
     return tuple(pairs)
 
 
-_ENGINE_KEYS = {"url": _text, "username": _text, "password": str, "password_file": _text,
+_ENGINE_KEYS = {"url": _url, "username": _text, "password": str, "password_file": _text,
                 "ca_file": _text, "insecure": _bool, "timeout": _seconds}
 _SCHEDULER_KEYS = {"vf_property": _text, "vf_property_regex": _regex, "capacity_source": _choice(*CAPACITY_SOURCES),
                    "vf_driver": _text, "reserve": _count, "on_error": _choice(*ON_ERROR),
                    "deadline": _deadline, "weight_mode": _choice(*WEIGHT_MODES),
                    "capacity_ttl": _seconds, "claims": _bool, "claim_ttl": _seconds, "cache_dir": _text,
-                   "log_file": _text}
+                   "log_file": _text, "usage_max_age": _age}
 _UCSM_KEYS = {"url": _url_list, "username": _text, "password": str, "password_file": _text,
               "ca_file": _text, "insecure": _bool, "timeout": _seconds, "cache_ttl": _seconds,
               "host_map": _host_map, "port_profiles": _choice(*PORT_PROFILE_RULES)}
-_SECTIONS = {"engine": _ENGINE_KEYS, "scheduler": _SCHEDULER_KEYS, "ucsm": _UCSM_KEYS}
+_SERVE_KEYS = {"listen": parse_listen, "plugins_dir": _text, "allow_remote": _bool}
+_SECTIONS = {"engine": _ENGINE_KEYS, "scheduler": _SCHEDULER_KEYS, "ucsm": _UCSM_KEYS, "serve": _SERVE_KEYS}
 
 # Per-cluster overrides: scheduling-policy property -> (Settings field, parser).
 CLUSTER_PROPERTIES = {
@@ -193,6 +251,19 @@ PROPERTIES_VALIDATION = ";".join([
 
 def conf_path() -> str:
     return os.environ.get(CONF_ENV) or DEFAULT_CONF
+
+
+def state_dir(path: Optional[str] = None) -> Optional[str]:
+    """[scheduler] cache_dir of the config file, read leniently, so that a unit failing on a bad config
+    still counts the failure where `status` looks; else the default cache_dir if it exists (never
+    created on a guess), else None."""
+    parser = configparser.ConfigParser(interpolation=None, default_section="__no_defaults__", strict=False)
+    try:
+        parser.read(path or conf_path(), encoding="utf-8")
+        named = parser.get("scheduler", "cache_dir", fallback="").strip()
+    except (configparser.Error, UnicodeDecodeError):
+        named = ""
+    return named or (Settings.cache_dir if os.path.isdir(Settings.cache_dir) else None)
 
 
 def _read_section(path: str, parser: configparser.ConfigParser, name: str) -> Dict[str, object]:
@@ -228,7 +299,7 @@ def _exposure_warning(holder: str, what: str) -> Optional[str]:
 
 
 def _password(path: str, section: str, values: Mapping[str, object],
-              warnings: list) -> str:
+              warnings: list, files: list) -> str:
     """The password comes from the file itself or from password_file, never both."""
     if "password" in values and "password_file" in values:
         raise ConfigError("%s: [%s] password, password_file: set only one of them" % (path, section))
@@ -243,6 +314,7 @@ def _password(path: str, section: str, values: Mapping[str, object],
         if not password:
             raise ConfigError("%s: [%s] password_file: %s is empty" % (path, section, secret_path))
         holder = secret_path
+        files.append(secret_path)
     else:
         password = str(_require(path, section, values, "password"))
         holder = path
@@ -252,13 +324,26 @@ def _password(path: str, section: str, values: Mapping[str, object],
     return password
 
 
-def _server_section(path: str, parser: configparser.ConfigParser, name: str, cls, warnings: list):
+def is_plain_http(url: str) -> bool:
+    return urlsplit(url).scheme == "http"
+
+
+def plain_http_warnings(settings: Settings) -> List[str]:
+    """One line per http:// URL: logged on every run and printed by the operator commands."""
+    urls = [("engine", settings.engine.url)] + [("ucsm", url) for url in (settings.ucsm.urls if settings.ucsm else ())]
+    return ["[%s] url %s is plain http: the password and the session cross the network unencrypted; "
+            "use https://" % (section, url) for section, url in urls if is_plain_http(url)]
+
+
+def _server_section(path: str, parser: configparser.ConfigParser, name: str, cls, warnings: list,
+                    files: list):
     """[engine] and [ucsm]: url, username and a password are required, the rest has defaults."""
     values = _read_section(path, parser, name)
     for key in ("url", "username"):
         _require(path, name, values, key)
     fields = {key: value for key, value in values.items() if key not in ("password", "password_file")}
-    fields["password"] = _password(path, name, values, warnings)
+    fields["password"] = _password(path, name, values, warnings, files)
+    fields["password_file"] = values.get("password_file")
     if cls is UcsmConfig:
         fields["urls"] = fields.pop("url")
     return cls(**fields)
@@ -283,12 +368,15 @@ def load(path: Optional[str] = None) -> Settings:
     if not parser.has_section("engine"):
         raise ConfigError("%s: [engine]: missing section (url, username, password)" % path)
     warnings: list = []
-    engine = _server_section(path, parser, "engine", EngineSettings, warnings)
+    files = [path]
+    engine = _server_section(path, parser, "engine", EngineSettings, warnings, files)
     scheduler = _read_section(path, parser, "scheduler") if parser.has_section("scheduler") else {}
-    ucsm = _server_section(path, parser, "ucsm", UcsmConfig, warnings) if parser.has_section("ucsm") else None
-    settings = Settings(path=path, engine=engine, ucsm=ucsm, warnings=tuple(warnings), **scheduler)
+    ucsm = _server_section(path, parser, "ucsm", UcsmConfig, warnings, files) \
+        if parser.has_section("ucsm") else None
+    serve = ServeSettings(**_read_section(path, parser, "serve")) if parser.has_section("serve") else ServeSettings()
+    settings = Settings(path=path, engine=engine, ucsm=ucsm, serve=serve, files=tuple(files), **scheduler)
     _check_source(settings, "%s: [scheduler] capacity_source" % path)
-    return settings
+    return replace(settings, warnings=tuple(warnings + plain_http_warnings(settings)))
 
 
 def _check_source(settings: Settings, where: str) -> None:

@@ -53,7 +53,14 @@ def sample_ucs_domain(inv: Inventory, dynamic_eth: Dict[str, int]) -> List[UcsmS
             for slot, (name, vfs) in enumerate(sorted(dynamic_eth.items()), start=1)]
 
 
-def _conf(state: str, url: str, password: str, ucsm_urls: List[str], ucsm_password: str) -> str:
+def sample_ucs_fakes(inv: Inventory) -> List[FakeUcsm]:
+    """The two simulated UCS domains, not started yet (demo and `sim` alike)."""
+    return [FakeUcsm(sample_ucs_domain(inv, DOMAINS[0]), port_profiles=sample_port_profiles()),
+            FakeUcsm(sample_ucs_domain(inv, DOMAINS[1]), port_profiles=DOMAIN_B_PORT_PROFILES)]
+
+
+def sim_config(state: str, url: str, password: str, ucsm_urls: List[str], ucsm_password: str) -> str:
+    """The config for the simulated engine and UCS domains: capacity_source = min, both passwords in files."""
     ucsm_pw = write_secret(os.path.join(state, "ucsm.pw"), ucsm_password)
     return write_config(state, url, password, "capacity_source = min\n",
                         "[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\n" % (" ".join(ucsm_urls), ucsm_pw))
@@ -89,27 +96,31 @@ def _scenario(title: str, inv: Inventory, vm_name: str, host_names: List[str], s
         host = snap.hosts[host_id]
         verdict = decide.fits(snap.vm.demand, host, settings.keep_unknown)
         rows.append([host.name, str(host.capacity.vfs), host.capacity.source, str(host.used),
-                     str(host.pending), str(host.free),
+                     str(host.pending), str(render.free_shown(host)),
                      "keep" if host_id in kept else "DROP", str(scores.get(host_id, "-")),
                      render.reason_words(verdict, host)])
     print(_table(rows))
-    ranked = sorted((scores.get(h, 0), inv.hosts[h].name) for h in hosts if h in kept)
-    if ranked:
-        print("-> the engine %s %s (lowest weight among kept hosts)" % (verb, ranked[0][1]))
+    ranked = [(inv.hosts[h].name, scores.get(h, 0)) for h in hosts if h in kept]
+    if len(ranked) == 1:
+        print("-> the engine %s %s, the only host kept (the weights do not run for one host)" % (verb, ranked[0][0]))
+    elif ranked:
+        best, low = render.lowest(ranked)
+        print("-> " + render.tie(best, low) if len(best) > 1 else
+              "-> the engine %s %s (VfWeight's lowest weight among the kept hosts: %d)" % (verb, best[0], low))
     else:
         print("-> no host can take it: the engine reports that the external filter removed every host")
 
 
 def main(verbose: bool = False) -> int:
     inv = sample_cluster()
+    fake_a, fake_b = sample_ucs_fakes(inv)
     with tempfile.TemporaryDirectory(prefix="vf-demo-") as state, FakeEngine(inv) as engine, \
-            FakeUcsm(sample_ucs_domain(inv, DOMAINS[0]), port_profiles=sample_port_profiles()) as ucsm_a, \
-            FakeUcsm(sample_ucs_domain(inv, DOMAINS[1]), port_profiles=DOMAIN_B_PORT_PROFILES) as ucsm_b:
+            fake_a as ucsm_a, fake_b as ucsm_b:
         plugins_dir = os.path.join(state, "plugins")
         os.mkdir(plugins_dir)
         install.install(plugins_dir)
-        conf = _conf(state, engine.url, inv.users["admin@internal"], [ucsm_a.url, ucsm_b.url],
-                     ucsm_a.users["ovirt-ro"])
+        conf = sim_config(state, engine.url, inv.users["admin@internal"], [ucsm_a.url, ucsm_b.url],
+                          ucsm_a.users["ovirt-ro"])
         settings = config.load(conf)
         env = proxy.proxy_env({config.CONF_ENV: conf})
         print("Simulated engine at %s: cluster 'ucs', %d hosts, %d VMs; units installed in %s"

@@ -35,6 +35,15 @@ class EngineError(DataSourceError):
     """The engine could not give a usable answer."""
 
 
+class EngineUnreachable(EngineError):
+    """No answer at all (refused, timed out): a long-lived caller backs off instead of retrying
+    at once, because every retry would hold the engine's scheduling lock for the full timeout."""
+
+
+# curl errors that mean "no answer": couldn't resolve/connect, timed out, empty reply, recv failure.
+_NO_ANSWER = re.compile(r"\((?:<[^>]*>, )?(?:6|7|28|52|56), ")
+
+
 def is_uuid(value: str) -> bool:
     return bool(_UUID.match(value or ""))
 
@@ -74,55 +83,73 @@ def _host_record(host) -> HostRecord:
                       serial=_text(host, "hardware_information/serial_number"))
 
 
-def vm_search(vm_id: str, networks: FrozenSet[str]) -> str:
-    """Search for the scheduled VM plus every non-Down VM attached to one of `networks`.
+def vm_search(vm_id: Optional[str], networks: Optional[FrozenSet[str]]) -> str:
+    """Search for the scheduled VM (if any) plus every non-Down VM attached to one of `networks`
+    (None: the VM alone).
 
     AND binds tighter than OR in the engine's grammar, so each term needs its own status.
     """
-    if networks and all(_SEARCHABLE.match(net) for net in networks):
-        terms = ["vnic.network_name=%s and status!=Down" % net for net in sorted(networks)]
+    terms = ["id=%s" % vm_id] if vm_id else []
+    if networks is None:
+        pass
+    elif networks and all(_SEARCHABLE.match(net) for net in networks):
+        terms += ["vnic.network_name=%s and status!=Down" % net for net in sorted(networks)]
     else:
-        terms = ["status!=Down"]
-    return " or ".join(["id=%s" % vm_id] + terms)
+        terms += ["status!=Down"]
+    return " or ".join(terms)
 
 
-def sdk_connection(settings: EngineSettings, token: Optional[str], max_seconds: int = 0):
-    """An ovirtsdk4 Connection with our TLS settings; each request is bounded by the config's
-    timeout (and by `max_seconds` if given). Raises ovirtsdk4.Error."""
-    import ovirtsdk4
-    timeout = max(1, int(settings.timeout + 0.999))
-    return ovirtsdk4.Connection(url=settings.url, username=settings.username, password=settings.password,
-                                token=token, insecure=settings.insecure, ca_file=settings.ca_file,
-                                timeout=min(timeout, max_seconds) if max_seconds else timeout)
+def sdk_connection(settings: EngineSettings, token: Optional[str], max_seconds: float = 0):
+    """An ovirtsdk4 Connection with our TLS settings; each request AND the SSO login are bounded
+    by the config's timeout (and by `max_seconds` if given). Raises ovirtsdk4.Error."""
+    from .sdk_login import BoundedConnection
+    # A second past the caller's limit: its own deadline (a plugin's watchdog) fires first and
+    # says so, rather than a request that happened to be running then.
+    limit = min(settings.timeout, max_seconds + 1) if max_seconds else settings.timeout
+    return BoundedConnection(login_timeout=limit, url=settings.url, username=settings.username,
+                             password=settings.password, token=token, insecure=settings.insecure,
+                             ca_file=settings.ca_file, timeout=max(1, int(limit + 0.999)))
 
 
 class EngineSession:
-    """One SDK connection for one decision, reusing the SSO token other processes cached."""
+    """One SDK connection, reusing the SSO token other processes cached: for one decision in a
+    plugin process, or for the whole life of `serve` (`deadline` None: each request is bounded
+    by [engine] timeout alone, and the caller bounds the call)."""
 
-    def __init__(self, settings: EngineSettings, tokens: TokenCache, deadline: float):
+    def __init__(self, settings: EngineSettings, tokens: TokenCache, deadline: Optional[float]):
         import ovirtsdk4   # heavy (0.15 s): only on paths that talk to the engine
         self._sdk = ovirtsdk4
         self._tokens = tokens
-        self._deadline = deadline
         self.requests: List[str] = []
-        remaining = max(1, int(deadline - time.monotonic() + 0.999))
+        remaining = max(0.001, deadline - time.monotonic()) if deadline is not None else 0
         try:
             self._conn = sdk_connection(settings, tokens.load(), remaining)
         except ovirtsdk4.Error as err:
             raise EngineError("cannot set up the engine connection to %s: %s" % (settings.url, err)) from None
         self._url = settings.url
 
-    def close(self) -> None:
-        """Keep the token for the next process: never log out (that would revoke it)."""
+    def drain_requests(self) -> List[str]:
+        """What was asked since the last drain (for the decision log)."""
+        asked, self.requests = self.requests, []
+        return asked
+
+    def save_token(self) -> None:
+        """Share the token with other processes when the cache file does not hold it (a changed
+        token, or a file that went missing or corrupt); never logs in for that."""
         try:
-            token = self._conn.authenticate() if self.requests else None
+            token = self._conn.current_token
             if token:
                 self._tokens.save(token)
         except Exception:   # noqa: BLE001 - saving the token is best effort
             LOG.debug("token not saved", exc_info=True)
+
+    def close(self) -> None:
+        """Keep the token for the next process: never log out (that would revoke it)."""
+        self.save_token()
         self._conn.close(logout=False)
 
-    def _get(self, what: str, path: str, query: Dict[str, str], item: str, convert: Callable):
+    def _get(self, what: str, path: str, query: Dict[str, str], item: str, convert: Callable,
+             single: bool = False):
         """GET a collection through the SDK connection (its auth, TLS, token renewal and
         timeout) and convert each `item` element while streaming through the body with lxml.
 
@@ -134,6 +161,8 @@ class EngineSession:
         self.requests.append(what)
         try:
             response = self._conn.wait(self._conn.send(http.Request(method="GET", path=path, query=query)))
+            if single and response.code == 404:
+                return []
             if response.code in (401, 403):
                 raise EngineError("engine %s refused the credentials on %s (HTTP %s%s)"
                                   % (self._url, what, response.code, _fault_text(response.body)))
@@ -141,12 +170,16 @@ class EngineSession:
                 raise EngineError("engine %s answered %s with HTTP %s%s"
                                   % (self._url, what, response.code, _fault_text(response.body)))
             self._conn.check_xml_content_type(response)
+            if single:
+                return [convert(etree.fromstring(response.body, _PARSER))]
             return _stream(response.body, item, convert)
         except self._sdk.AuthError as err:
             raise EngineError("engine %s refused the credentials on %s: %s"
                               % (self._url, what, one_line(err))) from None
         except self._sdk.Error as err:
-            raise EngineError("engine %s failed on %s: %s" % (self._url, what, one_line(err))) from None
+            unreachable = isinstance(err, self._sdk.ConnectionError) or _NO_ANSWER.search(str(err))
+            raise (EngineUnreachable if unreachable else EngineError)(
+                "engine %s failed on %s: %s" % (self._url, what, one_line(err))) from None
         except etree.XMLSyntaxError as err:
             raise EngineError("engine %s sent an unreadable answer to %s: %s"
                               % (self._url, what, one_line(err))) from None
@@ -160,10 +193,16 @@ class EngineSession:
                     if vf_property in values else None)
         return dict(self._get("GET vnicprofiles", "/vnicprofiles", {"follow": "network"}, "vnic_profile", convert))
 
-    def vms(self, vm_id: str, networks: FrozenSet[str]) -> List[VmRecord]:
+    def vms(self, vm_id: Optional[str], networks: Optional[FrozenSet[str]]) -> List[VmRecord]:
+        """The VM `vm_id` (if given) and every running VM on `networks` (None: the VM alone)."""
         search = vm_search(vm_id, networks)
         return self._get("GET vms?search=%s" % search, "/vms", {"search": search, "follow": "nics"},
                          "vm", _vm_record)
+
+    def vm(self, vm_id: str) -> List[VmRecord]:
+        """The VM alone, by its URL (no search to parse): [] when the engine does not know it."""
+        return self._get("GET vms/%s" % vm_id, "/vms/%s" % vm_id, {"follow": "nics"}, "vm", _vm_record,
+                         single=True)
 
     def hosts(self) -> List[HostRecord]:
         return self._get("GET hosts", "/hosts", {"follow": "nics,devices", "all_content": "true"},
@@ -186,10 +225,13 @@ def _stream(body: bytes, item: str, convert: Callable) -> list:
     return converted
 
 
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
 def _fault_text(body: bytes) -> str:
     """': <reason> (<detail>)' from an XML fault body, or '' when there is none."""
     try:
-        fault = etree.fromstring(body or b"", etree.XMLParser(resolve_entities=False, no_network=True))
+        fault = etree.fromstring(body or b"", _PARSER)
     except etree.XMLSyntaxError:
         return ""
     reason, detail = _text(fault, "reason"), _text(fault, "detail")

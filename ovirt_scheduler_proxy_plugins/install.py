@@ -1,16 +1,56 @@
 """Puts the plugin modules into the proxy's plugin directory (the proxy only looks there)."""
+import errno
 import filecmp
+import grp
 import os
+import pwd
 import shutil
+import stat
 import tempfile
 from typing import List, Tuple
 
-DEFAULT_PLUGINS_DIR = "/usr/share/ovirt-scheduler-proxy/plugins"
+from .config import DEFAULT_PLUGINS_DIR  # noqa: F401  (re-exported: install-plugins, check)
+
 MARKER = "(ovirt-vf-scheduler plugin module)"   # in each shipped module's docstring
+# Who answers the engine's scheduler calls: serve's unit on oVirt 4.5, the stock proxy before.
+PROXY_SERVICE = "ovirt-vf-scheduler (ovirt-scheduler-proxy before oVirt 4.5)"
+RESTART = "restart %s, then ovirt-engine" % PROXY_SERVICE
 
 
 class InstallError(Exception):
     pass
+
+
+def mode_and_owner(path: str) -> str:
+    """'0555 root:root': what an operator needs to see beside a permission problem."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return "missing"
+    try:
+        user = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        user = str(info.st_uid)
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = str(info.st_gid)
+    return "%04o %s:%s" % (stat.S_IMODE(info.st_mode), user, group)
+
+
+def _cannot_write(plugins_dir: str, err: OSError = None) -> InstallError:
+    """Names the directory and the permission missing (never a temporary file name or a bare errno)."""
+    try:
+        who = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        who = str(os.geteuid())
+    if err is not None and err.errno == errno.EROFS:
+        why = "it is on a read-only file system"
+    elif err is None or err.errno in (errno.EACCES, errno.EPERM):
+        why = "user %s has no write permission on the directory (%s)" % (who, mode_and_owner(plugins_dir))
+    else:
+        why = err.strerror or str(err)
+    return InstallError("cannot write into %s: %s; run as root, or pass --plugins-dir" % (plugins_dir, why))
 
 
 def shipped_files() -> List[str]:
@@ -35,8 +75,10 @@ def install(plugins_dir: str, force: bool = False) -> List[Tuple[str, str]]:
     project's unit, and overwriting it would silently remove it from the engine.
     """
     if not os.path.isdir(plugins_dir):
-        raise InstallError("%s: no such directory (is ovirt-scheduler-proxy installed? "
-                           "use --plugins-dir)" % plugins_dir)
+        raise InstallError("%s: no such directory (the RPM, and ovirt-scheduler-proxy before oVirt 4.5, "
+                           "create it; pass --plugins-dir for another)" % plugins_dir)
+    if not os.access(plugins_dir, os.W_OK | os.X_OK):
+        raise _cannot_write(plugins_dir)
     plan = []
     for source in shipped_files():
         target = os.path.join(plugins_dir, os.path.basename(source))
@@ -50,10 +92,16 @@ def install(plugins_dir: str, force: bool = False) -> List[Tuple[str, str]]:
             actions.append((target, "unchanged"))
             continue
         state = "updated" if os.path.exists(target) else "installed"
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=plugins_dir)
-        os.close(fd)
-        shutil.copyfile(source, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=plugins_dir)
+            os.close(fd)
+            shutil.copyfile(source, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except OSError as err:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+            raise _cannot_write(plugins_dir, err) from None
         actions.append((target, state))
     return actions

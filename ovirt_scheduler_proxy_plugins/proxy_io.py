@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Callable, Optional
 
-from . import config
+from . import config, snapshot, status, units
 from .model import DataSourceError
 from .store import StoreError, locked
 
@@ -28,16 +28,7 @@ _FALLBACK_DEADLINE = 10.0
 EXIT_FAILED = 1
 
 
-class Outcome:
-    """What a unit answers: `result` is printed as one literal; `error` goes to stderr with
-    a non-zero exit (the proxy then ignores the unit: fail-open)."""
-
-    def __init__(self, result=None, error: Optional[str] = None):
-        self.result = result
-        self.error = error
-
-
-def _rotate_if_big(path: str) -> None:
+def rotate_if_big(path: str) -> None:
     """Size-based rotation done under a lock at process start, so concurrent plugin
     processes never rotate under each other's feet (a RotatingFileHandler per process would)."""
     try:
@@ -59,7 +50,7 @@ def open_log(path: str) -> int:
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)
-    _rotate_if_big(path)
+    rotate_if_big(path)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     stream = os.fdopen(os.dup(fd), "a", encoding="utf-8", buffering=1)
     handler = logging.StreamHandler(stream)
@@ -80,6 +71,7 @@ class Run:
         self.started = time.monotonic()
         self._emit_lock = threading.Lock()
         self._emitted = False
+        self.cache_dir: Optional[str] = None          # where status counts the outcome
         sys.stdout.flush()
         sys.stderr.flush()
         self._stdout = os.dup(1)
@@ -88,7 +80,7 @@ class Run:
         os.dup2(devnull, 1)          # until the log is open, stray output goes nowhere
         os.dup2(devnull, 2)
         os.close(devnull)
-        self.on_timeout: Callable[[], Outcome] = lambda: Outcome(error="deadline exceeded")
+        self.on_timeout: Callable[[], units.UnitAnswer] = lambda: units.failure(unit, None, "deadline exceeded", "deadline")
 
     def route_output_to(self, log_fd: int) -> None:
         os.dup2(log_fd, 1)
@@ -104,15 +96,17 @@ class Run:
                   self.unit, time.monotonic() - self.started)
         self.finish(self.on_timeout())
 
-    def finish(self, outcome: Outcome) -> None:
+    def finish(self, outcome: "units.UnitAnswer") -> None:
         """Write the one answer and leave at once (no interpreter shutdown noise, no waiting
-        for threads blocked in C)."""
+        for threads blocked in C). No result: one stderr line and exit 1, so the proxy
+        ignores the unit; a result (a fail-closed [] included) is the one stdout literal."""
         with self._emit_lock:
             if self._emitted:
                 return
             self._emitted = True
-            if outcome.error is not None:
-                line = "ovirt-vf-scheduler %s: %s\n" % (self.unit, outcome.error.replace("\n", " "))
+            status.record(self.cache_dir or config.state_dir(), self.unit, outcome.outcome, outcome.error or "")
+            if outcome.result is None:
+                line = "ovirt-vf-scheduler %s: %s\n" % (self.unit, (outcome.error or "no answer").replace("\n", " "))
                 os.write(self._stderr, line.encode("utf-8", "replace"))
                 code = EXIT_FAILED
             else:
@@ -122,36 +116,34 @@ class Run:
             os._exit(code)
 
 
-def run_unit(unit: str, args: dict, decide: Callable[[config.Settings, float, Run], Outcome],
-             on_failure: Callable[[config.Settings, str], Outcome]) -> None:
-    """Run one unit under the proxy contract. Never returns.
-
-    `decide(settings, deadline, run)` computes the answer; `on_failure(settings, reason)`
-    maps an error to the unit's failure answer (the on_error policy).
-    """
+def run_plugin(unit: str, host_ids, vm_id: str, args: dict) -> None:
+    """Run one unit as the proxy expects from a plugin process. Never returns."""
     run = Run(unit)
     try:
         settings = config.with_cluster_properties(config.load(), args or {})
     except config.ConfigError as err:
-        run.finish(Outcome(error="configuration error: %s" % err))
+        run.finish(units.config_failure(unit, err))
         return
     deadline = run.started + settings.deadline
+    run.cache_dir = settings.cache_dir
     try:
         run.route_output_to(open_log(settings.log_file))
     except OSError as err:
-        run.finish(Outcome(error="configuration error: %s: [scheduler] log_file: cannot open %s: %s"
-                           % (settings.path, settings.log_file, err.strerror or err)))
+        run.finish(units.failure(unit, None, "configuration error: %s: [scheduler] log_file: cannot open %s: %s"
+                                 % (settings.path, settings.log_file, err.strerror or err), "config"))
         return
     for warning in settings.warnings:
         LOG.warning("%s", warning)
-    run.on_timeout = lambda: on_failure(settings, "deadline of %.0f s exceeded" % settings.deadline)
+    run.on_timeout = lambda: units.deadline_failure(unit, settings)
     run.start_watchdog(deadline)
     try:
-        outcome = decide(settings, deadline, run)
-    except Exception as err:   # noqa: BLE001 - the top of the process: every error ends here
-        reason = " ".join(str(err).split()) or type(err).__name__
-        LOG.error("%s failed after %.2f s: %s", unit, time.monotonic() - run.started, reason)
-        if not isinstance(err, (config.ConfigError, DataSourceError, StoreError)):
-            LOG.error("unexpected error, please report it", exc_info=True)
-        outcome = on_failure(settings, reason)
+        session = snapshot.open_session(settings, deadline)
+    except DataSourceError as err:
+        run.finish(units.failure(unit, settings, units.one_line(err), units.cause_of(err)))
+        return
+    try:
+        outcome = units.answer(unit, settings, snapshot.OneShotReads(session), host_ids, vm_id,
+                               deadline, run.started)
+    finally:
+        session.close()
     run.finish(outcome)

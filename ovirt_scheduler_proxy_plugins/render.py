@@ -1,6 +1,6 @@
 """Reasons and decisions in words, for the log an operator reads at 3 a.m. (and for `explain`)."""
 from collections import Counter
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .model import HostVfs, Reason, Score, Snapshot, Verdict
@@ -25,13 +25,36 @@ def names(items: Iterable[str]) -> str:
     return ", ".join(sorted(items))
 
 
+def vms(count: int) -> str:
+    return "1 VM" if count == 1 else "%d VMs" % count
+
+
+def free_shown(host: Optional[HostVfs]) -> Optional[int]:
+    """Free VFs as people see them: never below 0 (shortfall() says how far below the sum went)."""
+    if host is None or host.free is None:
+        return None
+    return max(host.free, 0)
+
+
+def shortfall(host: HostVfs) -> str:
+    """'' when capacity - used - pending - reserve >= 0; else what is missing, in words:
+    '1 short of the reserve', or '2 over capacity' when the VMs alone hold more than the host has."""
+    if host.free is None or host.free >= 0:
+        return ""
+    over = host.used + host.pending - host.capacity.vfs
+    if over > 0:
+        return "%d over capacity" % over + (", none of the reserve of %d left" % host.reserve if host.reserve else "")
+    return "%d short of the reserve" % -host.free
+
+
 def arithmetic(host: HostVfs) -> str:
     """'8 cap - 6 used (3 VMs) - 1 pending - 0 reserve = 1 free [engine: 8 enic VF devices]'."""
     if host.capacity.vfs is None:
         return "capacity unknown [%s: %s]" % (host.capacity.source, host.capacity.detail)
-    return "%d cap - %d used (%d VMs) - %d pending - %d reserve = %d free [%s: %s]" % (
-        host.capacity.vfs, host.used, host.users, host.pending, host.reserve, host.free,
-        host.capacity.source, host.capacity.detail)
+    short = shortfall(host)
+    return "%d cap - %d used (%s) - %d pending - %d reserve = %d free%s [%s: %s]" % (
+        host.capacity.vfs, host.used, vms(host.users), host.pending, host.reserve, free_shown(host),
+        " (%s)" % short if short else "", host.capacity.source, host.capacity.detail)
 
 
 def reason_words(verdict: Verdict, host: Optional[HostVfs]) -> str:
@@ -49,14 +72,23 @@ def reason_words(verdict: Verdict, host: Optional[HostVfs]) -> str:
         return "needs %d, capacity unknown (%s)" % (verdict.demand, host.capacity.detail)
     if reason is Reason.NO_VFS:
         return "needs %d, host has no VFs (%s)" % (verdict.demand, host.capacity.detail)
+    short = shortfall(host)
+    if short:          # never "-1 free: 9 of 8 used": what the VMs hold, then what is missing
+        taken = host.used + host.pending
+        pending = " (incl. %d pending)" % host.pending if host.pending else ""
+        if taken > host.capacity.vfs:
+            return "needs %d, 0 free: %s hold %d VFs%s of %d: %s" % (
+                verdict.demand, vms(host.users), taken, pending, host.capacity.vfs, short)
+        return "needs %d, 0 free: %d of %d used by %s%s, %s" % (
+            verdict.demand, taken, host.capacity.vfs, vms(host.users), pending, short)
     held = host.used + host.pending + host.reserve
     extra = []
     if host.pending:
         extra.append("%d pending" % host.pending)
     if host.reserve:
         extra.append("%d reserved" % host.reserve)
-    return "needs %d, %d free: %d of %d used by %d VMs%s" % (
-        verdict.demand, verdict.free, held, host.capacity.vfs, host.users,
+    return "needs %d, %d free: %d of %d used by %s%s" % (
+        verdict.demand, verdict.free, held, host.capacity.vfs, vms(host.users),
         " (incl. %s)" % ", ".join(extra) if extra else "")
 
 
@@ -77,6 +109,18 @@ def summary(verdicts: List[Verdict], vm_name: str) -> str:
     dropped = Counter(v.reason for v in verdicts if not v.keep)
     why = ", ".join("%d %s" % (n, _SUMMARY_WORDS.get(r, r.value)) for r, n in dropped.most_common())
     return "%d of %d hosts can run %s%s" % (kept, len(verdicts), vm_name, " (%s)" % why if why else "")
+
+
+def lowest(scored: List[Tuple[str, int]]) -> Tuple[List[str], int]:
+    """The names VfWeight scores lowest (best) among (name, score) pairs, and that score."""
+    low = min(score for _, score in scored)
+    return sorted(name for name, score in scored if score == low), low
+
+
+def tie(names: List[str], score: int) -> str:
+    """'VfWeight scores a, b and c equally (weight 0, a 3-way tie): ...' -- never 'the lowest' of a tie."""
+    return ("VfWeight scores %s and %s equally (weight %d, a %d-way tie): the engine's other weights decide "
+            "among them" % (", ".join(names[:-1]), names[-1], score, len(names)))
 
 
 def host_label(host_id: str, hosts: Dict[str, HostVfs]) -> str:

@@ -1,13 +1,15 @@
 """One read of everything a decision needs: the VM's demand, and per host capacity and usage.
 
 I/O lives in `engine` and `capacity`; the counting rules in `accounting`. This module only
-sequences them so that a VM that needs no VF costs as little as possible.
+sequences them so that a VM that needs no VF costs as little as possible. Where the engine data
+comes from is the caller's `reads`: fresh for every decision in a plugin process (`OneShotReads`),
+or a warm view shared by many decisions in `serve` (serve.warm); the sequence is the same.
 """
 import time
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from . import capacity
-from .accounting import VmRecord, usage, vf_networks, vm_demand
+from .accounting import HostRecord, VfProfile, VmRecord, holdings, usage_from, vf_networks, vm_demand
 from .claims import pending_by_host
 from .config import Settings
 from .engine import EngineError, EngineSession, find_vm, is_uuid
@@ -16,29 +18,71 @@ from .store import Ledger, TokenCache
 from .ucsm_facts import UcsmFacts
 
 
-def open_session(settings: Settings, deadline: float) -> EngineSession:
-    """An engine session sharing the units' token cache (plugins and operator tools alike)."""
+def open_session(settings: Settings, deadline: Optional[float]) -> EngineSession:
+    """An engine session sharing the units' token cache (plugins, serve and operator tools alike)."""
     engine = settings.engine
     return EngineSession(engine, TokenCache(settings.cache_dir, engine.url, engine.username), deadline)
 
 
-def host_states(settings: Settings, session: EngineSession, host_ids: List[str], vms: List[VmRecord],
+class OneShotReads:
+    """Every read fresh, in the fewest requests (the scheduled VM and the usage in one search):
+    what a plugin process or an operator command does."""
+
+    memo: Optional[dict] = None     # no in-memory cache to keep: the process ends after one decision
+
+    def __init__(self, session: EngineSession):
+        self.session = session
+
+    def vf_profiles(self, vf_property: str) -> Dict[str, VfProfile]:
+        return self.session.vf_profiles(vf_property)
+
+    def vms_for(self, vm_id: str, networks: FrozenSet[str]) -> Tuple[List[VmRecord], float]:
+        """The scheduled VM plus the running VMs on `networks`, and when they were asked for
+        (claims are released only by evidence read after they were made)."""
+        asked_at = time.monotonic()
+        return self.session.vms(vm_id, networks), asked_at
+
+    def hosts(self) -> List[HostRecord]:
+        return self.session.hosts()
+
+    def drain_requests(self) -> List[str]:
+        return self.session.drain_requests()
+
+    @staticmethod
+    def holdings(vms: List[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
+        return holdings(vms, vf_profile_ids)
+
+    @staticmethod
+    def seen(vms: List[VmRecord]) -> Mapping[str, Tuple[Optional[str], str]]:
+        return seen_in(vms)
+
+
+def seen_in(vms: List[VmRecord]) -> Dict[str, Tuple[Optional[str], str]]:
+    """What the engine shows of each VM: id -> (run-on host, status), for releasing claims."""
+    return {vm.vm_id: (vm.host_id, vm.status) for vm in vms}
+
+
+def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmRecord],
                 vf_profile_ids: FrozenSet[str], deadline: float, scheduled_vm_id: str = "",
                 current_host: Optional[str] = None,
-                port_profiles: FrozenSet[str] = frozenset()) -> Tuple[Dict[str, HostVfs], str]:
+                port_profiles: FrozenSet[str] = frozenset(),
+                seen_at: Optional[float] = None) -> Tuple[Dict[str, HostVfs], str]:
     """Capacity, usage by the VMs other than `scheduled_vm_id`, pending claims and (for the VM's
     `port_profiles`, when the rule applies) its UCS domain's port profiles, per host the engine
-    knows among `host_ids`; plus a one-line summary of the capacity sources."""
-    engine_hosts = capacity.engine_hosts(settings, host_ids, session.hosts)
+    knows among `host_ids`; plus a one-line summary of the capacity sources.
+    `reads` (OneShotReads or serve's WarmReads) answers hosts() when the capacity cache is cold
+    and counts `vms` (its own, possibly cached, way); `seen_at` is when `vms` was asked for."""
+    memo = getattr(reads, "memo", None)
+    engine_hosts = capacity.engine_hosts(settings, host_ids, reads.hosts, memo)
     check_port_profiles = settings.checks_port_profiles and bool(port_profiles)
-    ucsm = UcsmFacts(settings, engine_hosts, deadline, check_port_profiles) if settings.ucsm else None
+    ucsm = UcsmFacts(settings, engine_hosts, deadline, check_port_profiles, memo) if settings.ucsm else None
     caps = capacity.capacities(settings, engine_hosts, ucsm)
     domains = ucsm.port_profiles() if check_port_profiles else {}
-    used = usage(vms, vf_profile_ids, scheduled_vm_id, engine_hosts)
+    used = usage_from(reads.holdings(vms, vf_profile_ids), scheduled_vm_id, engine_hosts)
     pending: Dict[str, Tuple[int, int]] = {}
     if settings.claims:
-        seen = {vm.vm_id: (vm.host_id, vm.status) for vm in vms}
-        claims = Ledger(settings.cache_dir, settings.claim_ttl).pending(seen)
+        claims = Ledger(settings.cache_dir, settings.claim_ttl).pending(
+            reads.seen(vms), time.monotonic() if seen_at is None else seen_at)
         pending = pending_by_host(claims, scheduled_vm_id)
     hosts = {host_id: HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
                               used=used[host_id][0], users=used[host_id][1],
@@ -49,36 +93,48 @@ def host_states(settings: Settings, session: EngineSession, host_ids: List[str],
 
 
 def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
-         capacity_without_demand: bool = False) -> Snapshot:
-    """Read the engine (and UCS-M) for one decision.
+         capacity_without_demand: bool = False, reads=None) -> Snapshot:
+    """Read the engine (and UCS-M) for one decision, through `reads` (default: a fresh session
+    opened and closed here).
 
     `capacity_without_demand`: the weight in `reserve` mode ranks hosts for VMs that need no
     VF too, so it needs capacity even then; everything else stops once demand is 0.
     """
     if not is_uuid(vm_id):
         raise EngineError("the VM id %r from the proxy is not a UUID" % vm_id)
+    if reads is None:
+        session = open_session(settings, deadline)
+        try:
+            return take(settings, vm_id, host_ids, deadline, capacity_without_demand, OneShotReads(session))
+        finally:
+            session.close()
     started = time.monotonic()
-    session = open_session(settings, deadline)
     try:
-        profiles = session.vf_profiles(settings.vf_property)
-        vf_profile_ids = frozenset(profiles)
-        vms = session.vms(vm_id, vf_networks(profiles)) if profiles else []
-        vm_record = find_vm(vms, vm_id)
-        if profiles and vm_record is None:
-            # An invalid search also answers "200, empty list": never read that as "no demand".
-            raise EngineError("the VM %s is not in the engine's answer (unknown VM, or the search "
-                              "was rejected)" % vm_id)
-        vm = Vm(vm_id=vm_id, name=vm_record.name if vm_record else vm_id,
-                demand=vm_demand(vm_record.nics, profiles) if vm_record else Demand(0),
-                host_id=vm_record.host_id if vm_record else None,
-                status=vm_record.status if vm_record else "?")
-        snap = Snapshot(vm=vm)
-        wanted = [h for h in dict.fromkeys(host_ids) if is_uuid(h)]
-        if (vm.demand.vfs > 0 or capacity_without_demand) and wanted:
-            snap.hosts, snap.source_summary = host_states(settings, session, wanted, vms, vf_profile_ids,
-                                                          deadline, vm_id, vm.host_id, vm.demand.port_profiles)
-        snap.requests = tuple(session.requests)
-        snap.elapsed = time.monotonic() - started
-        return snap
+        snap = _read(settings, reads, vm_id, host_ids, deadline, capacity_without_demand)
     finally:
-        session.close()
+        asked = tuple(reads.drain_requests())     # also after a failure: never into the next decision
+    snap.requests = asked
+    snap.elapsed = time.monotonic() - started
+    return snap
+
+
+def _read(settings: Settings, reads, vm_id: str, host_ids: List[str], deadline: float,
+          capacity_without_demand: bool) -> Snapshot:
+    profiles = reads.vf_profiles(settings.vf_property)
+    vf_profile_ids = frozenset(profiles)
+    vms, seen_at = reads.vms_for(vm_id, vf_networks(profiles)) if profiles else ([], time.monotonic())
+    vm_record = find_vm(vms, vm_id)
+    if profiles and vm_record is None:
+        # An invalid search also answers "200, empty list": never read that as "no demand".
+        raise EngineError("the VM %s is not in the engine's answer (unknown VM, or the search "
+                          "was rejected)" % vm_id)
+    vm = Vm(vm_id=vm_id, name=vm_record.name if vm_record else vm_id,
+            demand=vm_demand(vm_record.nics, profiles) if vm_record else Demand(0),
+            host_id=vm_record.host_id if vm_record else None,
+            status=vm_record.status if vm_record else "?")
+    snap = Snapshot(vm=vm)
+    wanted = [h for h in dict.fromkeys(host_ids) if is_uuid(h)]
+    if (vm.demand.vfs > 0 or capacity_without_demand) and wanted:
+        snap.hosts, snap.source_summary = host_states(settings, reads, wanted, vms, vf_profile_ids, deadline, vm_id,
+                                                      vm.host_id, vm.demand.port_profiles, seen_at)
+    return snap

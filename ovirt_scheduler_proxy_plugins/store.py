@@ -15,7 +15,7 @@ import time
 import zlib
 from typing import Any, Dict, Iterator, List, Optional
 
-from .claims import Claim, Seen, prune
+from .claims import Claim, Seen, is_live, prune
 
 LOG = logging.getLogger("ovirt_vf_scheduler.store")
 _FUTURE_SLACK = 60.0   # an entry stamped further in the future than this means the clock jumped
@@ -55,10 +55,10 @@ def write_json(path: str, value: Any) -> bool:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         tmp_path = os.path.join(directory, ".tmp-%d-%s" % (os.getpid(), os.urandom(6).hex()))
         fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # No fsync: every file here is a cache (a lost one costs a round trip), and claims die
+        # with the boot anyway; the rename alone keeps readers from ever seeing half a file.
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(value, handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
+            handle.write(json.dumps(value, separators=(",", ":")))
         _owned_like_directory(tmp_path)
         os.replace(tmp_path, path)
         return True
@@ -122,20 +122,38 @@ class TokenCache:
             write_json(self.path, {"token": token, "saved_at": time.time()})
 
 
+def _signature(path: str) -> Optional[tuple]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 class HostCache:
-    """Per-host records from a slow-changing source (capacity, names), each with its read time."""
+    """Per-host records from a slow-changing source (capacity, names), each with its read time.
+
+    `memo` (a dict owned by a long-lived caller, e.g. serve) keeps the parsed file in memory and
+    re-reads it only when it changed on disk (another process may have written it).
+    """
 
     MAX_AGE = 86400.0
 
-    def __init__(self, cache_dir: str, name: str):
+    def __init__(self, cache_dir: str, name: str, memo: Optional[dict] = None):
         self.path = os.path.join(cache_dir, "%s.json" % name)
+        self._memo = memo
 
     def _entries(self) -> Dict[str, Dict[str, Any]]:
+        signature = _signature(self.path) if self._memo is not None else None
+        if signature is not None and self._memo.get(self.path, (None,))[0] == signature:
+            return self._memo[self.path][1]
         value = read_json(self.path)
-        if not isinstance(value, dict):
-            return {}
-        return {k: v for k, v in value.items()
-                if isinstance(v, dict) and isinstance(v.get("read_at"), (int, float))}
+        entries = {k: v for k, v in value.items()
+                   if isinstance(v, dict) and isinstance(v.get("read_at"), (int, float))} \
+            if isinstance(value, dict) else {}
+        if signature is not None:
+            self._memo[self.path] = (signature, entries)
+        return entries
 
     def fresh(self, ttl: float, now: Optional[float] = None) -> Dict[str, Dict[str, Any]]:
         """Entries younger than `ttl`; entries from the future (clock jumped back) are stale."""
@@ -189,8 +207,14 @@ class Ledger:
     def _save(self, claims: List[Claim]) -> None:
         write_json(self.path, {claim.vm_id: claim.to_json() for claim in claims})
 
-    def pending(self, seen: Seen) -> List[Claim]:
-        """Live claims, dropping those the engine now shows placed (written back when changed).
+    def live(self) -> List[Claim]:
+        """Claims within their TTL, whatever the engine shows (for metrics and status)."""
+        now = time.monotonic()
+        return [c for c in self._load() if is_live(c, now, self.boot, self.ttl)]
+
+    def pending(self, seen: Seen, seen_at: float) -> List[Claim]:
+        """Live claims, dropping those the engine now shows placed (written back when changed);
+        `seen_at` is when `seen` was asked for: only evidence newer than a claim releases it.
 
         If the lock cannot be had, the claims are still read: a decision never waits on,
         or fails for, the ledger."""
@@ -198,13 +222,13 @@ class Ledger:
         try:
             with locked(self.path):
                 claims = self._load()
-                live = prune(claims, seen, now, self.boot, self.ttl)
+                live = prune(claims, seen, now, self.boot, self.ttl, seen_at)
                 if len(live) != len(claims):
                     self._save(live)
                 return live
         except StoreError as err:
             LOG.warning("claims read without lock: %s", err)
-            return prune(self._load(), seen, now, self.boot, self.ttl)
+            return prune(self._load(), seen, now, self.boot, self.ttl, seen_at)
 
     def record(self, vm_id: str, demand: int, hosts: List[str], best: Optional[str],
                source: Optional[str]) -> Optional[Claim]:
@@ -214,7 +238,7 @@ class Ledger:
         try:
             with locked(self.path):
                 others = [c for c in self._load() if c.vm_id != vm_id]
-                self._save(prune(others, {}, now, self.boot, self.ttl) + [claim])
+                self._save(prune(others, {}, now, self.boot, self.ttl, now) + [claim])
             return claim
         except StoreError as err:
             LOG.warning("claim for VM %s not recorded: %s", vm_id, err)

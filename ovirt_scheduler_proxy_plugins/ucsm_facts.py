@@ -6,12 +6,14 @@ read of every domain, capacity and port profiles in the same session
 (ucsm_source.read_domains, at most 5 requests per domain); a warm one costs none. A
 decision reads UCS-M at most once, even when both the capacity source and the port-profile
 rule need it. A read with a failed domain is not cached: what it says about the domains
-that answered is used for this decision only, and the next one tries again.
+that answered is used for this decision only, and the next one tries again. Every read is
+counted for `status` (status.record_source "ucsm"): min mode hides an outage, status shows it.
 """
 import logging
 import time
 from typing import Dict, Optional, Tuple
 
+from . import status
 from .config import Settings
 from .model import Capacity, DataSourceError, DomainPortProfiles
 from .store import HostCache
@@ -40,11 +42,14 @@ class UcsmFacts:
     """UCS-M's answers for `hosts` (engine host entries by id: name, hw_uuid, serial), read lazily.
 
     `port_profiles`: the port-profile rule will be asked too, so a cold domain cache is a
-    reason to read (the capacity source alone needs only the per-host entries).
+    reason to read (the capacity source alone needs only the per-host entries). `memo`: a
+    long-lived caller's in-memory copy of the cache files (store.HostCache).
     """
 
-    def __init__(self, settings: Settings, hosts: Dict[str, dict], deadline: float, port_profiles: bool):
+    def __init__(self, settings: Settings, hosts: Dict[str, dict], deadline: float, port_profiles: bool,
+                 memo: Optional[dict] = None):
         self._settings = settings
+        self._memo = memo
         self._hosts = hosts
         self._deadline = deadline
         self._want_domains = port_profiles
@@ -60,8 +65,8 @@ class UcsmFacts:
             return
         self._loaded = True
         ucsm = self._settings.ucsm
-        host_cache = HostCache(self._settings.cache_dir, "capacity-ucsm")
-        domain_cache = HostCache(self._settings.cache_dir, "ucsm-domains")
+        host_cache = HostCache(self._settings.cache_dir, "capacity-ucsm", self._memo)
+        domain_cache = HostCache(self._settings.cache_dir, "ucsm-domains", self._memo)
         self._host_entries = host_cache.fresh(ucsm.cache_ttl)
         self._domains = domain_cache.fresh(ucsm.cache_ttl)
         cold_hosts = any("domain" not in self._host_entries.get(host_id, {}) for host_id in self._hosts)
@@ -81,10 +86,12 @@ class UcsmFacts:
                  for host_id, answer in reading.capacities.items()}
         domains = {url: {"profiles": sorted(profiles)} for url, profiles in reading.port_profiles.items()}
         if not reading.failures:
+            status.record_source(self._settings.cache_dir, "ucsm")
             self._host_entries.update(host_cache.update(hosts))
             self._domains.update(domain_cache.update(domains))
             return
         self.failures = {url: str(err) for url, err in reading.failures.items()}
+        status.record_source(self._settings.cache_dir, "ucsm", "UCS-M: %s" % "; ".join(self.failures.values()))
         for line in self.failures.values():
             LOG.warning("%s", line)
         now = time.time()

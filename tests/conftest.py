@@ -1,17 +1,21 @@
 """Shared fixtures: a fake engine over real HTTP, a plugin dir made by install-plugins, a
 config file pointing at both, and a proxy-style runner for the units."""
 import os
+import re
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
-from ovirt_scheduler_proxy_plugins.sim import proxy
+from ovirt_scheduler_proxy_plugins.sim import proxy, served
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
 from ovirt_scheduler_proxy_plugins.sim.workspace import write_config, write_secret
 
 CLI = os.path.join(os.path.dirname(sys.executable), "ovirt-vf-scheduler")
+_PLAIN_HTTP_WARNING = re.compile(r" warning: \[(engine|ucsm)\] url http://")
 
 
 @pytest.fixture(scope="session")
@@ -38,12 +42,18 @@ def engine(world):
 
 
 class Proxy:
-    """Runs VfFilter/VfWeight as the proxy does, against one config file."""
+    """Runs VfFilter/VfWeight against one config file, the way `mode` says: "process" as the
+    stock proxy does (a python3 process per unit), "serve" as the engine calls
+    `ovirt-vf-scheduler serve` (XML-RPC to a real serve process, started on first use and again
+    when the config path changes). Both give a sim.proxy.UnitRun with the same contract."""
 
-    def __init__(self, plugins_dir, conf_path, state_dir):
+    def __init__(self, plugins_dir, conf_path, state_dir, mode="process"):
         self.plugins_dir = plugins_dir
         self.conf_path = conf_path
         self.state_dir = state_dir
+        self.mode = mode
+        self.server = None
+        self._starting = threading.Lock()      # concurrent first calls share one serve (test_faults)
 
     @property
     def log_path(self):
@@ -57,8 +67,25 @@ class Proxy:
             return ""
 
     def run(self, unit, hosts, vm, args=None, conf_path=None):
+        if self.mode == "serve":
+            return served.unit_run(self.serving(conf_path or self.conf_path), unit, hosts, vm, args)
         env = proxy.proxy_env({"OVIRT_VF_SCHEDULER_CONF": conf_path or self.conf_path})
         return proxy.run_unit(self.plugins_dir, unit, hosts, vm, args, env=env)
+
+    def serving(self, conf_path):
+        with self._starting:
+            if self.server is not None and self.server.conf_path != conf_path:
+                self.stop()
+            if self.server is None:
+                self.server = served.ServeProcess(conf_path, self.plugins_dir)
+            return self.server
+
+    def stop(self):
+        """Stop serve (if running): SIGTERM must end it with exit 0 and without a traceback."""
+        if self.server is not None:
+            server, self.server = self.server, None
+            assert server.stop() == 0, server.stderr
+            assert "Traceback" not in server.stderr, server.stderr
 
     def filter(self, hosts, vm, args=None, **kw):
         return self.run("VfFilter", hosts, vm, args, **kw)
@@ -67,9 +94,68 @@ class Proxy:
         return self.run("VfWeight", hosts, vm, args, **kw)
 
 
+def int_scores(pairs):
+    """A weight answer, returned unchanged once every score is checked to be an int. In Python
+    996.0 == 996 and True == 1, so an equality test alone lets a float or bool score through, and
+    the proxy passes a float on to the engine as an XML-RPC <double>, which breaks its ranking."""
+    assert all(type(score) is int for _, score in pairs), pairs
+    return pairs
+
+
 def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", extra=""):
-    """The tests' config: a short deadline, so hang cases stay quick."""
-    return write_config(state_dir, engine_url, password, "deadline = 4\n" + extra_scheduler, extra)
+    """The tests' config: a short deadline, so hang cases stay quick; serve reads usage afresh
+    for every VM (usage_max_age = 0), as a plugin process does, so that scenarios which change
+    the world between two calls mean the same in both run modes."""
+    fresh = "" if "usage_max_age" in extra_scheduler else "usage_max_age = 0\n"
+    return write_config(state_dir, engine_url, password, "deadline = 4\n" + fresh + extra_scheduler, extra)
+
+
+def run_cli_as(user, argv, timeout=60):
+    """`ovirt-vf-scheduler ARGV` as another user: a forked child that drops to the user's uid and gids
+    (os.setuid), since that user may not be able to exec this interpreter (a pyenv under /root)
+    -> (exit code, stdout, stderr). Root only."""
+    import pwd
+    import tempfile
+    from ovirt_scheduler_proxy_plugins import cli
+    entry = pwd.getpwnam(user)
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    pid = os.fork()
+    if pid == 0:                                       # child: never returns into pytest
+        code = 70
+        try:
+            os.setgroups([])
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+            os.dup2(out.fileno(), 1)
+            os.dup2(err.fileno(), 2)
+            sys.stdout = os.fdopen(1, "w", closefd=False)
+            sys.stderr = os.fdopen(2, "w", closefd=False)
+            code = cli.main(list(argv))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise TimeoutError("ovirt-vf-scheduler %s as %s: no exit within %g s" % (argv, user, timeout))
+        time.sleep(0.02)
+    out.seek(0)
+    err.seek(0)
+    return os.waitstatus_to_exitcode(status), out.read().decode(), err.read().decode()
+
+
+def stderr_lines(run):
+    """stderr without the warning each operator command prints for the fake engine's (and fake
+    UCS-M's) http:// URL (test_config.py checks that line itself)."""
+    return [line for line in run.stderr.splitlines() if not _PLAIN_HTTP_WARNING.search(line)]
 
 
 def ucsm_section(state_dir, ucsm_url):
@@ -78,10 +164,16 @@ def ucsm_section(state_dir, ucsm_url):
     return "[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\ntimeout = 3\n" % (ucsm_url, pw)
 
 
-@pytest.fixture
-def units(plugins_dir, engine, tmp_path):
+RUN_MODES = ["process", "serve"]
+
+
+@pytest.fixture(params=RUN_MODES)
+def units(request, plugins_dir, engine, tmp_path):
+    """The units run both ways: as plugin processes and through serve."""
     state = str(tmp_path / "state")
-    return Proxy(plugins_dir, write_conf(state, engine.url), state)
+    runner = Proxy(plugins_dir, write_conf(state, engine.url), state, request.param)
+    yield runner
+    runner.stop()
 
 
 def pytest_terminal_summary(terminalreporter):

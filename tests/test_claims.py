@@ -3,9 +3,11 @@ burst case end to end (the engine shows a started VM on its host only after a la
 import json
 import os
 import threading
+import time
 
 import pytest
 
+from conftest import int_scores
 from ovirt_scheduler_proxy_plugins.claims import Claim, pending_by_host, prune
 from ovirt_scheduler_proxy_plugins.store import Ledger
 
@@ -31,7 +33,15 @@ def claim(vm, best="h1", demand=2, source=None, at=100.0, boot=BOOT):
     (claim("a", boot="boot-0"), {}, 150.0, False),                        # another boot
 ])
 def test_prune(c, seen, now, live):
-    assert (prune([c], seen, now, BOOT, ttl=120.0) == [c]) is live
+    assert (prune([c], seen, now, BOOT, ttl=120.0, seen_at=now) == [c]) is live
+
+
+def test_only_evidence_newer_than_the_claim_releases_it():
+    """A usage view asked for before the claim (serve reuses one for a few seconds) may show the
+    VM where it ran before it was stopped and started again: that must not release the claim."""
+    on_old_host = {"a": ("h2", "up")}
+    assert prune([claim("a", at=100.0)], on_old_host, 150.0, BOOT, ttl=120.0, seen_at=99.0) == [claim("a")]
+    assert prune([claim("a", at=100.0)], on_old_host, 150.0, BOOT, ttl=120.0, seen_at=101.0) == []
 
 
 def test_pending_goes_to_the_best_host_and_skips_the_scheduled_vm():
@@ -52,9 +62,9 @@ def test_ledger_round_trip_replace_and_release(tmp_path):
     ledger.record("a", 2, ["h1", "h2"], "h1", None)
     ledger.record("b", 1, ["h2"], "h2", None)
     ledger.record("a", 3, ["h2"], "h2", None)                 # a rerun replaces a's claim
-    pending = {c.vm_id: (c.demand, c.best) for c in ledger.pending({})}
+    pending = {c.vm_id: (c.demand, c.best) for c in ledger.pending({}, time.monotonic())}
     assert pending == {"a": (3, "h2"), "b": (1, "h2")}
-    assert [c.vm_id for c in ledger.pending({"b": ("h2", "up")})] == ["a"]   # b placed: released
+    assert [c.vm_id for c in ledger.pending({"b": ("h2", "up")}, time.monotonic())] == ["a"]   # b placed: released
     assert set(json.load(open(ledger.path))) == {"a"}                    # and written back
     assert oct(os.stat(ledger.path).st_mode & 0o777) == "0o600"
 
@@ -63,7 +73,7 @@ def test_corrupt_ledger_is_treated_as_empty_and_repaired(tmp_path):
     ledger = Ledger(str(tmp_path), ttl=120.0)
     with open(ledger.path, "w") as handle:
         handle.write('{"a": {"demand": 2, "hos')
-    assert ledger.pending({}) == []
+    assert ledger.pending({}, time.monotonic()) == []
     ledger.record("b", 1, ["h1"], "h1", None)
     assert list(json.load(open(ledger.path))) == ["b"]
 
@@ -79,7 +89,7 @@ def test_concurrent_writers_lose_no_claim(tmp_path):
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(Ledger(ledger_dir, ttl=120.0).pending({})) == 20
+    assert len(Ledger(ledger_dir, ttl=120.0).pending({}, time.monotonic())) == 20
 
 
 def test_burst_on_the_last_vf(world, engine, units):
@@ -106,7 +116,7 @@ def test_weight_moves_the_claim_to_its_best_host(world, engine, units):
     hosts = [world.host_by_name("a").id, world.host_by_name("b").id]
     units.filter(hosts, vm.id, {"vf_weight_mode": "pack"})          # pack: best is a (3 - 2 = 1 left)
     units.weight(hosts, vm.id)                                     # spread: best is b
-    scores = dict(units.weight(hosts, other.id).result)            # b: 4 - 2 pending = 2 -> 0 after
+    scores = dict(int_scores(units.weight(hosts, other.id).result))   # b: 4 - 2 pending = 2 -> 0 after
     assert scores == {hosts[0]: 998 - 1, hosts[1]: 998 - 0}
 
 

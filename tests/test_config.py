@@ -1,9 +1,11 @@
 """Config file and per-cluster properties: every bad input gives one line naming where it is."""
 import os
 import re
+import subprocess
 
 import pytest
 
+from conftest import CLI
 from ovirt_scheduler_proxy_plugins import config
 
 GOOD = """
@@ -20,6 +22,10 @@ deadline = 8
 cache_dir = {tmp}/cache
 log_file = {tmp}/log/vf.log
 """
+
+
+ENGINE_URL = "url = https://engine.example.com/ovirt-engine/api"
+LAST = "log_file = {tmp}/log/vf.log"
 
 
 def write(tmp_path, text, pw_mode=0o600):
@@ -64,6 +70,13 @@ def test_env_variable_names_the_file(tmp_path, monkeypatch):
     (("deadline = 8", "vf_property_regex = ^[a-z"), r"\[scheduler\] vf_property_regex: expected a regular expression"),
     (("deadline = 8", "deadline = 8\n[ucsm]\nurl = https://u\nusername = r\npassword = p\nport_profiles = strict"),
      r"\[ucsm\] port_profiles: expected one of check, ignore, got 'strict'"),
+    ((ENGINE_URL, "url = engine.example.com/ovirt-engine/api"),
+     r"\[engine\] url: expected an https:// \(or http://\) URL with a host, e.g. https://engine.example.com/"),
+    ((ENGINE_URL, "url = https:///ovirt-engine/api"), r"\[engine\] url: expected an https:// \(or http://\) URL"),
+    ((ENGINE_URL, "url = https://engine:99999/ovirt-engine/api"), r"\[engine\] url: expected an https://"),
+    ((ENGINE_URL, "url = ftp://engine.example.com/"), r"\[engine\] url: expected an https://"),
+    ((LAST, LAST + "\n[ucsm]\nurl = https://ucsm-a.example.com ucsm-b.example.com\nusername = u\npassword = p"),
+     r"\[ucsm\] url: expected one or more https:// \(or http://\) URLs with a host"),
 ])
 def test_bad_input_names_file_section_and_key(tmp_path, edit, message):
     path = write(tmp_path, GOOD.replace(*edit))
@@ -85,6 +98,32 @@ def test_readable_password_file_is_warned_about(tmp_path):
     settings = config.load(write(tmp_path, GOOD, pw_mode=0o644))
     assert len(settings.warnings) == 1 and "readable by group/others" in settings.warnings[0]
     assert "s3cret" not in settings.warnings[0]
+
+
+def test_plain_http_urls_are_warned_about_each(tmp_path):
+    text = GOOD.replace(ENGINE_URL, "url = http://engine.example.com/ovirt-engine/api") + (
+        "\n[ucsm]\nurl = https://ucsm-a.example.com,HTTP://ucsm-b.example.com\nusername = u\npassword_file = {pw}\n")
+    settings = config.load(write(tmp_path, text))
+    assert settings.warnings == (
+        "[engine] url http://engine.example.com/ovirt-engine/api is plain http: the password and the session "
+        "cross the network unencrypted; use https://",
+        "[ucsm] url HTTP://ucsm-b.example.com is plain http: the password and the session cross the network "
+        "unencrypted; use https://")
+
+
+def test_plain_http_is_logged_on_every_unit_run_and_printed_by_operator_commands(world, engine, units):
+    world.add_host("h1", vf_devices=4)
+    vm = world.add_vm("vm1", vmfex_nics=1)
+    for _ in range(2):
+        assert units.filter([world.host_by_name("h1").id], vm.id).result == [world.host_by_name("h1").id]
+    warned = [line for line in units.log_text().splitlines()
+              if " WARNING " in line and "[engine] url %s is plain http" % engine.url in line]
+    assert len(warned) == (2 if units.mode == "process" else 1)    # serve: once per config (re)load
+    run = subprocess.run([CLI, "explain", "--config", units.conf_path, "--vm", "vm1"], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr.splitlines() == [
+        "ovirt-vf-scheduler explain: warning: [engine] url %s is plain http: the password and the session "
+        "cross the network unencrypted; use https://" % engine.url]
 
 
 def test_cluster_properties_override_and_ignore_other_units(tmp_path):

@@ -38,7 +38,9 @@ def test_filter_keeps_proxy_order_and_names_unknown_ids():
 
 def _scores(mode, demand, hosts):
     by_id = {h.host_id: h for h in hosts}
-    return {s.host_id: s.value for s in decide.score_hosts(mode, need(demand) if isinstance(demand, int) else demand, list(by_id), by_id)}
+    scores = decide.score_hosts(mode, need(demand) if isinstance(demand, int) else demand, list(by_id), by_id)
+    assert all(type(s.value) is int for s in scores), scores      # 996.0 == 996 would pass below
+    return {s.host_id: s.value for s in scores}
 
 
 def test_spread_prefers_most_free_after_placement():

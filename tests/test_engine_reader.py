@@ -91,9 +91,12 @@ def test_filter_and_weight_starting_together_share_one_token(world, engine, unit
 
 
 def test_cold_processes_at_once_all_succeed_and_leave_one_valid_token(world, engine, units):
+    """Nothing serialises cold logins: each process that finds no cached token logs in once.
+    The slow SSO answer keeps both processes in their login together, so both are cold."""
     world.add_host("h", vf_devices=4)
     vm = world.add_vm("new", vmfex_nics=1)
     hosts = [world.host_by_name("h").id]
+    engine.faults.login_delay = 1.0
     runs = []
     threads = [threading.Thread(target=lambda u=unit: runs.append(units.run(u, hosts, vm.id)))
                for unit in ("VfFilter", "VfWeight")]
@@ -101,7 +104,9 @@ def test_cold_processes_at_once_all_succeed_and_leave_one_valid_token(world, eng
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(r.ok for r in runs)
-    logins = engine.logins
-    assert 1 <= logins <= 2                                        # each cold process may log in once
-    assert units.filter(hosts, vm.id).ok and engine.logins == logins   # the survivor token works
+    assert all(r.ok for r in runs), runs
+    # one login per cold process, none retried; serve's one connection logs in once for both calls
+    cold_logins = 2 if units.mode == "process" else 1
+    assert engine.logins == cold_logins
+    engine.faults.login_delay = 0.0
+    assert units.filter(hosts, vm.id).ok and engine.logins == cold_logins    # the survivor token works

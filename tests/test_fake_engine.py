@@ -7,6 +7,7 @@ import ovirtsdk4
 import pytest
 import requests
 import trustme
+from ovirtsdk4.reader import Reader
 
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory, build_scale_inventory, sim_id
@@ -77,6 +78,21 @@ def test_login_once_then_logout_revokes_the_token(engine):
     assert raw_get(engine, "/vms", token).status_code == 401
     with pytest.raises(ovirtsdk4.AuthError):
         ovirtsdk4.Connection(url=engine.url, token=token, insecure=True).system_service().vms_service().list()
+
+
+def test_version_header_other_than_4_is_a_400_without_fault(engine, conn):
+    """The engine's VersionFilter answers sendError(400) to a version it does not serve; no header
+    means the default (4). The auth filters run first, so without a token it is still 401."""
+    token = conn.authenticate()
+    for version in ("3", "5", "4.5", "v4"):
+        response = requests.get(engine.url + "/vms", headers={"Authorization": "Bearer " + token,
+                                                              "Version": version})
+        assert response.status_code == 400, version
+        assert response.headers["Content-Type"].startswith("text/html") and b"<fault>" not in response.content
+    plain = requests.get(engine.url + "/vms", headers={"Authorization": "Bearer " + token})
+    assert plain.status_code == 200 and len(Reader.read(plain.content)) == 7
+    assert requests.get(engine.url + "/vms", headers={"Version": "3"}).status_code == 401
+    assert len(conn.system_service().vms_service().list()) == 7      # the SDK sends Version: 4
 
 
 def test_wrong_password_is_auth_error(engine):
@@ -249,6 +265,43 @@ def test_invalid_search_is_an_empty_list_not_an_error(engine, conn):
     token = conn.authenticate()
     r = raw_get(engine, "/vms?search=status%3Dmigrating", token)
     assert (r.status_code, r.text) == (200, "<vms/>")
+
+
+def test_max_is_read_as_the_engine_reads_it(engine, conn):
+    """The engine's ParametersHelper ignores a max that is no Java int (logged, no fault)."""
+    token = conn.authenticate()
+
+    def listed(query):
+        response = raw_get(engine, "/vms" + query, token)
+        assert response.status_code == 200, response.text
+        return len(Reader.read(response.content))
+
+    assert listed("?max=2") == listed("?max=%2B2") == 2 and listed("?max=0") == 0
+    for ignored in ("?max=abc", "?max=", "?max=2.0", "?max=%202", "?max=99999999999"):
+        assert listed(ignored) == 7, ignored
+    assert len(conn.system_service().vms_service().list(max=3)) == 3
+
+
+def test_query_parameters_matrix_parameters_and_trailing_slash_as_the_engine_reads_them(engine, conn):
+    """By name only (unknown names, case included, are ignored), the first of a repeated name, the
+    last segment's matrix parameters like query ones (a query one wins); `vms/` is `vms`."""
+    token = conn.authenticate()
+
+    def listed(path):
+        response = raw_get(engine, path, token)
+        assert response.status_code == 200, (path, response.text)
+        return [vm.name for vm in Reader.read(response.content)]
+
+    everything = listed("/vms")
+    assert len(everything) == 7
+    assert listed("/vms?no_such_parameter=1&Search=name%3Da1") == everything
+    assert listed("/vms/") == everything
+    assert listed("/vms?search=name%3Da1&search=name%3Db1") == ["a1"]
+    assert listed("/vms;max=2") == everything[:2] and listed("/vms;max=2?max=3") == everything[:3]
+    assert listed("/vms;search=name%3Db1") == ["b1"]
+    assert engine.requests[-1].path == "/ovirt-engine/api/vms"
+    a1 = "/vms/%s" % engine.inventory.vm_by_name("a1").id
+    assert raw_get(engine, a1 + "/", token).content == raw_get(engine, a1, token).content
 
 
 def test_and_binds_tighter_than_or(conn):

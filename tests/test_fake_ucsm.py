@@ -11,9 +11,9 @@ import defusedxml.ElementTree as DET
 import pytest
 import requests
 
-from ovirt_scheduler_proxy_plugins.sim.ucsm import (EXTRA_POLICY_DNS, SPARE_PROFILE_DN,
-                                                    SPARE_SERVER_DN, TEMPLATE_DN, FakeUcsm,
-                                                    UcsmPortProfile, UcsmServer, build_objects,
+from ovirt_scheduler_proxy_plugins.sim.ucsm import (EXTRA_POLICY_DNS, INVENTED_SESSION_LIMIT_CODE,
+                                                    SPARE_PROFILE_DN, SPARE_SERVER_DN, TEMPLATE_DN,
+                                                    FakeUcsm, UcsmPortProfile, UcsmServer, build_objects,
                                                     sample_servers)
 
 CLASSES = ("lsServer", "computeBlade", "computeRackUnit", "vnicDynamicConPolicy",
@@ -218,16 +218,42 @@ def test_filters_are_evaluated_on_attributes(fake, in_filter, expected):
     assert names(query(fake, login(fake), "lsServer", in_filter)) == expected
 
 
+def _names_filter(count, composite="or"):
+    return "<%s>%s</%s>" % (composite, "".join('<eq class="lsServer" property="name" value="n%d"/>' % index
+                                              for index in range(count)), composite)
+
+
 @pytest.mark.parametrize("in_filter, descr", [
     ('<eq class="lsServer" property="nmae" value="x"/>', "no property nmae"),
     ('<gt class="lsServer" property="name" value="x"/>', "unsupported filter gt"),
     ('<wcard class="lsServer" property="name" value="(["/>', "bad wcard"),
+    # What ucsmsdk never sends, so what UCS-M is not known to accept (ucsm-xml-api.md section 5):
+    # sibling filters without <and> (the old fake applied the first one only) ...
+    ('<eq class="lsServer" property="type" value="instance"/><eq class="lsServer" property="name" value="spare"/>',
+     "inFilter holds 2 filters, expected one"),
+    # ... a filter on another class than the one queried ...
+    ('<eq class="computeBlade" property="serial" value="FCH00000001"/>',
+     "filter on class computeBlade in a query of class lsServer"),
+    ('<and><eq class="lsServer" property="type" value="instance"/><not><eq class="vnicEther" property="name" '
+     'value="x"/></not></and>', "filter on class vnicEther in a query of class lsServer"),
+    # ... and an and/or of more than 10 filters (ucsmsdk nests bigger ones in groups of 10)
+    (_names_filter(11), "or has 11 filters, at most 10 allowed"),
+    (_names_filter(11, "and"), "and has 11 filters, at most 10 allowed"),
 ])
 def test_bad_filters_are_parse_errors(fake, in_filter, descr):
     answer = query(fake, login(fake), "lsServer", in_filter)
     assert (answer.tag, answer.get("errorCode"), answer.get("invocationResult")) == (
         "error", "ERR-xml-parse-error", "594")
     assert descr in answer.get("errorDescr")
+
+
+def test_composites_as_ucsmsdk_builds_them_are_accepted(fake):
+    """Ten filters in one or, and eleven regrouped as ucsmsdk does (nested groups of at most 10)."""
+    cookie = login(fake)
+    ten = _names_filter(9)[:-len("</or>")] + '<eq class="lsServer" property="name" value="spare"/></or>'
+    assert names(query(fake, cookie, "lsServer", ten)) == ["spare"]
+    nested = "<or>%s%s</or>" % (_names_filter(10), '<or><eq class="lsServer" property="name" value="tmpl-kvm"/></or>')
+    assert names(query(fake, cookie, "lsServer", nested)) == ["tmpl-kvm"]
 
 
 def test_empty_and_unknown_answers(fake):
@@ -249,6 +275,10 @@ def test_dns_children_and_scope(fake):
     children = call(fake, '<configResolveChildren cookie="%s" inDn="%s" classId="vnicEther"/>'
                     % (cookie, sp))
     assert names(children) == ["dynamic-prot-001", "eth0", "eth1"]
+    other_class = call(fake, '<configResolveChildren cookie="%s" inDn="%s" classId="vnicEther"><inFilter>'
+                             '<eq class="lsServer" property="name" value="x"/></inFilter></configResolveChildren>'
+                       % (cookie, sp))
+    assert other_class.tag == "error" and "in a query of class vnicEther" in other_class.get("errorDescr")
     direct = call(fake, '<configScope cookie="%s" dn="org-root" inClass="lsServer" '
                         'inRecursive="false"/>' % cookie)
     deep = call(fake, '<configScope cookie="%s" dn="org-root" inClass="lsServer" '
@@ -280,7 +310,8 @@ def test_login_refusals(fake):
     fake.faults.max_sessions = 2
     login(fake), login(fake)
     third = call(fake, '<aaaLogin inName="ovirt-ro" inPassword="secret"/>')
-    assert "ERR-max-userid-sessions-reached" in third.get("errorDescr")
+    assert "ERR-max-userid-sessions-reached" in third.get("errorDescr")    # the real name
+    assert third.get("errorCode") == INVENTED_SESSION_LIMIT_CODE             # an invented number
     assert fake.active_sessions == 2
 
 

@@ -1,13 +1,15 @@
 """VfFilter and VfWeight end to end: real processes as the proxy runs them, real ovirtsdk4
 client, fake engine over HTTP. Each case states its arithmetic."""
 import json
+import re
+import xmlrpc.client
 import os
 import stat
 import subprocess
 
 import pytest
 
-from conftest import write_conf
+from conftest import int_scores, write_conf
 from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
 
 
@@ -44,7 +46,7 @@ def test_start_keeps_only_hosts_with_enough_free_vfs(start_world, units):
     assert run.result == ids(start_world, "enough")
     log = units.log_text()
     assert "1 of 4 hosts can run new (2 too few free VFs, 1 no VFs)" in log
-    assert "one DROP: needs 2, 1 free: 3 of 4 used by 1 VMs" in log
+    assert "one DROP: needs 2, 1 free: 3 of 4 used by 1 VM" in log
     assert "secret" not in log
 
 
@@ -52,22 +54,29 @@ def test_weight_scores_every_host_with_an_int_lower_is_better(start_world, units
     hosts = ids(start_world, "full", "one", "enough", "novf")
     run = units.weight(hosts, start_world.vm_by_name("new").id)
     assert_clean(run)
-    assert [h for h, _ in run.result] == hosts
-    assert all(type(score) is int and 0 <= score <= 1000 for _, score in run.result)
-    scores = dict(run.result)
     # spread: enough has 6 - 2 = 4 free after placement -> 998 - 4; the rest do not fit
-    assert scores[hosts[2]] == 994
-    assert scores[hosts[0]] == scores[hosts[1]] == scores[hosts[3]] == 1000
+    assert int_scores(run.result) == [(hosts[0], 1000), (hosts[1], 1000), (hosts[2], 994), (hosts[3], 1000)]
+    # What leaves the process: int literals (the proxy hands them on to the engine over XML-RPC,
+    # where 994.0 would become a <double> and break the engine's ranking).
+    if units.mode == "process":
+        assert run.stdout == "[(%r, 1000), (%r, 1000), (%r, 994), (%r, 1000)]\n" % tuple(hosts)
+    else:   # what leaves serve: <int> values in the XML-RPC answer, never <double>
+        call = xmlrpc.client.dumps(([["VfWeight", 1]], hosts, start_world.vm_by_name("new").id, {}),
+                                   "runCostFunctions")
+        status, body = units.server.post(call.encode())
+        assert re.findall(rb"<int>(\d+)</int>", body) == [b"0", b"1000", b"1000", b"994", b"1000"]
+        assert b"<double>" not in body
 
 
 def test_pack_and_reserve_from_cluster_properties(start_world, units):
     start_world.add_host("roomy", vf_devices=16)
     hosts = ids(start_world, "enough", "roomy")
     vm = start_world.vm_by_name("new").id
-    packed = dict(units.weight(hosts, vm, {"vf_weight_mode": "pack"}).result)
+    packed = dict(int_scores(units.weight(hosts, vm, {"vf_weight_mode": "pack"}).result))
     assert packed == {hosts[0]: 4, hosts[1]: 14}                      # tightest fit first
     plain = start_world.add_vm("plain", plain_nics=2).id
-    reserved = dict(units.weight(ids(start_world, "novf", "roomy"), plain, {"vf_weight_mode": "reserve"}).result)
+    reserved = dict(int_scores(units.weight(ids(start_world, "novf", "roomy"), plain,
+                                            {"vf_weight_mode": "reserve"}).result))
     assert reserved == {start_world.host_by_name("novf").id: 0, start_world.host_by_name("roomy").id: 16}
 
 
@@ -87,7 +96,7 @@ def test_vm_without_vmfex_passes_every_host_without_a_host_query(start_world, en
     paths = [r.path for r in engine.requests]
     assert not any(p.endswith("/hosts") for p in paths), paths
     weights = units.weight(hosts, vm)
-    assert sorted(score for _, score in weights.result) == [0, 0]   # neutral
+    assert int_scores(weights.result) == [(hosts[0], 0), (hosts[1], 0)]   # neutral
 
 
 def test_unplugged_vmfex_nic_takes_no_vf(start_world, units):
@@ -103,20 +112,26 @@ def test_unplugged_vmfex_nic_of_other_vm_holds_nothing(start_world, units):
 
 
 def test_migration_keeps_the_source_and_counts_own_vfs_only_there(world, units):
+    """vf_reserve=1 makes the source truly full for the rule: 2 VFs - 0 used by others - 1 reserved
+    = 1 free < 2 needed. Only "the VM already holds its VFs there" keeps it."""
     world.add_host("src", vf_devices=2)
     world.add_host("dst-full", vf_devices=2)
-    world.add_host("dst-ok", vf_devices=2)
+    world.add_host("dst-ok", vf_devices=3)
     mover = world.add_vm("mover", host="src", status="migrating", vmfex_nics=2)
     world.add_vm("filler", host="dst-full", vmfex_nics=1)
-    # balancing/affinity pass the source: kept although 2 - 2 = 0 would be "full"
-    run = units.filter(ids(world, "src", "dst-full", "dst-ok"), mover.id)
-    assert run.result == ids(world, "src", "dst-ok")
+    reserve = {"vf_reserve": "1"}
+    src, dst_full, dst_ok = ids(world, "src", "dst-full", "dst-ok")
+    # balancing/affinity pass the source: kept although its free VFs (1) are fewer than 2
+    run = units.filter([src, dst_full, dst_ok], mover.id, reserve)
+    assert_clean(run)
+    assert run.result == [src, dst_ok]                              # dst-full: 2 - 1 - 1 = 0; dst-ok: 3 - 1 = 2
+    assert "src keep: runs here now and holds its 2 VFs" in units.log_text()
     # user migration without destination: the source is not among the candidates
-    run = units.filter(ids(world, "dst-full", "dst-ok"), mover.id)
-    assert run.result == ids(world, "dst-ok")
-    scores = dict(units.weight(ids(world, "src", "dst-full", "dst-ok"), mover.id).result)
-    assert scores[world.host_by_name("src").id] == 998              # its own 2 VFs count free: 2-2=0 after
-    assert scores[world.host_by_name("dst-full").id] == 1000
+    run = units.filter([dst_full, dst_ok], mover.id, reserve)
+    assert run.result == [dst_ok]
+    # spread: src 1 - 2 = -1 after (clamped to 0) -> 998; dst-ok 2 - 2 = 0 -> 998; dst-full cannot take it
+    scores = units.weight([src, dst_full, dst_ok], mover.id, reserve).result
+    assert int_scores(scores) == [(src, 998), (dst_full, 1000), (dst_ok, 998)]
 
 
 HOLDS = {"up", "powering_up", "powering_down", "paused", "migrating", "wait_for_launch",
@@ -158,13 +173,22 @@ def test_odd_inputs_from_the_proxy(start_world, units):
     enough = start_world.host_by_name("enough").id
     assert units.filter([], vm).result == []
     assert units.weight([], vm).result == []
-    run = units.filter([enough, enough, "not-a-uuid", sim_id("host", "ghost")], vm)
-    assert_clean(run)
-    assert run.result == [enough, enough, "not-a-uuid", sim_id("host", "ghost")]  # open: unknown kept
-    closed = units.filter([enough, "not-a-uuid"], vm, {"vf_on_error": "closed"})
-    assert closed.result == [enough]
+    if units.mode == "serve":
+        # The engine only sends UUIDs: anything else is a malformed call, answered with a fault
+        # (the engine then fails open for that call), and the next call is answered as usual.
+        bad = units.filter([enough, "not-a-uuid"], vm)
+        assert bad.stderr == "fault: bad call: host id 'not-a-uuid' is not a UUID\n"
+        run = units.filter([enough, enough, sim_id("host", "ghost")], vm)
+        assert_clean(run)
+        assert run.result == [enough, enough, sim_id("host", "ghost")]              # open: unknown kept
+    else:
+        run = units.filter([enough, enough, "not-a-uuid", sim_id("host", "ghost")], vm)
+        assert_clean(run)
+        assert run.result == [enough, enough, "not-a-uuid", sim_id("host", "ghost")]  # open: unknown kept
+        closed = units.filter([enough, "not-a-uuid"], vm, {"vf_on_error": "closed"})
+        assert closed.result == [enough]
     scores = units.weight([enough, sim_id("host", "ghost")], vm).result
-    assert scores == [(enough, 994), (sim_id("host", "ghost"), 999)]
+    assert int_scores(scores) == [(enough, 994), (sim_id("host", "ghost"), 999)]
 
 
 def test_unknown_vm_fails_with_a_reason(start_world, units):
@@ -227,22 +251,16 @@ def test_token_cache_is_private_and_shared(start_world, engine, units):
     assert engine.logins == 1 and engine.logouts == 0      # never revoked by close()
 
 
-def test_sample_config_parses(tmp_path):
-    from ovirt_scheduler_proxy_plugins import config
-    sample = open(os.path.join(os.path.dirname(__file__), "..", "etc", "ovirt-vf-scheduler.conf")).read()
-    pw = tmp_path / "pw"
-    pw.write_text("x\n")
-    os.chmod(pw, 0o600)
-    path = tmp_path / "c.conf"
-    path.write_text(sample.replace("/etc/ovirt-scheduler-proxy/engine.password", str(pw)))
-    settings = config.load(str(path))
-    assert settings.engine.url.startswith("https://") and settings.capacity_source == "engine"
-
-
 def test_config_in_a_second_file_for_closed_policy(start_world, engine, units, tmp_path):
+    """A host the engine does not know has unknown capacity: the default config (open) keeps it,
+    the second file (closed) must drop it; so the answer tells which file was read."""
+    hosts = [start_world.host_by_name("enough").id, sim_id("host", "ghost")]
+    vm = start_world.vm_by_name("new").id
+    assert units.filter(hosts, vm).result == hosts
     conf = write_conf(str(tmp_path / "closed"), engine.url, "on_error = closed\n")
-    run = units.filter(ids(start_world, "enough"), start_world.vm_by_name("new").id, conf_path=conf)
-    assert run.result == ids(start_world, "enough")
+    run = units.filter(hosts, vm, conf_path=conf)
+    assert_clean(run)
+    assert run.result == hosts[:1]
 
 
 def test_readable_password_file_is_warned_in_the_log_not_on_stderr(start_world, units):

@@ -135,7 +135,9 @@ def test_cold_at_most_five_requests_per_domain_in_one_session_warm_none(pp_world
     for unit in (pp_units.weight, pp_units.filter):
         assert unit(hosts, vm).ok
     assert [len(d.requests) for d in domains] == [5, 5]
-    assert engine.api_request_count() == cold_engine + 4     # warm: 2 engine requests per decision
+    # warm: 2 engine requests per decision (vnicprofiles, vms); serve's weight reuses the read of
+    # the filter just before it for the same VM, so there only the filter reads
+    assert engine.api_request_count() == cold_engine + (4 if pp_units.mode == "process" else 2)
 
 
 @pytest.mark.parametrize("fault", [dict(http_status=503), dict(delay=30)])

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from builders import host
-from conftest import CLI, write_conf
+from conftest import CLI, stderr_lines, write_conf
 from ovirt_scheduler_proxy_plugins.tools import capacity_report
 from ovirt_scheduler_proxy_plugins.tools.cluster_read import HostsVfs, VfVm
 from ovirt_scheduler_proxy_plugins.tools.evacuate import Mover, Target, first_fit_decreasing
@@ -69,7 +69,7 @@ def conf(world, engine, tmp_path):
 
 def test_table_per_up_host_with_cluster_totals(conf):
     run = run_capacity(conf, "--cluster", "ucs")
-    assert run.returncode == 0 and run.stderr == ""
+    assert run.returncode == 0 and stderr_lines(run) == []
     rows = {line.split()[0]: line.split() for line in run.stdout.splitlines()[2:] if line}
     assert sorted(rows) == ["TOTAL", "a", "b", "c"]                    # not idle (maintenance), not x (lab)
     assert rows["a"][:7] == ["a", "8", "engine", "0s", "7", "0", "0"] and rows["a"][7:9] == ["1", "3"]
@@ -85,7 +85,8 @@ def test_every_cluster_without_cluster_option_and_json_keys(conf):
     assert lab["totals"] == {"capacity": 2, "used": 0, "used_by_vms": 0, "pending": 0, "reserve": 0, "free": 2,
                              "hosts": 1, "unknown_hosts": 0}
     assert set(lab["hosts"][0]) == {"host_id", "host", "capacity", "capacity_source", "capacity_age_s",
-                                    "capacity_detail", "used", "used_by_vms", "pending", "reserve", "free"}
+                                    "capacity_detail", "used", "used_by_vms", "pending", "reserve", "free",
+                                    "shortfall", "shortfall_why"}
 
 
 def test_evacuation_that_fits_is_a_first_fit_decreasing_plan(conf):
@@ -108,9 +109,24 @@ def test_evacuation_lists_the_vms_that_would_not_fit(world, conf):
     assert [line.split()[-1] for line in run.stdout.splitlines() if line.startswith("a2 ")] == ["b"]
 
 
+def test_a_host_short_of_its_reserve_shows_0_free_and_the_totals_agree(world, conf):
+    """vf_reserve=2: a has 8 - 7 - 2 = -1, shown as 0 free and 1 short; b 8 - 4 - 2 = 2, c 4 - 0 - 2 = 2."""
+    world.add_cluster("ucs").scheduling_properties = {"vf_reserve": "2"}
+    run = run_capacity(conf, "--cluster", "ucs")
+    rows = {line.split()[0]: line for line in run.stdout.splitlines()[2:] if line}
+    assert rows["a"].split()[7] == "0" and rows["a"].endswith("8 enic VF devices; 1 short of the reserve")
+    assert rows["TOTAL"].split()[6] == "4"                               # 0 + 2 + 2, not -1 + 2 + 2
+    report = json.loads(run_capacity(conf, "--cluster", "ucs", "--json").stdout)["clusters"][0]
+    assert [(h["host"], h["free"], h["shortfall"]) for h in report["hosts"]] == [("a", 0, 1), ("b", 2, 0),
+                                                                                 ("c", 2, 0)]
+    assert report["totals"]["free"] == 4
+    plan = json.loads(run_capacity(conf, "--evacuate", "b", "--json").stdout)["evacuate"]
+    assert plan["free_elsewhere"] == 2 and min(plan["free_after"].values()) >= 0
+
+
 def test_unknown_or_foreign_host_is_one_line_exit_3(conf):
     for args, text in ((["--evacuate", "nosuch"], "no host 'nosuch'"),
                        (["--cluster", "lab", "--evacuate", "a"], "host a is not in cluster lab")):
         run = run_capacity(conf, *args)
         assert (run.returncode, run.stdout) == (3, "")
-        assert len(run.stderr.splitlines()) == 1 and text in run.stderr
+        assert len(stderr_lines(run)) == 1 and text in run.stderr

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from builders import domain, host, need
-from conftest import CLI, write_conf
+from conftest import CLI, int_scores, stderr_lines, write_conf
 from ovirt_scheduler_proxy_plugins import decide
 from ovirt_scheduler_proxy_plugins.config import EngineSettings, Settings
 from ovirt_scheduler_proxy_plugins.model import Snapshot, Vm
@@ -48,7 +48,7 @@ def conf(cluster, engine, tmp_path):
 
 def test_table_shows_the_up_hosts_of_the_vm_cluster_best_first_with_reasons(conf):
     run = run_explain(conf, "--vm", "web")
-    assert run.returncode == 0 and run.stderr == ""
+    assert run.returncode == 0 and stderr_lines(run) == []
     lines = run.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("HOST"))
     rows = lines[header + 1:header + 4]
@@ -56,28 +56,35 @@ def test_table_shows_the_up_hosts_of_the_vm_cluster_best_first_with_reasons(conf
     assert "maint" not in run.stdout and "elsewhere" not in run.stdout
     column = lines[header].index("FILTER")
     assert [row[column:column + 4] for row in rows] == ["keep", "DROP", "DROP"]   # aligned under its header
-    assert "needs 2, 1 free: 3 of 4 used by 1 VMs" in rows[2]
+    assert "needs 2, 1 free: 3 of 4 used by 1 VM" in rows[2]
     assert "1 of 3 hosts can run web (2 too few free VFs)" in run.stdout
     assert "VfWeight ranks roomy first" in run.stdout
     assert "\x1b[" not in run.stdout                                      # a pipe gets no colour
 
 
 def test_json_agrees_with_the_units_run_as_the_proxy_runs_them(cluster, units):
-    """A migrating VM: its own host keeps it (it holds its VFs there), the others by free VFs."""
+    """A migrating VM needing 2: its own host keeps it (it holds its VFs there, so they are not
+    counted as used), the others by free VFs. Every number below is worked out by hand:
+      full   4 VFs, 4 used, 0 free -> drop, 1000;   one 4 VFs, 3 used, 1 free -> drop, 1000;
+      roomy  8 VFs, 0 used by others, 8 free -> keep (current host), spread 998 - (8 - 2) = 992."""
     vm = cluster.vm_by_name("roomy-a")
-    hosts = [cluster.host_by_name(name).id for name in ("full", "one", "roomy")]
+    full, one, roomy = (cluster.host_by_name(name).id for name in ("full", "one", "roomy"))
+    hosts = [full, one, roomy]
     run = run_explain(units.conf_path, "--vm", vm.id, "--hosts", *hosts, "--json")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     rows = {row["host_id"]: row for row in report["hosts"]}
-    filtered, weighed = units.filter(hosts, vm.id), units.weight(hosts, vm.id)
-    assert sorted(h for h, row in rows.items() if row["keep"]) == sorted(filtered.result)
-    assert {h: row["score"] for h, row in rows.items()} == dict(weighed.result)
-    roomy = rows[cluster.host_by_name("roomy").id]
-    assert (roomy["reason"], roomy["current_host"], roomy["why"]) == ("current_host", True,
-                                                                      "runs here now and holds its 2 VFs")
-    assert set(roomy) >= {"capacity", "capacity_source", "capacity_age_s", "used", "pending", "reserve", "free",
-                          "demand", "keep", "score", "why"}
+    numbers = {h: (row["capacity"], row["used"], row["pending"], row["reserve"], row["free"], row["demand"],
+                   row["keep"], row["reason"], row["score"]) for h, row in rows.items()}
+    assert numbers == {full: (4, 4, 0, 0, 0, 2, False, "insufficient", 1000),
+                       one: (4, 3, 0, 0, 1, 2, False, "insufficient", 1000),
+                       roomy: (8, 0, 0, 0, 8, 2, True, "current_host", 992)}
+    assert all(type(row["score"]) is int for row in rows.values())
+    assert units.filter(hosts, vm.id).result == [roomy]
+    assert int_scores(units.weight(hosts, vm.id).result) == [(full, 1000), (one, 1000), (roomy, 992)]
+    assert (rows[roomy]["current_host"], rows[roomy]["why"]) == (True, "runs here now and holds its 2 VFs")
+    assert set(rows[roomy]) >= {"capacity", "capacity_source", "capacity_age_s", "used", "pending", "reserve",
+                                "free", "demand", "keep", "score", "why"}
     assert report["vm"]["status"] == "migrating" and report["total"] == 3
 
 
@@ -88,7 +95,10 @@ def test_cluster_properties_override_the_config_as_for_the_units(cluster, conf):
     assert run.returncode == 1, run.stderr
     report = json.loads(run.stdout)
     assert report["settings"]["reserve"] == 5 and report["kept"] == 0
-    assert {row["host"]: row["free"] for row in report["hosts"]} == {"roomy": 1, "one": -4, "full": -5}
+    assert {row["host"]: (row["free"], row["shortfall"]) for row in report["hosts"]} == {
+        "roomy": (1, 0), "one": (0, 4), "full": (0, 5)}                   # never a negative free
+    assert {row["host"]: row["why"] for row in report["hosts"]}["full"] == \
+        "needs 2, 0 free: 4 of 4 used by 1 VM, 5 short of the reserve"
     assert report["summary"] == "0 of 3 hosts can run web (3 too few free VFs)"
 
 
@@ -101,16 +111,16 @@ def test_hosts_by_name_or_id_and_an_unknown_host_named(cluster, conf):
     assert {row["why"] for row in report["hosts"]} == {"needs no VF"}
     bad = run_explain(conf, "--vm", "plain", "--hosts", "roomy", "nosuch")
     assert bad.returncode == 3 and bad.stdout == ""
-    assert len(bad.stderr.splitlines()) == 1 and "no host 'nosuch'" in bad.stderr and "known: " in bad.stderr
+    assert len(stderr_lines(bad)) == 1 and "no host 'nosuch'" in bad.stderr and "known: " in bad.stderr
 
 
 def test_unknown_vm_and_engine_down_are_one_line_each(conf, engine):
     run = run_explain(conf, "--vm", "ghost")
     assert (run.returncode, run.stdout) == (3, "")
-    assert run.stderr.strip() == "ovirt-vf-scheduler explain: no VM 'ghost' in the engine at %s" % engine.url
+    assert stderr_lines(run) == ["ovirt-vf-scheduler explain: no VM 'ghost' in the engine at %s" % engine.url]
     engine.stop()
     down = run_explain(conf, "--vm", "web")
-    assert down.returncode == 3 and len(down.stderr.splitlines()) == 1
+    assert down.returncode == 3 and len(stderr_lines(down)) == 1
     assert engine.url in down.stderr and "Traceback" not in down.stderr
 
 

@@ -6,10 +6,10 @@ import subprocess
 
 import pytest
 
-from conftest import CLI, write_conf
+from conftest import CLI, stderr_lines, write_conf
 from ovirt_scheduler_proxy_plugins.tools import policy_plan
 from ovirt_scheduler_proxy_plugins.tools.policy_plan import ClusterState, PolicyState, Unit
-from ovirt_scheduler_proxy_plugins.units import PROPERTIES_VALIDATION
+from ovirt_scheduler_proxy_plugins.config import PROPERTIES_VALIDATION
 
 VF_FILTER, VF_WEIGHT = Unit("vff", "VfFilter", "filter"), Unit("vfw", "VfWeight", "weight")
 UNITS = {u.id: u for u in (VF_FILTER, VF_WEIGHT, Unit("mem", "Memory", "filter"), Unit("ha", "HA", "weight"),
@@ -102,7 +102,7 @@ def test_units_not_discovered_or_disabled_are_named_with_the_fix(world, conf):
     assert run.returncode == 0 and "warning: VfWeight is disabled in the engine" in run.stdout
     del world.policy_units[world.unit_by_name("VfFilter", "filter").id]
     missing = run_policy(conf, "--cluster", "ucs")
-    assert missing.returncode == 3 and len(missing.stderr.splitlines()) == 1
+    assert missing.returncode == 3 and len(stderr_lines(missing)) == 1
     assert "has not discovered the external filter VfFilter" in missing.stderr
     assert "ExternalSchedulerEnabled=true" in missing.stderr
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import CLI, ucsm_section, write_conf
+from conftest import CLI, stderr_lines, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile
 from ovirt_scheduler_proxy_plugins.tools.port_profile_plan import MARK
@@ -48,7 +48,7 @@ def posts(engine):
 def test_json_report_shows_where_each_value_resolves(conf, domains):
     first, second = domains
     result = run(conf, "--json")
-    assert result.returncode == 1 and result.stderr == ""                # some values do not resolve everywhere
+    assert result.returncode == 1 and stderr_lines(result) == []         # some values do not resolve everywhere
     report = json.loads(result.stdout)
     rows = {row["name"]: row for row in report["vnic_profiles"]}
     assert sorted(rows) == ["db", "odd", "vmfex"]                         # ovirtmgmt carries no vmfex
@@ -92,7 +92,7 @@ def test_sync_creates_marked_profiles_once_and_leaves_the_rest_alone(conf, engin
     before = {pid: (p.name, p.network_name, dict(p.custom_properties), p.description)
               for pid, p in world.profiles.items()}
     result = run(conf, "sync", "--network", "vmfex")
-    assert result.returncode == 1 and result.stderr == ""                   # pp:legacy skipped
+    assert result.returncode == 1 and stderr_lines(result) == []            # pp:legacy skipped
     assert "created 2 vNIC profiles" in result.stdout and "skipped pp:legacy" in result.stdout
     created = {p.name: p for p in world.profiles.values() if p.id not in before}
     assert sorted(created) == ["pp-vlan100", "pp-web"]
@@ -122,7 +122,7 @@ def test_an_engine_refusal_is_one_line_with_the_fix(conf, engine, domains, world
     world.device_properties.clear()                       # vmfex not defined in CustomDeviceProperties
     result = run(conf, "sync", "--network", "vmfex")
     assert result.returncode == 3 and result.stdout == ""
-    (line,) = result.stderr.splitlines()
+    (line,) = stderr_lines(result)
     assert line.startswith("ovirt-vf-scheduler port-profiles sync: creating vNIC profile pp-vlan100 on network vmfex (1 of 2) "
                            "was refused: ")
     assert "are not configured by the system. The keys are: vmfex" in line
@@ -137,7 +137,7 @@ def test_an_engine_refusal_is_one_line_with_the_fix(conf, engine, domains, world
 ])
 def test_unknown_network_or_domain_is_exit_3(conf, args, words):
     result = run(conf, *args)
-    assert result.returncode == 3 and len(result.stderr.splitlines()) == 1 and words in result.stderr
+    assert result.returncode == 3 and len(stderr_lines(result)) == 1 and words in result.stderr
 
 
 def test_a_domain_down_or_no_ucsm_section_is_exit_3(conf, domains, engine, tmp_path):

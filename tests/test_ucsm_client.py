@@ -7,8 +7,8 @@ import warnings
 import pytest
 import trustme
 
-from ovirt_scheduler_proxy_plugins.sim.ucsm import (TEMPLATE_DN, FakeUcsm, UcsmPortProfile, UcsmServer,
-                                                    sample_servers)
+from ovirt_scheduler_proxy_plugins.sim.ucsm import (INVENTED_SESSION_LIMIT_CODE, TEMPLATE_DN, FakeUcsm,
+                                                    UcsmPortProfile, UcsmServer, sample_servers)
 from ucsm_source import (HostIdentity, PortProfile, UcsmAuthError, UcsmError, UcsmProtocolError,
                          UcsmSessionError, UcsmSettings, UcsmUnavailable, read_domains)
 from ucsm_source.client import UcsmClient, and_, eq, or_, wcard
@@ -199,11 +199,14 @@ def test_cookie_rejected_again_after_relogin_is_a_session_error(fake):
 
 
 def test_session_limit_is_a_plain_ucsm_error(fake):
+    """The fake's session-limit code (572) is invented, so the client must not depend on any
+    number for it: whatever the code, the failure is a plain UcsmError naming UCS-M's words."""
     fake.faults.max_sessions = 1
     with UcsmClient(fake.url, settings_for(fake), soon()):
         with pytest.raises(UcsmError, match="ERR-max-userid-sessions-reached") as caught:
             read(fake)
         assert type(caught.value) is UcsmError
+        assert caught.value.code == INVENTED_SESSION_LIMIT_CODE
     assert fake.active_sessions == 0
 
 

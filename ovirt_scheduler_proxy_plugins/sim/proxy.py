@@ -27,6 +27,7 @@ class UnitRun:
     elapsed: float
     result: Any = None          # the parsed literal, or None when the proxy would discard the run
     discarded_because: Optional[str] = None
+    reported: Optional[str] = None   # serve: the reason the engine sees in plugin_errors
 
     @property
     def ok(self) -> bool:

@@ -2,9 +2,10 @@
 
 It speaks the subset in docs/ucsm-xml-api.md: session methods with cookies and a per-user
 session limit, the configResolve* queries and configScope with inFilter (eq, ne, wcard, and,
-or, not), both error forms, and faults (hang, HTTP errors, broken XML, entity bombs, expired
-cookies). Besides servers and their service profiles it serves VM-FEX port profiles
-(fabric/lan/profiles/vnic-NAME) with their VLANs and profile clients (port-profiles.md §1). Objects carry every attribute ucsmsdk 0.9.27 knows for their class, so documents
+or, not; checked as UCS-M takes filters, see _in_filter), both error forms, and faults (hang,
+HTTP errors, broken XML, entity bombs, expired cookies). Besides servers and their service
+profiles it serves VM-FEX port profiles (fabric/lan/profiles/vnic-NAME) with their VLANs and
+profile clients (port-profiles.md §1). Objects carry every attribute ucsmsdk 0.9.27 knows for their class, so documents
 are as large as real ones. Sample values are invented; only the names are real.
 """
 import logging
@@ -33,6 +34,10 @@ SPARE_SERVER_DN = "sys/chassis-99/blade-8"
 SPARE_SERVER_UUID = "5e1f0000-0000-4000-8000-00000000b001"
 SPARE_SERVER_SERIAL = "FCH9999SPAR"
 EXTRA_POLICY_DNS = ("org-root/dynamic-con-spare54", "org-root/dynamic-con-spare-off")
+# The per-user session limit: ucsmsdk's metadata names the failure ERR-max-userid-sessions-reached,
+# but the numeric errorCode a real aaaLogin answers with is in no public source found (ucsmsdk,
+# its issues, public captures). "572" is INVENTED: assert it only as the fake's own number.
+INVENTED_SESSION_LIMIT_CODE = "572"
 
 
 @dataclass
@@ -345,7 +350,54 @@ class _BadRequest(Exception):
     """Answered with the root <error> form (ERR-xml-parse-error / 594)."""
 
 
+_PROPERTY_FILTERS = ("eq", "ne", "wcard")
+_COMPOSITES = ("and", "or", "not")
+# ucsmsdk (handle_filter_max_component_limit) regroups an and/or of more than 10 filters into
+# nested groups of at most 10 because UCS-M limits composites; the fake refuses bigger ones.
+MAX_FILTER_COMPONENTS = 10
+
+
+def _in_filter(request: ET.Element, class_id: Optional[str]) -> Optional[ET.Element]:
+    """The request's filter, checked whole before any object is matched, against what UCS-M takes
+    (ucsmsdk builds exactly this): ONE filter element in <inFilter> (siblings go inside <and>),
+    every property filter on the queried class (`class_id`; None = any class), composites of at
+    most MAX_FILTER_COMPONENTS. Anything else is the malformed-request error (the fake's choice of
+    form: UCS-M's exact answer to these requests is unverified)."""
+    container = request.find("inFilter")
+    if container is None or not len(container):
+        return None
+    if len(container) > 1:
+        raise _BadRequest("XML PARSING ERROR: inFilter holds %d filters, expected one "
+                          "(combine them with and/or)" % len(container))
+    _check_filter(container[0], class_id)
+    return container[0]
+
+
+def _check_filter(flt: ET.Element, class_id: Optional[str]) -> None:
+    if flt.tag in _COMPOSITES:
+        if len(flt) > MAX_FILTER_COMPONENTS:
+            raise _BadRequest("XML PARSING ERROR: %s has %d filters, at most %d allowed"
+                              % (flt.tag, len(flt), MAX_FILTER_COMPONENTS))
+        for child in flt:
+            _check_filter(child, class_id)
+        return
+    if flt.tag not in _PROPERTY_FILTERS:
+        raise _BadRequest("XML PARSING ERROR: unsupported filter %s" % flt.tag)
+    filter_class, prop = flt.get("class", ""), flt.get("property", "")
+    if class_id is not None and filter_class != class_id:
+        raise _BadRequest("XML PARSING ERROR: filter on class %s in a query of class %s"
+                          % (filter_class, class_id))
+    if prop not in _PROPERTIES.get(filter_class, ()):
+        raise _BadRequest("XML PARSING ERROR: no property %s in class %s" % (prop, filter_class))
+    if flt.tag == "wcard":
+        try:
+            re.compile(flt.get("value", ""))
+        except re.error as err:
+            raise _BadRequest("XML PARSING ERROR: bad wcard %r: %s" % (flt.get("value", ""), err)) from None
+
+
 def _matches(flt: Optional[ET.Element], attrs: Mapping[str, str]) -> bool:
+    """Evaluate a filter _in_filter has checked."""
     if flt is None:
         return True
     if flt.tag == "and":
@@ -354,25 +406,12 @@ def _matches(flt: Optional[ET.Element], attrs: Mapping[str, str]) -> bool:
         return any(_matches(child, attrs) for child in flt)
     if flt.tag == "not":
         return not all(_matches(child, attrs) for child in flt)
-    class_id, prop, value = flt.get("class", ""), flt.get("property", ""), flt.get("value", "")
-    if prop not in _PROPERTIES.get(class_id, ()):
-        raise _BadRequest("XML PARSING ERROR: no property %s in class %s" % (prop, class_id))
-    actual = attrs.get(prop, "")
+    actual, value = attrs.get(flt.get("property", ""), ""), flt.get("value", "")
     if flt.tag == "eq":
         return actual == value
     if flt.tag == "ne":
         return actual != value
-    if flt.tag == "wcard":
-        try:
-            return re.search(value, actual) is not None
-        except re.error as err:
-            raise _BadRequest("XML PARSING ERROR: bad wcard %r: %s" % (value, err)) from None
-    raise _BadRequest("XML PARSING ERROR: unsupported filter %s" % flt.tag)
-
-
-def _in_filter(request: ET.Element) -> Optional[ET.Element]:
-    container = request.find("inFilter")
-    return container[0] if container is not None and len(container) else None
+    return re.search(value, actual) is not None
 
 
 def _flag(request: ET.Element, name: str) -> bool:
@@ -570,9 +609,9 @@ class FakeUcsm:
             return _method_error(request, "551", "Authentication failed")
         with self._lock:
             if list(self._sessions.values()).count(user) >= self.faults.max_sessions:
-                # the number is invented; the name is the one in the UCS-M metadata
-                return _method_error(request, "572", "User reached maximum session limit "
-                                                     "(ERR-max-userid-sessions-reached)")
+                return _method_error(request, INVENTED_SESSION_LIMIT_CODE,
+                                     "User reached maximum session limit "
+                                     "(ERR-max-userid-sessions-reached)")
             cookie = self._new_session(user)
             self.logins += 1
         return self._session_answer(request, cookie, user)
@@ -643,8 +682,9 @@ class FakeUcsm:
         return element
 
     def _resolve_class(self, request: ET.Element) -> ET.Element:
-        class_id, flt = request.get("classId", ""), _in_filter(request)
-        found = [mo for mo in self._objects_of(class_id) if _matches(flt, mo[1])]
+        class_id = request.get("classId", "")
+        objects, flt = self._objects_of(class_id), _in_filter(request, class_id)
+        found = [mo for mo in objects if _matches(flt, mo[1])]
         return self._configs(request, found, classId=class_id)
 
     def _resolve_classes(self, request: ET.Element) -> ET.Element:
@@ -665,22 +705,23 @@ class FakeUcsm:
         return answer
 
     def _resolve_children(self, request: ET.Element) -> ET.Element:
-        class_id, flt = request.get("classId"), _in_filter(request)
+        class_id = request.get("classId") or None
         if class_id:
             self._objects_of(class_id)          # unknown class -> error
+        flt = _in_filter(request, class_id)
         found = [mo for mo in self._children(request.get("inDn", ""))
                  if (not class_id or mo[0] == class_id) and _matches(flt, mo[1])]
         return self._configs(request, found, **({"classId": class_id} if class_id else {}))
 
     def _scope(self, request: ET.Element) -> ET.Element:
-        dn, flt = request.get("dn", ""), _in_filter(request)
+        dn, class_id = request.get("dn", ""), request.get("inClass", "")
+        objects, flt = self._objects_of(class_id), _in_filter(request, class_id)
         recursive = _flag(request, "inRecursive")
 
         def below(mo_dn: str) -> bool:
             return mo_dn.startswith(dn + "/") if recursive else mo_dn.rpartition("/")[0] == dn
 
-        found = [mo for mo in self._objects_of(request.get("inClass", ""))
-                 if below(mo[1]["dn"]) and _matches(flt, mo[1])]
+        found = [mo for mo in objects if below(mo[1]["dn"]) and _matches(flt, mo[1])]
         return self._configs(request, found, dn=dn)
 
 

@@ -86,13 +86,13 @@ def evacuation(host_id: str, host_name: str, data: cluster_read.HostsVfs) -> Dic
     """First-fit decreasing over the other hosts, ordered by name; unknown capacity is never counted as room."""
     movers = [evacuate.Mover(vm.vm_id, vm.name, vm.demand) for vm in data.vms if vm.host_id == host_id]
     others = sorted((h for h in data.hosts.values() if h.host_id != host_id), key=lambda h: h.name)
-    targets = [evacuate.Target(h.host_id, h.name, h.free) for h in others if h.free is not None]
+    targets = [evacuate.Target(h.host_id, h.name, max(h.free, 0)) for h in others if h.free is not None]
     plan = evacuate.first_fit_decreasing(movers, targets)
     names = {t.host_id: t.name for t in targets}
     return {
         "host": host_name, "host_id": host_id, "feasible": plan.feasible,
         "needs": sum(m.demand for m in movers),
-        "free_elsewhere": sum(max(t.free, 0) for t in targets),
+        "free_elsewhere": sum(t.free for t in targets),
         "moves": [{"vm": p.vm.name, "vm_id": p.vm.vm_id, "demand": p.vm.demand,
                    "to": p.target.name if p.target else None, "to_id": p.target.host_id if p.target else None}
                   for p in plan.placements],
@@ -114,7 +114,8 @@ def _section_text(section: Dict[str, object], colour: bool) -> List[str]:
         section["cluster"], totals["hosts"], "" if totals["hosts"] == 1 else "s",
         section["source"] or conf["capacity_source"], conf["reserve"], conf["on_error"])
     rows = [[row["host"]] + facts.numbers(row)[:-1] + [_free_cell(row["free"]), str(row["used_by_vms"]),
-                                                         row["capacity_detail"] or ""]
+                                                         "; ".join(filter(None, (row["capacity_detail"],
+                                                                                 row["shortfall_why"])))]
             for row in section["hosts"]]
     unknown = " (%d host%s with unknown capacity not counted)" % (
         totals["unknown_hosts"], "" if totals["unknown_hosts"] == 1 else "s") if totals["unknown_hosts"] else ""

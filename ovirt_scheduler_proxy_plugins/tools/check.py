@@ -8,9 +8,9 @@ import argparse
 import sys
 from typing import Callable, Iterator, List, Optional
 
-from .. import install
+from .. import config, install
 from ..config import Settings
-from . import check_engine, check_local, check_ucsm, common, lookup, output
+from . import check_access, check_engine, check_local, check_ucsm, common, lookup, output, status_report
 from .findings import FAIL, OK, WARN, Finding, exit_code, worst
 
 SUMMARY = "check config, engine login, TLS, rights, engine options, plugin files and capacity sources"
@@ -33,18 +33,23 @@ def register(sub) -> None:
                         help="the proxy's plugin directory (default: %(default)s)")
     parser.add_argument("--python", default="python3", metavar="PATH",
                         help="the interpreter the proxy runs the units with (default: %(default)s)")
+    parser.add_argument("--user", default=config.SERVICE_USER, metavar="NAME",
+                        help="the user the units run as; run as root, check reads and writes their files as "
+                             "this user (default: %(default)s)")
 
 
 def local_findings(args: argparse.Namespace, settings: Optional[Settings]) -> Iterator[Finding]:
     if settings is not None:
         engine = settings.engine
-        yield check_local.tls("engine", [engine.url], engine.ca_file, engine.insecure, check_local.ENGINE_CA_HINT)
+        yield check_local.tls("engine", [engine.url], engine.ca_file, engine.insecure,
+                              check_local.engine_ca_hint(engine.url))
         if settings.ucsm is not None:
             ucsm = settings.ucsm
             yield check_local.tls("ucsm", ucsm.urls, ucsm.ca_file, ucsm.insecure, check_local.UCSM_CA_HINT)
-        yield from check_local.state_dirs(settings)
+        yield from check_access.findings(settings, args.user)
+        yield from status_report.check_findings(settings)
     yield from check_local.plugin_files(args.plugins_dir)
-    found = check_local.proxy_python(args.python, args.plugins_dir, args.timeout)
+    found = check_local.proxy_python(args.python, args.plugins_dir, args.timeout, args.user)
     if found is not None:
         yield found
 

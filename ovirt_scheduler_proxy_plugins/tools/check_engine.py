@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-from .. import config
+from .. import config, install
 from ..accounting import HostRecord, VfProfile, engine_capacity, vf_networks
 from ..config import Settings
 from ..engine import EngineError
 from ..snapshot import open_session
 from . import lookup, output
-from .check_local import ENGINE_CA_HINT
+from .check_local import PLAIN_HTTP, UNKNOWN_CA, WRONG_NAME, engine_ca_hint, tls_trouble
 from .cluster_read import NO_VM
 from .common import ToolError
 from .findings import FAIL, OK, WARN, Finding
@@ -27,8 +27,8 @@ from .findings import FAIL, OK, WARN, Finding
 ENGINE_HINT = "is ovirt-engine running, and is [engine] url right (https://ENGINE_FQDN/ovirt-engine/api)?"
 RIGHTS_HINT = ("give the account read access to VMs, hosts and vNIC profiles, e.g. the ReadOnlyAdmin role "
                "on the System (Administration > Users > Permissions)")
-DISCOVERY_HINT = ("install-plugins, start ovirt-scheduler-proxy, engine-config -s ExternalSchedulerEnabled=true, "
-                  "then restart ovirt-engine (after the proxy: the engine discovers units only at its start)")
+DISCOVERY_HINT = ("start %s, engine-config -s ExternalSchedulerEnabled=true, then restart ovirt-engine (after "
+                  "the proxy: the engine discovers units only at its start)" % install.PROXY_SERVICE)
 DEVICE_PROPERTY = "engine-config -s CustomDeviceProperties='{type=interface;prop={%s=%s}}' --cver=%s"
 
 
@@ -59,9 +59,20 @@ def _login_failure(err: BaseException, settings: Settings, sdk) -> Finding:
         return Finding("engine login", FAIL, "the engine refused the credentials of %s: %s" % (user, text),
                        "check [engine] username (user@profile, e.g. admin@internal) and the password "
                        "(password or password_file)")
-    if re.search(r"SSL|certificate|\((35|51|58|60),", text):
-        return Finding("engine login", FAIL, "TLS verification of %s failed: %s" % (url, text),
-                       "set [engine] ca_file to the engine's CA: " + ENGINE_CA_HINT)
+    trouble = tls_trouble(text)
+    if trouble == PLAIN_HTTP:
+        return Finding("engine login", FAIL, "%s: that port speaks plain HTTP, not TLS: %s" % (url, text),
+                       "the engine serves TLS on port 443: [engine] url = https://ENGINE_FQDN/ovirt-engine/api "
+                       "without the port (or with the engine's https port)")
+    if trouble == WRONG_NAME:
+        return Finding("engine login", FAIL, "the engine's certificate does not name the host in %s: %s" % (url, text),
+                       "use the engine's FQDN in [engine] url, as its certificate names it (on the engine host: "
+                       "openssl x509 -noout -subject -ext subjectAltName -in /etc/pki/ovirt-engine/certs/apache.cer)")
+    if trouble is not None:
+        what = "the engine's certificate is signed by a CA that [engine] ca_file does not hold" \
+            if trouble == UNKNOWN_CA else "the TLS handshake failed"
+        return Finding("engine login", FAIL, "TLS verification of %s failed: %s: %s" % (url, what, text),
+                       engine_ca_hint(url))
     if re.search(r"\((6|7),|[Cc]onnection refused|resolve", text):
         return Finding("engine login", FAIL, "cannot reach the engine at %s: %s" % (url, text), ENGINE_HINT)
     return Finding("engine login", FAIL, "login to %s failed: %s" % (url, text), ENGINE_HINT)
@@ -72,7 +83,8 @@ def login(settings: Settings, timeout: float) -> Tuple[Optional[lookup.Engine], 
     try:
         engine = lookup.Engine(settings, fresh_login=True)
     except ToolError as err:
-        return None, Finding("engine login", FAIL, str(err), "fix [engine] ca_file, or " + ENGINE_CA_HINT)
+        return None, Finding("engine login", FAIL, str(err),
+                             "fix [engine] ca_file: " + engine_ca_hint(settings.engine.url))
     try:
         bounded(engine.conn.authenticate, timeout)
         api = bounded(engine.system.get, timeout)
@@ -211,14 +223,14 @@ def _units_finding(units: Dict[str, object]) -> Finding:
     if disabled:
         return Finding("external units", FAIL, "%s disabled: the engine could not reach the proxy at its last "
                        "start, and skips disabled units silently" % " and ".join(disabled),
-                       "start ovirt-scheduler-proxy, then restart ovirt-engine")
+                       "start %s, then restart ovirt-engine" % install.PROXY_SERVICE)
     wanted = set(config.CLUSTER_PROPERTIES)
     stale = [name for name, unit in sorted(units.items())
              if {p.name for p in unit.properties or ()} != wanted]
     if stale:
         return Finding("external units", WARN, "the engine registered %s with other properties than this "
                        "version's (%s)" % (" and ".join(stale), ", ".join(sorted(wanted))),
-                       "restart ovirt-scheduler-proxy, then ovirt-engine, so the engine rediscovers the units")
+                       install.RESTART + ", so the engine rediscovers the units")
     return Finding("external units", OK, "the engine discovered VfFilter and VfWeight; both enabled")
 
 

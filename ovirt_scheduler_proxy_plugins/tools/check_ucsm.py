@@ -9,6 +9,7 @@ from ..config import Settings
 from ..render import domain_label
 from ..ucsm_facts import ucsm_settings
 from . import output, port_profile_plan
+from .check_local import PLAIN_HTTP, UCSM_CA_HINT, WRONG_NAME, tls_trouble
 from .findings import FAIL, OK, WARN, Finding
 
 MAP_HINT = ("add a line 'HOST = org-root/ls-PROFILE' to [ucsm] host_map, or fix the service profile "
@@ -22,6 +23,14 @@ def _login_failure(url: str, user: str, err: Exception) -> Finding:
     if isinstance(err, ucsm_source.UcsmAuthError):
         return Finding("ucsm login", FAIL, "%s refused %s: %s" % (url, user, err),
                        "check [ucsm] username and password (a read-only UCS-M account is enough)")
+    trouble = tls_trouble(str(err))
+    if trouble == PLAIN_HTTP:
+        return Finding("ucsm login", FAIL, "%s: that port speaks plain HTTP, not TLS: %s" % (url, err),
+                       "UCS Manager serves TLS on port 443: [ucsm] url = https://UCSM without the port")
+    if trouble is not None:
+        return Finding("ucsm login", FAIL, "TLS verification of %s failed: %s" % (url, err),
+                       UCSM_CA_HINT + ("; and use the name its certificate carries in [ucsm] url"
+                                       if trouble == WRONG_NAME else ""))
     return Finding("ucsm login", FAIL, str(err),
                    "is [ucsm] url the UCS Manager address (https://UCSM)? is it reachable from the engine host? "
                    "with https, set [ucsm] ca_file")

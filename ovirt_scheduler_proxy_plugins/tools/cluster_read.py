@@ -10,7 +10,7 @@ from typing import Dict, List
 from ..accounting import HOLDING_STATUSES, demand, vf_networks
 from ..config import Settings
 from ..model import HostVfs
-from ..snapshot import host_states, open_session
+from ..snapshot import OneShotReads, host_states, open_session
 
 NO_VM = "00000000-0000-0000-0000-000000000000"   # "no scheduled VM": nobody's VFs are left out
 
@@ -38,7 +38,7 @@ def read(settings: Settings, host_ids: List[str], deadline: float) -> HostsVfs:
         profiles = session.vf_profiles(settings.vf_property)
         vms = session.vms(NO_VM, vf_networks(profiles)) if profiles else []
         vf_profile_ids = frozenset(profiles)
-        hosts, summary = host_states(settings, session, host_ids, vms, vf_profile_ids, deadline) \
+        hosts, summary = host_states(settings, OneShotReads(session), host_ids, vms, vf_profile_ids, deadline) \
             if host_ids else ({}, "")
     finally:
         session.close()

@@ -73,10 +73,19 @@ def _add_common_arguments(parser: argparse.ArgumentParser, timeout: float, timeo
                         help=timeout_help + " (default: %(default)g)")
 
 
+def read_settings(args: argparse.Namespace) -> config.Settings:
+    """The same file and validation as the units (config.load; raises ConfigError), its warnings
+    printed on stderr as the units log them on every run."""
+    settings = config.load(args.config)
+    for warning in settings.warnings:
+        logging.getLogger("ovirt_vf_scheduler").warning("warning: %s", warning)
+    return settings
+
+
 def load_settings(args: argparse.Namespace) -> config.Settings:
-    """The same file and validation as the units (config.load), then share_cache_dir."""
+    """read_settings, a bad config as a ToolError, then share_cache_dir."""
     try:
-        settings = config.load(args.config)
+        settings = read_settings(args)
     except config.ConfigError as err:
         raise ToolError("configuration error: %s" % err) from None
     return share_cache_dir(settings)

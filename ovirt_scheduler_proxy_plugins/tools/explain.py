@@ -63,7 +63,7 @@ def host_row(verdict: Verdict, score: Score, host: Optional[HostVfs], name: str)
     row: Dict[str, object] = {"host_id": verdict.host_id, "host": host.name if host else name}
     row.update(facts.host_facts(host))
     domain = host.port_profiles if host else None
-    row.update({"free": verdict.free, "demand": verdict.demand, "keep": verdict.keep,
+    row.update({"demand": verdict.demand, "keep": verdict.keep,
                 "reason": verdict.reason.value, "why": render.reason_words(verdict, host),
                 "score": score.value, "current_host": bool(host and host.is_current),
                 "ucs_domain": domain.domain if domain else None,
@@ -122,8 +122,9 @@ def render_text(report: Dict[str, object], colour: bool) -> str:
     else:
         lines.append("no candidate hosts (no Up host in cluster %s): pass --hosts" % vm["cluster"])
     lines.append(output.paint(report["summary"], "bold", colour))
-    best = next((row for row in report["hosts"] if row["keep"]), None)
-    if best is not None and (vm["demand"] > 0 or conf["weight_mode"] == "reserve"):
-        lines.append("VfWeight ranks %s first among the kept hosts (score %d, lower is better)"
-                     % (best["host"], best["score"]))
+    kept = [(row["host"], row["score"]) for row in report["hosts"] if row["keep"]]
+    if kept and (vm["demand"] > 0 or conf["weight_mode"] == "reserve"):
+        best, low = render.lowest(kept)
+        lines.append(render.tie(best, low) if len(best) > 1 else
+                     "VfWeight ranks %s first among the kept hosts (score %d, lower is better)" % (best[0], low))
     return "\n".join(lines)

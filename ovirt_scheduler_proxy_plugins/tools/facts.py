@@ -2,19 +2,22 @@
 from typing import Dict, Optional
 
 from ..model import HostVfs
+from ..render import free_shown, shortfall
 
 FACT_KEYS = ("capacity", "capacity_source", "capacity_age_s", "capacity_detail", "used", "used_by_vms",
-             "pending", "reserve", "free")
+             "pending", "reserve", "free", "shortfall", "shortfall_why")
 
 
 def host_facts(host: Optional[HostVfs]) -> Dict[str, object]:
-    """Capacity with its source, age and detail, then used, pending, reserve and free (None = unknown)."""
+    """Capacity with its source, age and detail, then used, pending, reserve and free (None = unknown).
+    free is never negative: `shortfall` VFs are missing (`shortfall_why`: of the reserve, or over capacity)."""
     if host is None:
         return dict.fromkeys(FACT_KEYS)
     cap = host.capacity
     return {"capacity": cap.vfs, "capacity_source": cap.source, "capacity_age_s": round(cap.age, 1),
             "capacity_detail": cap.detail, "used": host.used, "used_by_vms": host.users,
-            "pending": host.pending, "reserve": host.reserve, "free": host.free}
+            "pending": host.pending, "reserve": host.reserve, "free": free_shown(host),
+            "shortfall": None if host.free is None else max(-host.free, 0), "shortfall_why": shortfall(host)}
 
 
 def number(value) -> str:

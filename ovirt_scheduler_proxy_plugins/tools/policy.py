@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List
 
-from .. import config
+from .. import config, install
 from . import common, lookup, output, policy_plan
 from .policy_plan import Change, ClusterState, PolicyState, Unit
 
@@ -78,9 +78,8 @@ def _external(units: Dict[str, Unit], name: str, kind: str) -> Unit:
         if unit.name == name and unit.kind == kind:
             return unit
     raise common.ToolError(
-        "the engine has not discovered the external %s %s: install the plugins (install-plugins), start "
-        "ovirt-scheduler-proxy, set ExternalSchedulerEnabled=true, then restart ovirt-engine (run "
-        "`ovirt-vf-scheduler check`)" % (kind, name))
+        "the engine has not discovered the external %s %s: start %s, set ExternalSchedulerEnabled=true, then "
+        "restart ovirt-engine (run `ovirt-vf-scheduler check`)" % (kind, name, install.PROXY_SERVICE))
 
 
 def _state(engine: lookup.Engine, policy) -> PolicyState:
@@ -135,8 +134,8 @@ def read_plan(engine: lookup.Engine, args: argparse.Namespace) -> Reading:
                            lambda: engine.system.scheduling_policies_service().list())
     units = _units(engine)
     vf_filter, vf_weight = _external(units, "VfFilter", "filter"), _external(units, "VfWeight", "weight")
-    warnings = ["%s is disabled in the engine (its last discovery failed): start ovirt-scheduler-proxy, then "
-                "restart ovirt-engine; until then the engine skips it silently" % u.name
+    warnings = ["%s is disabled in the engine (its last discovery failed): start %s, then restart ovirt-engine; "
+                "until then the engine skips it silently" % (u.name, install.PROXY_SERVICE)
                 for u in (vf_filter, vf_weight) if not u.enabled]
     base, target, target_name = _resolve(engine, args, cluster, vf_filter, policies)
     cluster_state = ClusterState(cluster.id, cluster.name,

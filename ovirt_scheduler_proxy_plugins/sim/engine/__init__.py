@@ -23,6 +23,13 @@ Behaviour worth knowing (all as the real engine, unless marked "fake choice"):
 - Vm.host only when the status is not down/suspended/image_locked; search (`on_host=`...) agrees.
 - Search subset of engine-rest.md §3 with engine enum names for status; an invalid search is
   HTTP 200 with an empty list.
+- Query parameters as the engine reads them: by name only (an unknown one is ignored), the first
+  of a repeated name, and the last path segment's matrix parameters (`vms;max=2`) like query
+  parameters; a trailing slash names the same resource (JAX-RS path matching).
+- A `Version` header other than 4 is HTTP 400 with the servlet container's HTML page, no XML fault
+  (the engine's VersionFilter calls sendError(400)); without the header the engine serves 4.
+- `max` limits vms and hosts; absent, empty or not an integer means no limit: the engine logs a
+  bad value and ignores it (ParametersHelper.getIntegerParameter), it answers no fault.
 - Scheduling (for `ovirt-vf-scheduler policy`/`check`, empty unless the inventory adds them):
   GET schedulingpolicyunits, schedulingpolicies with their filters/weights/balances (POST adds a
   unit, DELETE removes one, id = the unit's id), POST/PUT schedulingpolicies, PUT clusters/{id}

@@ -2,6 +2,7 @@
 and the HTTP(S) server; see the package docstring for the behaviour."""
 import contextlib
 import json
+import re
 import secrets
 import socket
 import ssl
@@ -11,7 +12,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ovirtsdk4 import types
 from ovirtsdk4.writer import Writer
@@ -22,6 +23,14 @@ from .documents import _Builder, _render_scheduling
 from .query import (_HOST_FOLLOW, _NIC_FOLLOW, _PROFILE_FOLLOW, _VM_FOLLOW, _compile_search, _follow_key,
                     _InvalidSearch, _parse_follow)
 from .writes import _Writes
+
+# A Version header must name a version the engine serves; none (or empty) means the default, 4.
+# The engine's default ENGINE_API_SUPPORTED_VERSIONS still lists "3", but 4.5 ships no v3 API:
+# the fake refuses 3 as well (what a 4.5 engine answers to it is unverified).
+_API_VERSIONS = frozenset(["", "4"])
+_BAD_REQUEST_PAGE = b"<html><head><title>Error</title></head><body>Bad Request</body></html>"
+_JAVA_INT = re.compile(r"[+-]?[0-9]+")          # what Integer.parseInt accepts (within int range)
+
 
 @dataclass
 class Faults:
@@ -41,8 +50,19 @@ class Faults:
 
 class _RequestLine(NamedTuple):
     method: str
-    path: str                         # without the query string
-    query: Dict[str, str]             # decoded; the last value wins for repeated names
+    path: str                         # without the query string and matrix parameters
+    query: Dict[str, str]             # decoded, as the engine reads them (see _matrix_parameters)
+
+
+def _matrix_parameters(segment: str) -> Dict[str, str]:
+    """The matrix parameters of the path's last segment (`vms;max=2`): the engine reads them like
+    query parameters, a query parameter of the same name winning, and a repeated name gives
+    its first value (ParametersHelper.getParameter, getFirst)."""
+    found: Dict[str, str] = {}
+    for item in segment.split(";")[1:]:
+        name, _, value = item.partition("=")
+        found.setdefault(unquote(name), unquote(value))
+    return found
 
 
 class RecordedRequest(_RequestLine):
@@ -255,8 +275,10 @@ class FakeEngine:
     # -- request handling
     def _respond(self, method: str, raw_path: str, headers, body: bytes) -> Tuple[int, str, bytes]:
         parts = urlsplit(raw_path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        path = parts.path
+        segments = parts.path.split("/")
+        path = "/".join(segment.split(";", 1)[0] for segment in segments)
+        query = _matrix_parameters(segments[-1])
+        query.update({k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()})
         with self._meta:
             self._requests.append(RecordedRequest(method, path, query, {k.lower(): v for k, v in headers.items()}))
         try:
@@ -306,6 +328,9 @@ class FakeEngine:
             user = self._tokens.get(auth[7:]) if auth.startswith("Bearer ") else None
         if user is None or self.faults.always_401:
             return 401, XML, b""
+        if headers.get("Version", "") not in _API_VERSIONS:
+            # VersionFilter (after the auth filters): sendError(400), so the servlet container's page
+            return 400, "text/html;charset=UTF-8", _BAD_REQUEST_PAGE
         seg = path[len(API):].strip("/").split("/")
         if seg[0] in self.inventory.forbidden.get(user, ()):
             raise _Fault(403, "Operation Failed", "[User is not authorized to perform this action.]")
@@ -376,7 +401,13 @@ class FakeEngine:
 
     @staticmethod
     def _limit(items: list, query: Dict[str, str]) -> list:
-        limit = int(query.get("max") or -1)
+        """`max` as the engine reads it (ParametersHelper.getIntegerParameter): absent, empty or not
+        a Java int means no limit; the engine logs a bad value and ignores it, it is no fault.
+        A negative max also means no limit here (fake choice: the engine's answer is unverified)."""
+        text = query.get("max", "")
+        if not _JAVA_INT.fullmatch(text) or not -2 ** 31 <= int(text) < 2 ** 31:
+            return items
+        limit = int(text)
         return items if limit < 0 else items[:limit]
 
     def _vm_list(self, query: Dict[str, str]) -> List[SimVm]:

@@ -1,0 +1,154 @@
+"""Other plugins in the plugin directory, run the way ovirt-scheduler-proxy runs them.
+
+So that `serve` can replace the proxy entirely (proxy-contract.md sections 2-3): at start, one
+loader subprocess per `*.py` (all within one 30 s budget) finds every class with do_filter,
+do_score or do_balance (unit name = class name, description = the method's docstring,
+properties_validation = the class attribute); per request, a fresh `python3 -c "import MOD;
+MOD.CLASS().METHOD(...)"` in the plugin dir, arguments inlined with repr(), one stdout literal,
+any stderr output or a non-zero exit = failed, killed after the 30 s budget. Unlike the proxy,
+the whole process group is killed (a plugin's children die too) and every failure comes back
+with a one-line reason, which serve reports to the engine in plugin_errors.
+"""
+import ast
+import logging
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+LOG = logging.getLogger("ovirt_vf_scheduler.serve")
+BUDGET = 30.0                   # the proxy's budget, for loading and for each call
+KINDS = {"filters": "do_filter", "scores": "do_score", "balance": "do_balance"}
+_MAX_OUTPUT = 4 * 1024 * 1024   # a literal larger than this is no unit's answer
+
+# What the proxy's loader does: import the module in the plugin dir, register every class
+# (imported ones included) that has one of the methods. The last stdout line is our answer,
+# so a module printing at import time cannot garble it.
+_LOADER = """
+import inspect
+module = __import__(%r)
+found = {}
+for name, cls in inspect.getmembers(module, inspect.isclass):
+    for kind, method in %r.items():
+        if hasattr(cls, method):
+            found.setdefault(kind, {})[name] = (getattr(cls, method).__doc__ or "",
+                                                str(getattr(cls, "properties_validation", "") or ""))
+print()
+print(repr(found))
+"""
+
+
+@dataclass(frozen=True)
+class ForeignUnit:
+    name: str                   # class name: what the engine sends back
+    kind: str                   # filters / scores / balance
+    module: str
+    description: str
+    properties_validation: str
+
+
+@dataclass(frozen=True)
+class ForeignResult:
+    result: object = None       # the parsed literal, or None when the run failed
+    error: Optional[str] = None
+
+
+def _python() -> str:
+    return "python3"            # as the proxy: the first python3 on PATH
+
+
+def _run(code: str, cwd: str, budget: float) -> Tuple[int, bytes, bytes, bool]:
+    """(exit code, stdout, stderr, killed) of `python3 -c code` in `cwd`, within `budget`."""
+    proc = subprocess.Popen([_python(), "-c", code], cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=max(0.1, budget))
+        return proc.returncode, out[:_MAX_OUTPUT], err, False
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        out, err = proc.communicate()
+        return proc.returncode, out[:_MAX_OUTPUT], err, True
+
+
+def module_names(plugins_dir: str, ours: List[str]) -> List[str]:
+    """The candidate modules: every top-level *.py but ours (served in-process)."""
+    try:
+        names = sorted(os.listdir(plugins_dir))
+    except OSError as err:
+        LOG.warning("plugin directory %s cannot be listed (%s): only VfFilter and VfWeight are offered",
+                    plugins_dir, err.strerror or err)
+        return []
+    return [name[:-3] for name in names
+            if name.endswith(".py") and name[:-3].isidentifier() and name[:-3] not in ours
+            and os.path.isfile(os.path.join(plugins_dir, name))]
+
+
+def discover(plugins_dir: str, ours: List[str], reserved: List[str]) -> Dict[Tuple[str, str], ForeignUnit]:
+    """Units of the other modules, keyed by (kind, name); loaders run in parallel, 30 s in all.
+
+    `ours`: module names not to load; `reserved`: unit names served in-process (a foreign class
+    of that name is skipped with a warning, where the proxy would let the last loaded win)."""
+    modules = module_names(plugins_dir, ours)
+    deadline = time.monotonic() + BUDGET
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="plugin-loader") as pool:
+        loads = {module: pool.submit(lambda m: _run(_LOADER % (m, KINDS), plugins_dir,
+                                                    deadline - time.monotonic()), module)
+                 for module in modules}
+    units: Dict[Tuple[str, str], ForeignUnit] = {}
+    for module, load in loads.items():
+        try:
+            code, out, err, killed = load.result()
+        except OSError as error:
+            LOG.warning("plugin module %s: not loaded: cannot start python3: %s", module, error.strerror or error)
+            continue
+        lines = out.decode("utf-8", "replace").strip().splitlines()
+        try:
+            found = ast.literal_eval(lines[-1]) if code == 0 and lines else None
+        except (ValueError, SyntaxError):
+            found = None
+        if not isinstance(found, dict):
+            LOG.warning("plugin module %s: not loaded: %s", module,
+                        "its import took longer than %g s" % BUDGET if killed
+                        else _first_line(err) or "exit code %s" % code)
+            continue
+        for kind, entries in found.items():
+            for name, (description, regex) in entries.items():
+                if name in reserved:
+                    LOG.warning("plugin module %s: its %s unit %s is skipped: serve runs its own %s",
+                                module, kind, name, name)
+                    continue
+                units[(kind, name)] = ForeignUnit(name, kind, module, description, regex)
+                LOG.info("plugin module %s: %s unit %s", module, kind, name)
+    return units
+
+
+def _first_line(raw: bytes) -> str:
+    lines = [line.strip() for line in raw.decode("utf-8", "replace").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def run(plugins_dir: str, unit: ForeignUnit, args: tuple, budget: float = BUDGET) -> ForeignResult:
+    """One call of a foreign unit, exactly as the proxy makes it."""
+    method = KINDS[unit.kind]
+    code = "import %s; %s.%s().%s(%s)" % (unit.module, unit.module, unit.name, method,
+                                           ", ".join(repr(arg) for arg in args))
+    try:
+        code_, out, err, killed = _run(code, plugins_dir, budget)
+    except OSError as error:
+        return ForeignResult(error="cannot start python3: %s" % (error.strerror or error))
+    if killed:
+        return ForeignResult(error="no answer within %g s (killed)" % budget)
+    if code_ != 0:
+        return ForeignResult(error="exit code %d: %s" % (code_, _first_line(err) or "no message"))
+    if err:
+        return ForeignResult(error="wrote to stderr: %s" % (_first_line(err) or "(blank lines)"))
+    try:
+        return ForeignResult(result=ast.literal_eval(out.decode("utf-8", "replace")))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return ForeignResult(error="stdout is not one Python literal: %r" % out[:80])

@@ -1,0 +1,41 @@
+"""What `serve` exports on GET /metrics (Prometheus text format, prometheus_client).
+
+One registry per server (not the library's global one), so a test can run several servers
+in one process. Names follow the Prometheus conventions (unit suffixes, _total counters).
+"""
+from typing import Callable, Optional
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self, view_age: Callable[[], Optional[float]], pending_claims: Callable[[], int]):
+        self.registry = CollectorRegistry(auto_describe=True)
+        prefix = "ovirt_vf_scheduler_"
+        self.decisions = Counter(prefix + "decisions", "Unit decisions by outcome: ok, fail_open, fail_closed",
+                                 ["unit", "outcome"], registry=self.registry)
+        self.verdicts = Counter(prefix + "host_verdicts", "Hosts kept or dropped by VfFilter",
+                                ["verdict"], registry=self.registry)
+        self.calls = Histogram(prefix + "call_seconds", "Time to answer an engine call, by method",
+                               ["method"], registry=self.registry,
+                               buckets=(.002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10, 30))
+        self.call_errors = Counter(prefix + "call_faults", "Engine calls answered with an XML-RPC fault",
+                                   ["method"], registry=self.registry)
+        self.source_errors = Counter(prefix + "source_errors", "Decisions failed by their data source",
+                                     ["source"], registry=self.registry)
+        self.plugin_errors = Counter(prefix + "plugin_errors", "Unit failures reported to the engine",
+                                     ["unit"], registry=self.registry)
+        Gauge(prefix + "usage_view_age_seconds", "Age of the shared usage view (-1: none yet)",
+              registry=self.registry).set_function(lambda: _or(view_age(), -1.0))
+        Gauge(prefix + "pending_claims", "VFs promised to VMs the engine does not show placed yet",
+              registry=self.registry).set_function(lambda: float(pending_claims()))
+
+    def text(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _or(value: Optional[float], default: float) -> float:
+    return default if value is None else value

@@ -1,0 +1,287 @@
+"""The engine's four calls, answered as ovirt-scheduler-proxy answers them, minus its blind spots.
+
+Arguments arrive as the engine's Apache XML-RPC client writes them (proxy-contract.md section 4,
+section 7): lists of names and lower-case UUID strings, a VM id, a dict of str -> str. Answers
+are `{result_code, result, plugin_errors?, errors?}` (keys only when set; the engine reads
+them only when result_code != 0, and always uses `result`). Kept from the proxy: filter results
+intersect; every filter failed -> all hosts + "all filters failed"; an unknown unit ->
+"plugin not found: 'name'". Fixed:
+ - a unit that fails is named in plugin_errors with a one-line reason (the proxy only logged it),
+   while `result` follows the unit's failure policy (a fail-open filter is left out);
+ - weights come back per unit as [host, score, unit], so the engine applies each unit's policy
+   factor itself (the proxy summed them into one factor-1 pseudo-unit);
+ - weights are always Java Integers (a float or an out-of-range int breaks the engine), and a
+   unit that scored only some hosts gets its worst score on the others (a missing host would
+   rank best);
+ - an unknown balancer answers ['', []] (the proxy's [] throws in the engine).
+Malformed calls (wrong types, ids that are no UUIDs, too many hosts) are XML-RPC faults: the
+engine then fails open for that call, and the next call is answered normally.
+"""
+import logging
+import re
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Callable, Dict, List, Optional, Tuple
+from xmlrpc.client import Fault
+
+from .. import config, units
+from ..units import UnitAnswer
+from . import foreign
+from .warm import WarmEngine
+
+LOG = logging.getLogger("ovirt_vf_scheduler.serve")
+MAX_HOSTS = 5000            # far beyond any oVirt cluster; more is a broken or hostile caller
+MAX_UNITS = 100
+INT32 = (-2 ** 31, 2 ** 31 - 1)
+FAULT_BAD_CALL = 2          # our fault code for malformed arguments
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+NO_BALANCE = ["", []]
+
+
+def _bad(what: str) -> Fault:
+    return Fault(FAULT_BAD_CALL, "bad call: %s" % what)
+
+
+def _uuid(value, what: str) -> str:
+    if not isinstance(value, str) or not _UUID.match(value):
+        raise _bad("%s %s is not a UUID" % (what, _shown(value)))
+    return value.lower()
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _list(value, what: str, limit: int) -> list:
+    if not isinstance(value, (list, tuple)):
+        raise _bad("%s must be an array, got %s" % (what, _shown(value)))
+    if len(value) > limit:
+        raise _bad("%s has %d entries, more than the %d accepted" % (what, len(value), limit))
+    return list(value)
+
+
+def _names(value, what: str) -> List[str]:
+    names = _list(value, what, MAX_UNITS)
+    if not all(isinstance(name, str) and name for name in names):
+        raise _bad("%s must hold unit names (strings)" % what)
+    return list(dict.fromkeys(names))
+
+
+def _host_ids(value) -> List[str]:
+    return [_uuid(host, "host id") for host in _list(value, "the host list", MAX_HOSTS)]
+
+
+def _props(value) -> Dict[str, str]:
+    """The cluster's policy properties; a <nil/> value is an unset property."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise _bad("the properties must be a struct of strings, got %s" % _shown(value))
+    if not all(v is None or isinstance(v, str) for v in value.values()):
+        raise _bad("property values must be strings")
+    return {k: v for k, v in value.items() if v is not None}
+
+
+def _weight(value) -> Optional[int]:
+    """A foreign weight as a Java Integer: numbers rounded and clamped, anything else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    return int(max(INT32[0], min(INT32[1], round(value))))
+
+
+def answer(result, plugin_errors: Dict[str, List[str]], errors: List[str]) -> dict:
+    reply = {"result_code": 1 if plugin_errors or errors else 0, "result": result}
+    if plugin_errors:
+        reply["plugin_errors"] = plugin_errors
+    if errors:
+        reply["errors"] = errors
+    return reply
+
+
+class Service:
+    """The XML-RPC methods. `settings()` gives the current config (or its error); our units run
+    in `pool` (bounded), foreign ones as processes from `foreign_pool`."""
+
+    def __init__(self, settings: Callable[[], Tuple[Optional[config.Settings], Optional[config.ConfigError]]],
+                 warm: WarmEngine, plugins_dir: str, foreign_units: Dict[Tuple[str, str], foreign.ForeignUnit],
+                 pool: ThreadPoolExecutor, foreign_pool: ThreadPoolExecutor,
+                 on_answer: Callable[[UnitAnswer, Optional[config.Settings]], None]):
+        self._settings = settings
+        self._warm = warm
+        self._plugins_dir = plugins_dir
+        self._foreign = foreign_units
+        self._pool = pool
+        self._foreign_pool = foreign_pool
+        self._on_answer = on_answer
+
+    # -- discover
+    def discover(self) -> dict:
+        offered: Dict[str, Dict[str, list]] = {"filters": {}, "scores": {}, "balance": {}}
+        for unit in units.UNITS.values():
+            kind = "filters" if unit.kind == "do_filter" else "scores"
+            offered[kind][unit.name] = [unit.doc, config.PROPERTIES_VALIDATION]
+        for (kind, name), unit in sorted(self._foreign.items()):
+            offered[kind][name] = [unit.description, unit.properties_validation]
+        return offered
+
+    # -- running units
+    def _ours(self, unit: str, host_ids: List[str], vm_id: str, props: Dict[str, str],
+              started: float) -> Callable[[], UnitAnswer]:
+        """Start our unit in the pool; the returned function waits for its answer, within its deadline."""
+        settings, error = self._settings()
+        if settings is None:
+            done = units.config_failure(unit, error)
+            return lambda: self._report(done, None)
+        try:
+            settings = config.with_cluster_properties(settings, props)
+        except config.ConfigError as err:
+            done = units.config_failure(unit, err)
+            return lambda: self._report(done, settings)
+        deadline = started + settings.deadline
+        reads = self._warm.reads(settings, deadline, reuse_for=vm_id if unit == units.WEIGHT else None)
+        future = self._pool.submit(units.answer, unit, settings, reads, host_ids, vm_id, deadline, started)
+
+        def wait() -> UnitAnswer:
+            try:
+                done = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                future.cancel()
+                LOG.error("%s: deadline of %.0f s exceeded (engine or UCS-M too slow, or hung)",
+                          unit, settings.deadline)
+                done = units.deadline_failure(unit, settings)
+            return self._report(done, settings)
+        return wait
+
+    def _report(self, done: UnitAnswer, settings: Optional[config.Settings]) -> UnitAnswer:
+        self._on_answer(done, settings)
+        return done
+
+    def _theirs(self, unit: foreign.ForeignUnit, args: tuple) -> Callable[[], foreign.ForeignResult]:
+        future: Future = self._foreign_pool.submit(foreign.run, self._plugins_dir, unit, args)
+        return future.result
+
+    def _start(self, kind: str, name: str, ours: Callable[[], Callable], args: tuple):
+        """A waiter for unit `name` of `kind`, or None when no such unit exists."""
+        if name in units.UNITS and (units.UNITS[name].kind == "do_filter") == (kind == "filters"):
+            return ours()
+        unit = self._foreign.get((kind, name))
+        return self._theirs(unit, args) if unit else None
+
+    # -- the engine's calls
+    def run_filters(self, names, host_ids, vm_id, props) -> dict:
+        started = time.monotonic()
+        names, host_ids = _names(names, "the filter list"), _host_ids(host_ids)
+        vm_id, props = _uuid(vm_id, "the VM id"), _props(props)
+        plugin_errors: Dict[str, List[str]] = {}
+        waiters = {}
+        for name in names:
+            waiter = self._start("filters", name, lambda n=name: self._ours(n, host_ids, vm_id, props, started),
+                                 (host_ids, vm_id, props))
+            if waiter is None:
+                plugin_errors[name] = ["plugin not found: '%s'" % name]
+            else:
+                waiters[name] = waiter
+        valid = []
+        for name, waiter in waiters.items():
+            kept, error = _filter_result(waiter(), host_ids)
+            if error:
+                plugin_errors[name] = [error]
+            if kept is not None:
+                valid.append(kept)
+        if not names:
+            return answer(host_ids, plugin_errors, [])
+        if not valid:
+            return answer(host_ids, plugin_errors, ["all filters failed"])
+        kept_everywhere = set.intersection(*valid)
+        return answer([h for h in host_ids if h in kept_everywhere], plugin_errors, [])
+
+    def run_cost_functions(self, pairs, host_ids, vm_id, props) -> dict:
+        started = time.monotonic()
+        names = _names([_unit_factor(pair) for pair in _list(pairs, "the weight list", MAX_UNITS)],
+                       "the weight list")
+        host_ids, vm_id, props = _host_ids(host_ids), _uuid(vm_id, "the VM id"), _props(props)
+        plugin_errors: Dict[str, List[str]] = {}
+        errors: List[str] = []
+        waiters = {}
+        for name in names:
+            waiter = self._start("scores", name, lambda n=name: self._ours(n, host_ids, vm_id, props, started),
+                                 (host_ids, vm_id, props))
+            if waiter is None:
+                plugin_errors[name] = ["plugin not found: '%s'" % name]
+            else:
+                waiters[name] = waiter
+        entries = []
+        for name, waiter in waiters.items():
+            scores, error, note = _score_result(waiter(), host_ids)
+            if error:
+                plugin_errors[name] = [error]
+            if note:
+                errors.append("%s: %s" % (name, note))
+            entries += [[host, score, name] for host, score in scores]
+        return answer(entries, plugin_errors, errors)
+
+    def run_load_balancing(self, name, host_ids, props) -> dict:
+        if not isinstance(name, str):
+            raise _bad("the balancer name must be a string, got %s" % _shown(name))
+        host_ids, props = _host_ids(host_ids), _props(props)
+        unit = self._foreign.get(("balance", name))
+        if unit is None:
+            return answer(NO_BALANCE, {name: ["plugin not found: '%s'" % name]}, [])
+        ran = self._theirs(unit, (host_ids, props))()
+        result = ran.result
+        if ran.error is None and not (isinstance(result, (list, tuple)) and len(result) == 2
+                                      and isinstance(result[0], str) and isinstance(result[1], (list, tuple))
+                                      and all(isinstance(h, str) for h in result[1])):
+            ran = foreign.ForeignResult(error="answer is not [vm id, [host ids]]: %s" % _shown(result))
+        if ran.error is not None:
+            return answer(NO_BALANCE, {name: [ran.error]}, [])
+        return answer([result[0], list(result[1])], {}, [])
+
+
+def _unit_factor(pair) -> str:
+    if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)
+            and isinstance(pair[1], int) and not isinstance(pair[1], bool)):
+        raise _bad("each weight must be [unit name, int factor], got %s" % _shown(pair))
+    return pair[0]
+
+
+def _filter_result(done, host_ids: List[str]) -> Tuple[Optional[set], Optional[str]]:
+    """(kept ids or None when the unit gave no answer, the error to report)."""
+    if isinstance(done, UnitAnswer):
+        return (None if done.result is None else set(done.result)), done.error
+    if done.error is not None:
+        return None, done.error
+    if not isinstance(done.result, (list, tuple)) or not all(isinstance(h, str) for h in done.result):
+        return None, "answer is not a list of host ids: %s" % _shown(done.result)
+    return {h.lower() for h in done.result}, None
+
+
+def _score_result(done, host_ids: List[str]) -> Tuple[List[Tuple[str, int]], Optional[str], Optional[str]]:
+    """(host, int score) for every host, the unit's error, a note about repaired answers."""
+    if isinstance(done, UnitAnswer):
+        return ([] if done.result is None else [(h, int(s)) for h, s in done.result]), done.error, None
+    if done.error is not None:
+        return [], done.error, None
+    result = done.result
+    pairs = result if isinstance(result, (list, tuple)) else None
+    if pairs is None or not all(isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str)
+                                and _weight(p[1]) is not None for p in pairs):
+        return [], "answer is not a list of (host id, number) pairs: %s" % _shown(result), None
+    wanted = set(host_ids)
+    scores: Dict[str, int] = {}
+    for host, value in pairs:
+        if host.lower() in wanted:
+            scores.setdefault(host.lower(), _weight(value))
+    notes = []
+    if any(isinstance(value, float) for _, value in pairs):
+        notes.append("non-integer weights rounded")
+    missing = [h for h in dict.fromkeys(host_ids) if h not in scores]
+    if missing and scores:
+        worst = max(scores.values())
+        scores.update({h: worst for h in missing})
+        notes.append("%d of %d hosts not scored, given its worst weight %d" % (len(missing), len(wanted), worst))
+    elif missing:
+        return [], "answer scores none of the hosts", None
+    return [(h, scores[h]) for h in dict.fromkeys(host_ids)], None, "; ".join(notes) or None

@@ -1,0 +1,302 @@
+"""The engine as `serve` sees it: one long-lived connection and a usage view shared by calls.
+
+A plugin process reads everything fresh for every decision (two interpreters and a full
+read per VM, under the engine's scheduling lock). `serve` keeps what outlives a call here,
+in one object with one owner, every piece of it bounded:
+ - one SDK connection for decisions (token reused, renewed on 401, SSO bounded) and a second
+   one for background refreshes, so a big refresh never holds up a decision;
+ - the usage view (the running VMs on the VF networks, with the vNIC profiles they were
+   counted with), reused for `[scheduler] usage_max_age` seconds; a decision then reads only
+   the scheduled VM (one small request). A call that finds the view past half its age starts
+   one background refresh (one in flight at most; none while nothing is scheduled);
+ - the scheduled VM's read, which the weight reuses right after the filter (the engine calls
+   runCostFunctions for the VM it just filtered): 0 requests for the weight;
+ - after an engine that did not answer at all (refused, timed out), calls fail at once for a
+   short, growing backoff instead of each holding the engine's scheduling lock for a timeout.
+Claims still go through the on-disk ledger and its lock, so plugin processes and `serve` on
+one host never double-book; a view only releases claims made before it was asked for.
+"""
+import logging
+import threading
+import time
+from collections import ChainMap, OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
+
+from ..accounting import HostRecord, VfProfile, VmRecord, holdings, vf_networks
+from ..config import Settings
+from ..engine import EngineError, EngineSession, EngineUnreachable
+from ..snapshot import open_session, seen_in
+
+LOG = logging.getLogger("ovirt_vf_scheduler.serve")
+REUSE_WINDOW = 5.0          # seconds the weight may reuse the filter's read of the same VM
+RECENT_READS = 64           # VM reads remembered for that (one per cluster in flight is plenty)
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 8.0
+
+
+@dataclass(frozen=True)
+class UsageView:
+    """One read of the running VMs on the VF networks, counted once for every decision using it."""
+    key: tuple                       # what it was read with (engine account, VF property)
+    profiles: Dict[str, VfProfile]   # VF vNIC profile id -> network, port profile
+    vms: Tuple[VmRecord, ...]        # running VMs on those networks
+    asked_at: float                  # time.monotonic() when the engine was asked
+    counted: dict = field(default_factory=dict, compare=False)   # holdings / seen, computed once
+
+    def age(self) -> float:
+        return time.monotonic() - self.asked_at
+
+    def holdings(self, vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
+        key = ("holdings", vf_profile_ids)
+        if key not in self.counted:
+            self.counted[key] = holdings(self.vms, vf_profile_ids)
+        return self.counted[key]
+
+    def seen(self) -> Dict[str, Tuple[Optional[str], str]]:
+        if "seen" not in self.counted:
+            self.counted["seen"] = seen_in(self.vms)
+        return self.counted["seen"]
+
+
+def _key(settings: Settings) -> tuple:
+    engine = settings.engine
+    return (engine.url, engine.username, engine.password, engine.ca_file, engine.insecure, engine.timeout,
+            settings.cache_dir, settings.vf_property)
+
+
+class _Backoff:
+    """Fail fast for a while after the engine did not answer (doubling, capped, reset on success)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._delay = 0.0
+        self._until = 0.0
+        self._reason = ""
+
+    def check(self) -> None:
+        with self._lock:
+            wait = self._until - time.monotonic()
+            if wait > 0:
+                raise EngineUnreachable("%s (not retried for %.1f s more)" % (self._reason, wait))
+
+    def failed(self, err: EngineError) -> None:
+        if not isinstance(err, EngineUnreachable):
+            return
+        with self._lock:
+            self._delay = min(max(self._delay * 2, BACKOFF_FIRST), BACKOFF_MAX)
+            self._until = time.monotonic() + self._delay
+            self._reason = str(err)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._delay = 0.0
+            self._until = 0.0
+
+    @property
+    def failing(self) -> bool:
+        with self._lock:
+            return self._until > time.monotonic()
+
+
+class _Connection:
+    """An EngineSession for one engine account, used by one caller at a time."""
+
+    def __init__(self):
+        self.io = threading.Lock()
+        self._session: Optional[EngineSession] = None
+        self._key: Optional[tuple] = None
+
+    def session(self, settings: Settings) -> EngineSession:
+        """Call with `io` held; reconnects when the account or TLS settings changed."""
+        key = _key(settings)
+        if self._session is None or key != self._key:
+            self.close()
+            self._session = open_session(settings, None)
+            self._key = key
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+class WarmEngine:
+    """Owner of everything `serve` keeps between calls about the engine (see the module doc)."""
+
+    def __init__(self):
+        self._state = threading.Lock()         # the fields below; never held during a request
+        self._view: Optional[UsageView] = None
+        self._recent: "OrderedDict[str, Tuple[UsageView, VmRecord, float]]" = OrderedDict()
+        self._refreshing = False
+        self._decisions = _Connection()
+        self._background = _Connection()
+        self._backoff = _Backoff()
+        self.memo: dict = {}                   # parsed cache files (store.HostCache)
+
+    def reads(self, settings: Settings, deadline: float, reuse_for: Optional[str] = None) -> "WarmReads":
+        return WarmReads(self, settings, deadline, reuse_for)
+
+    def view_age(self) -> Optional[float]:
+        with self._state:
+            return self._view.age() if self._view else None
+
+    @property
+    def failing(self) -> bool:
+        return self._backoff.failing
+
+    def close(self) -> None:
+        for conn in (self._decisions, self._background):
+            with conn.io:
+                conn.close()
+
+    # -- used by WarmReads
+    def request(self, settings: Settings, deadline: float, asked: List[str], call):
+        """Run `call(session)` on the decisions' connection, one request at a time, within the
+        deadline; an engine that did not answer puts the backoff in force."""
+        self._backoff.check()
+        if not self._decisions.io.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            err = EngineUnreachable("engine %s: no answer within the deadline (an earlier request is still "
+                                    "waiting for one)" % settings.engine.url)
+            self._backoff.failed(err)
+            raise err
+        try:
+            self._backoff.check()          # the request we waited behind may just have failed
+            session = self._decisions.session(settings)
+            try:
+                value = call(session)
+            finally:
+                asked.extend(session.drain_requests())
+            session.save_token()
+        except EngineError as err:
+            self._backoff.failed(err)
+            raise
+        finally:
+            self._decisions.io.release()
+        self._backoff.succeeded()
+        return value
+
+    def fresh_view(self, settings: Settings) -> Optional[UsageView]:
+        with self._state:
+            view = self._view
+        if view is not None and view.key == _key(settings) and view.age() <= settings.usage_max_age:
+            return view
+        return None
+
+    def store_view(self, view: UsageView) -> None:
+        with self._state:
+            if self._view is None or view.asked_at >= self._view.asked_at:
+                self._view = view
+
+    def remember(self, vm_id: str, view: UsageView, vm: VmRecord) -> None:
+        with self._state:
+            self._recent[vm_id] = (view, vm, time.monotonic())
+            self._recent.move_to_end(vm_id)
+            while len(self._recent) > RECENT_READS:
+                self._recent.popitem(last=False)
+
+    def recent(self, settings: Settings, vm_id: str) -> Optional[Tuple[UsageView, VmRecord]]:
+        with self._state:
+            found = self._recent.get(vm_id)
+        if found is None or found[0].key != _key(settings) or time.monotonic() - found[2] > REUSE_WINDOW:
+            return None
+        return found[0], found[1]
+
+    def refresh_ahead(self, settings: Settings) -> None:
+        """Start one background refresh of the view when it is past half its allowed age."""
+        with self._state:
+            view = self._view
+            due = (view is not None and settings.usage_max_age > 0 and not self._refreshing
+                   and view.age() > settings.usage_max_age / 2 and not self._backoff.failing)
+            if not due:
+                return
+            self._refreshing = True
+        threading.Thread(target=self._refresh, args=(settings,), name="usage-refresh", daemon=True).start()
+
+    def _refresh(self, settings: Settings) -> None:
+        try:
+            with self._background.io:
+                session = self._background.session(settings)
+                asked_at = time.monotonic()
+                profiles = session.vf_profiles(settings.vf_property)
+                vms = session.vms(None, vf_networks(profiles)) if profiles else []
+                session.drain_requests()
+                session.save_token()
+            self.store_view(UsageView(_key(settings), profiles, tuple(vms), asked_at))
+        except EngineError as err:
+            self._backoff.failed(err)
+            LOG.warning("background refresh of the usage view failed: %s", err)
+        except Exception:   # noqa: BLE001 - a background thread must never die silently
+            LOG.exception("background refresh of the usage view failed")
+        finally:
+            with self._state:
+                self._refreshing = False
+
+
+class WarmReads:
+    """The `reads` of one decision in serve (see snapshot.take): from the view when it is fresh,
+    or, for the weight (`reuse_for` = its VM), from the filter's read of the same VM."""
+
+    def __init__(self, engine: WarmEngine, settings: Settings, deadline: float, reuse_for: Optional[str]):
+        self._engine = engine
+        self._settings = settings
+        self._deadline = deadline
+        self._asked: List[str] = []
+        self._reused = engine.recent(settings, reuse_for) if reuse_for else None
+        self._view: Optional[UsageView] = None     # a fresh view to count with, if any
+        self._profiles: Dict[str, VfProfile] = {}
+        self._counted: Optional[UsageView] = None      # the view vms_for answered from
+        self._fresh_vm = False
+        self.memo = engine.memo
+
+    def _request(self, call):
+        return self._engine.request(self._settings, self._deadline, self._asked, call)
+
+    def vf_profiles(self, vf_property: str) -> Dict[str, VfProfile]:
+        if self._reused is not None:
+            self._profiles = self._reused[0].profiles
+        else:
+            self._view = self._engine.fresh_view(self._settings)
+            self._profiles = self._view.profiles if self._view is not None else \
+                self._request(lambda s: s.vf_profiles(vf_property))
+        return self._profiles
+
+    def vms_for(self, vm_id: str, networks: FrozenSet[str]) -> Tuple[List[VmRecord], float]:
+        """The scheduled VM plus the usage view, and when the view was asked for."""
+        settings = self._settings
+        if self._reused is not None:
+            view, vm = self._reused
+        elif self._view is not None:
+            view = self._view
+            vm = self._find(self._request(lambda s: s.vm(vm_id)), vm_id)
+        else:
+            asked_at = time.monotonic()
+            records = self._request(lambda s: s.vms(vm_id, networks))
+            view = UsageView(_key(settings), self._profiles, tuple(records), asked_at)
+            self._engine.store_view(view)
+            vm = self._find(records, vm_id)
+        if vm is not None:
+            self._engine.remember(vm_id, view, vm)
+        self._engine.refresh_ahead(settings)
+        self._counted, self._fresh_vm = view, vm is not None
+        others = [record for record in view.vms if record.vm_id != vm_id]
+        return others + ([vm] if vm is not None else []), view.asked_at
+
+    @staticmethod
+    def _find(records: List[VmRecord], vm_id: str) -> Optional[VmRecord]:
+        return next((record for record in records if record.vm_id == vm_id), None)
+
+    def hosts(self) -> List[HostRecord]:
+        return self._request(lambda s: s.hosts())
+
+    def holdings(self, vms: List[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
+        """Counted once per view: the scheduled VM (the one record that may differ from the
+        view's) is left out of usage by accounting.usage_from anyway."""
+        return self._counted.holdings(vf_profile_ids)
+
+    def seen(self, vms: List[VmRecord]) -> Mapping[str, Tuple[Optional[str], str]]:
+        return ChainMap(seen_in(vms[-1:]) if self._fresh_vm else {}, self._counted.seen())
+
+    def drain_requests(self) -> List[str]:
+        asked, self._asked = self._asked, []
+        return asked

@@ -1,0 +1,149 @@
+"""Runs `ovirt-vf-scheduler serve` as a real process and calls it the way the engine does.
+
+The engine's client (Apache XML-RPC 3.1.3) POSTs to / with keep-alive and calls runFilters
+with every external filter of the policy, runCostFunctions with [[unit, factor], ...]
+(proxy-contract.md sections 4 and 7). `unit_run` turns the answer for one of our units into
+the same UnitRun the process harness (sim/proxy.py) gives, so a scenario can be checked
+against both run modes with the same expectations:
+ - a unit named in plugin_errors without a result -> exit 1 and its reason as the one stderr
+   line, exactly what the plugin process prints;
+ - a fail-closed filter ([] plus plugin_errors) -> exit 0, stdout [] (the process stays silent
+   on stderr then too); the reason is kept in `UnitRun.reported`;
+ - a fault (a malformed call) -> exit 1, stderr "fault: ...".
+Shared by the tests, the demo and the benchmarks.
+"""
+import http.client
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import xmlrpc.client
+from typing import Dict, List, Optional
+
+from .proxy import UnitRun, proxy_env
+
+CLI = os.path.join(os.path.dirname(sys.executable), "ovirt-vf-scheduler")
+_SERVING = re.compile(r"serving .* on (\S+):(\d+) \(")
+
+
+class _KeepAlive(xmlrpc.client.Transport):
+    """One persistent HTTP/1.1 connection, as the engine's client keeps."""
+
+    def __init__(self, timeout: float):
+        super().__init__()
+        self._timeout = timeout
+
+    def make_connection(self, host):
+        conn = super().make_connection(host)
+        conn.timeout = self._timeout
+        return conn
+
+
+class ServeProcess:
+    """`serve` on 127.0.0.1:<free port> with a config file and a plugin dir; stderr collected."""
+
+    def __init__(self, conf_path: str, plugins_dir: str, extra_env: Optional[Dict[str, str]] = None,
+                 args: Optional[List[str]] = None):
+        self.conf_path = conf_path
+        self.plugins_dir = plugins_dir
+        env = proxy_env({"OVIRT_VF_SCHEDULER_CONF": conf_path})
+        env.update(extra_env or {})
+        self.proc = subprocess.Popen([CLI, "serve", "--listen", "127.0.0.1:0", "--plugins-dir", plugins_dir]
+                                     + list(args or ()), env=env, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.stderr_lines: List[str] = []
+        self._ready = threading.Event()
+        self.port = 0
+        threading.Thread(target=self._drain, daemon=True).start()
+        if not self._ready.wait(30):
+            self.stop()
+            raise RuntimeError("serve did not start: %s" % "".join(self.stderr_lines))
+        if not self.port:
+            raise RuntimeError("serve exited: %s" % "".join(self.stderr_lines))
+        self._local = threading.local()
+
+    def _drain(self) -> None:
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line)
+            found = _SERVING.search(line)
+            if found and not self.port:
+                self.port = int(found.group(2))
+                self._ready.set()
+        self._ready.set()
+
+    @property
+    def url(self) -> str:
+        return "http://127.0.0.1:%d/" % self.port
+
+    def client(self, timeout: float = 120.0) -> xmlrpc.client.ServerProxy:
+        """A client per thread (an HTTP connection is not shared across threads)."""
+        if getattr(self._local, "client", None) is None:
+            self._local.client = xmlrpc.client.ServerProxy(self.url, transport=_KeepAlive(timeout))
+        return self._local.client
+
+    def post(self, body: bytes, path: str = "/", headers: Optional[Dict[str, str]] = None):
+        """Send raw bytes (e.g. the engine's own request bodies); (status, body)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("POST", path, body, dict({"Content-Type": "text/xml"}, **(headers or {})))
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def get(self, path: str):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.stderr_lines)
+
+
+def call_unit(server: ServeProcess, unit: str, hosts: List[str], vm_id: str,
+              args: Optional[Dict[str, str]] = None):
+    """The engine's call for one of our units: the raw answer (a struct, or a Fault raised)."""
+    client = server.client()
+    if unit == "VfFilter":
+        return client.runFilters([unit], list(hosts), vm_id, dict(args or {}))
+    return client.runCostFunctions([[unit, 1]], list(hosts), vm_id, dict(args or {}))
+
+
+def unit_run(server: ServeProcess, unit: str, hosts: List[str], vm_id: str,
+             args: Optional[Dict[str, str]] = None) -> UnitRun:
+    """`call_unit`, in the process harness's terms (see the module docstring)."""
+    started = time.monotonic()
+    try:
+        reply = call_unit(server, unit, hosts, vm_id, args)
+    except xmlrpc.client.Fault as fault:
+        return UnitRun(unit, 1, "", "fault: %s\n" % fault.faultString, time.monotonic() - started,
+                       discarded_because="fault %d" % fault.faultCode)
+    elapsed = time.monotonic() - started
+    reported = (reply.get("plugin_errors") or {}).get(unit, [None])[0]
+    result = reply["result"]
+    if unit == "VfWeight":
+        result = None if reported is not None else [(host, score) for host, score, name in result if name == unit]
+    elif reported is not None and reply.get("errors") == ["all filters failed"]:
+        result = None                                  # our filter gave no answer: fail-open
+    if result is None:
+        return UnitRun(unit, 1, "", "ovirt-vf-scheduler %s: %s\n" % (unit, reported), elapsed,
+                       discarded_because="plugin_errors", reported=reported)
+    return UnitRun(unit, 0, repr(result), "", elapsed, result=result, reported=reported)

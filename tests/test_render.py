@@ -1,0 +1,32 @@
+"""Reasons in words: free is never shown below 0, and what is missing is said instead."""
+from builders import host, need
+from ovirt_scheduler_proxy_plugins import decide, render
+
+
+def words(h, demand=2):
+    return render.reason_words(decide.fits(need(demand), h, True), h)
+
+
+def test_a_full_host_with_a_reserve_is_0_free_and_1_short_never_9_of_8_used():
+    full = host(vfs=8, used=8, users=4, reserve=1)
+    assert words(full) == "needs 2, 0 free: 8 of 8 used by 4 VMs, 1 short of the reserve"
+    assert render.arithmetic(full) == ("8 cap - 8 used (4 VMs) - 0 pending - 1 reserve = 0 free "
+                                       "(1 short of the reserve) [engine: test]")
+    assert render.free_shown(full) == 0
+
+
+def test_vms_holding_more_than_the_host_has_are_over_capacity():
+    over = host(vfs=8, used=8, users=5, pending=1, reserve=2)
+    assert words(over) == ("needs 2, 0 free: 5 VMs hold 9 VFs (incl. 1 pending) of 8: 1 over capacity, "
+                           "none of the reserve of 2 left")
+
+
+def test_enough_and_too_few_free_keep_their_usual_words():
+    assert words(host(vfs=8, used=6, users=3, reserve=1)) == "needs 2, 1 free: 7 of 8 used by 3 VMs (incl. 1 reserved)"
+    assert render.shortfall(host(vfs=8, used=7, reserve=1)) == "" and render.free_shown(host(vfs=None)) is None
+
+
+def test_ties_are_called_ties():
+    assert render.lowest([("b", 5), ("a", 5), ("c", 9)]) == (["a", "b"], 5)
+    assert render.tie(["a", "b", "c"], 0) == ("VfWeight scores a, b and c equally (weight 0, a 3-way tie): the "
+                                              "engine's other weights decide among them")

@@ -1,0 +1,422 @@
+"""`ovirt-vf-scheduler serve` called the way the engine calls it: the engine's own request bodies,
+odd but legal calls, foreign plugins, malformed calls, a hung engine, concurrency, config edits,
+SIGTERM. Every scenario of test_plugins/test_faults also runs through serve (conftest.units)."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import xmlrpc.client
+
+import pytest
+
+from conftest import CLI, ucsm_section, write_conf
+from ovirt_scheduler_proxy_plugins.sim import proxy
+from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
+from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmServer
+from ovirt_scheduler_proxy_plugins.serve import foreign
+
+WIRE = os.path.join(os.path.dirname(__file__), "data", "engine-wire")
+H1, H2, VM = ("11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222",
+              "33333333-3333-3333-3333-333333333333")
+
+# Foreign plugins as other projects write them for the stock proxy.
+FOREIGN = {
+    "first_host.py": '''
+class FirstHostFilter:
+    properties_validation = "first=^[0-9]+$"
+
+    def do_filter(self, hosts, vm, args):
+        """Keep the first host only"""
+        print(hosts[:1])
+''',
+    "five.py": '''
+class FiveWeight:
+    def do_score(self, hosts, vm, args):
+        """Five for everyone, 7.6 for the last"""
+        print([(h, 5) for h in hosts[:-1]] + [(hosts[-1], 7.6)])
+''',
+    "partial.py": '''
+class PartialWeight:
+    def do_score(self, hosts, vm, args):
+        """Scores the first host only"""
+        print([(hosts[0], 3)])
+''',
+    "noisy.py": '''
+import sys
+class NoisyFilter:
+    def do_filter(self, hosts, vm, args):
+        """Right answer, but chatty on stderr"""
+        sys.stderr.write("DeprecationWarning: something\\n")
+        print(hosts)
+''',
+    "balancer.py": '''
+class MoveFirst:
+    def do_balance(self, hosts, args):
+        """Move nothing, suggest the hosts"""
+        print(["", hosts])
+''',
+    "impostor.py": '''
+class VfFilter:
+    def do_filter(self, hosts, vm, args):
+        """Not ours"""
+        print([])
+''',
+    "broken.py": "import no_such_module_anywhere\n",
+    "helper_lib.py": "VALUE = 1\n",
+}
+
+
+@pytest.fixture
+def plugin_dir(tmp_path):
+    path = tmp_path / "plugins"
+    path.mkdir()
+    subprocess.run([CLI, "install-plugins", "--plugins-dir", str(path)], check=True, stdout=subprocess.DEVNULL)
+    for name, text in FOREIGN.items():
+        (path / name).write_text(text)
+    return str(path)
+
+
+@pytest.fixture
+def bed(world, engine, tmp_path, plugin_dir):
+    """A VM-FEX world, its config and a running serve (usage_max_age 0 unless a test says)."""
+    world.add_host("a", vf_devices=4)
+    world.add_host("b", vf_devices=4)
+    world.add_vm("busy", host="a", vmfex_nics=3)                   # a: 1 free, b: 4 free
+    world.add_vm("new", vmfex_nics=2)
+    state = str(tmp_path / "state")
+    conf = write_conf(state, engine.url)
+    server = ServeProcess(conf, plugin_dir)
+    server.state = state
+    server.conf = conf
+    yield server
+    assert server.stop() == 0, server.stderr
+    assert "Traceback" not in server.stderr, server.stderr
+
+
+def hosts(world, *names):
+    return [world.host_by_name(n).id for n in names]
+
+
+def log_text(server):
+    path = os.path.join(server.state, "log", "vf.log")
+    return open(path).read() if os.path.exists(path) else ""
+
+
+def test_discover_offers_our_units_and_the_foreign_ones(bed):
+    offered = bed.client().discover()
+    assert set(offered) == {"filters", "scores", "balance"}
+    assert sorted(offered["filters"]) == ["FirstHostFilter", "NoisyFilter", "VfFilter"]
+    assert sorted(offered["scores"]) == ["FiveWeight", "PartialWeight", "VfWeight"]
+    assert offered["balance"] == {"MoveFirst": ["Move nothing, suggest the hosts", ""]}
+    import vf_filter
+    assert offered["filters"]["VfFilter"] == [vf_filter.VfFilter.do_filter.__doc__,
+                                              vf_filter.VfFilter.properties_validation]
+    assert offered["filters"]["FirstHostFilter"] == ["Keep the first host only", "first=^[0-9]+$"]
+    assert "its filters unit VfFilter is skipped: serve runs its own VfFilter" in bed.stderr
+    assert "plugin module broken: not loaded: ModuleNotFoundError" in bed.stderr
+
+
+def test_the_engines_own_request_bodies(bed):
+    """Bodies as Apache XML-RPC 3.1.3 writes them (untyped strings, <i4>, self-closed containers)."""
+    status, body = bed.post(open(os.path.join(WIRE, "runFilters.request.xml"), "rb").read())
+    assert status == 200
+    reply = xmlrpc.client.loads(body)[0][0]
+    assert reply == {"result_code": 1, "result": [H1],
+                     "plugin_errors": {"NoSuchFilter": ["plugin not found: 'NoSuchFilter'"]}}
+    status, body = bed.post(open(os.path.join(WIRE, "runCostFunctions.request.xml"), "rb").read())
+    reply = xmlrpc.client.loads(body)[0][0]
+    # per unit, with the unit's name; the float 7.6 came back as the Integer 8
+    assert reply["result"] == [[H1, 5, "FiveWeight"], [H2, 8, "FiveWeight"]]
+    assert reply["plugin_errors"] == {"NoSuchUnit": ["plugin not found: 'NoSuchUnit'"]}
+    assert reply["errors"] == ["FiveWeight: non-integer weights rounded"]
+    assert b"<double>" not in body and b"<nil" not in body and b"<i8>" not in body
+    assert re.findall(rb"<value><int>(\d+)</int></value>", body)[:3] == [b"1", b"5", b"8"]
+    status, body = bed.post(open(os.path.join(WIRE, "discover.request.xml"), "rb").read())
+    assert status == 200 and b"VfFilter" in body
+
+
+def test_weights_are_ints_on_the_wire(bed, world):
+    """A float score breaks the engine (ClassCastException): the answer must carry <int>."""
+    status, body = bed.post(xmlrpc.client.dumps(
+        ([["VfWeight", 1]], hosts(world, "a", "b"), world.vm_by_name("new").id, {}), "runCostFunctions").encode())
+    assert status == 200
+    assert re.findall(rb"<int>(\d+)</int>", body) == [b"0", b"1000", b"996"]   # result_code, a, b
+    assert b"<double>" not in body
+    reply = xmlrpc.client.loads(body)[0][0]
+    assert all(type(score) is int for _, score, _ in reply["result"])
+
+
+def test_odd_but_legal_calls(bed, world):
+    client = bed.client()
+    a, b = hosts(world, "a", "b")
+    vm = world.vm_by_name("new").id
+    assert client.runFilters([], [a, b], vm, {}) == {"result_code": 0, "result": [a, b]}
+    assert client.runFilters(["VfFilter"], [b], vm, {}) == {"result_code": 0, "result": [b]}
+    assert client.runFilters(["VfFilter"], [], vm, {}) == {"result_code": 0, "result": []}
+    # a: 4 - 3 = 1 free < 2; the foreign first-host filter keeps a only: the intersection is empty
+    assert client.runFilters(["VfFilter", "FirstHostFilter"], [a, b], vm, {}) == {"result_code": 0, "result": []}
+    assert client.runFilters(["Nope"], [a], vm, {}) == {
+        "result_code": 1, "result": [a], "errors": ["all filters failed"],
+        "plugin_errors": {"Nope": ["plugin not found: 'Nope'"]}}
+    assert client.runCostFunctions([], [a, b], vm, {}) == {"result_code": 0, "result": []}
+    # <nil/> property values are unset properties (the engine never sends them, a client might)
+    body = xmlrpc.client.dumps((["VfFilter"], [a, b], vm, {"vf_reserve": None}), "runFilters", allow_none=True)
+    assert xmlrpc.client.loads(bed.post(body.encode())[1])[0][0] == {"result_code": 0, "result": [b]}
+    # a property of ours applies per call: reserve 3 leaves b with 1
+    assert client.runFilters(["VfFilter"], [a, b], vm, {"vf_reserve": "3", "other": "x"})["result"] == []
+
+
+def test_a_thousand_hosts_in_one_call(bed, world):
+    """The call's size, not the decision (bench/ measures decisions at 1000 hosts): a VM without
+    VF vNICs passes every host without host data, and every host gets its neutral weight."""
+    many = [world.add_host("h%04d" % i, vf_devices=2).id for i in range(1000)]
+    vm = world.add_vm("plain", plain_nics=2).id
+    reply = bed.client().runFilters(["VfFilter"], many, vm, {})
+    assert reply == {"result_code": 0, "result": many}
+    weights = bed.client().runCostFunctions([["VfWeight", 2]], many, vm, {})["result"]
+    assert weights == [[host, 0, "VfWeight"] for host in many]
+
+
+def test_foreign_units_answer_like_under_the_proxy_but_failures_are_named(bed, world):
+    client = bed.client()
+    a, b = hosts(world, "a", "b")
+    vm = world.vm_by_name("new").id
+    reply = client.runFilters(["NoisyFilter", "FirstHostFilter"], [a, b], vm, {})
+    assert reply["result"] == [a]                         # the noisy one is discarded, as by the proxy
+    assert reply["plugin_errors"] == {"NoisyFilter": ["wrote to stderr: DeprecationWarning: something"]}
+    reply = client.runCostFunctions([["PartialWeight", 1], ["VfWeight", 1]], [a, b], vm, {})
+    assert reply["result"] == [[a, 3, "PartialWeight"], [b, 3, "PartialWeight"],
+                               [a, 1000, "VfWeight"], [b, 996, "VfWeight"]]
+    assert reply["errors"] == ["PartialWeight: 1 of 2 hosts not scored, given its worst weight 3"]
+    assert client.runLoadBalancing("MoveFirst", [a, b], {}) == {"result_code": 0, "result": ["", [a, b]]}
+    assert client.runLoadBalancing("Nope", [a], {}) == {
+        "result_code": 1, "result": ["", []], "plugin_errors": {"Nope": ["plugin not found: 'Nope'"]}}
+
+
+def test_a_hung_foreign_plugin_is_killed_with_its_children(tmp_path):
+    (tmp_path / "slow.py").write_text(
+        "import subprocess, time\nclass Slow:\n    def do_filter(self, hosts, vm, args):\n"
+        "        subprocess.Popen(['sleep', '60'])\n        time.sleep(60)\n")
+    unit = foreign.ForeignUnit("Slow", "filters", "slow", "", "")
+    env_path = os.environ["PATH"]
+    os.environ["PATH"] = os.path.dirname(proxy.sys.executable) + os.pathsep + env_path
+    try:
+        started = time.monotonic()
+        ran = foreign.run(str(tmp_path), unit, ([H1], VM, {}), budget=1.0)
+    finally:
+        os.environ["PATH"] = env_path
+    assert ran == foreign.ForeignResult(error="no answer within 1 s (killed)")
+    assert time.monotonic() - started < 3
+    time.sleep(0.2)
+    sleepers = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True).stdout.split()
+    assert sleepers == []
+
+
+@pytest.mark.parametrize("params, method, words", [
+    (("VfFilter", [H1], VM, {}), "runFilters", "the filter list must be an array, got 'VfFilter'"),
+    ((["VfFilter"], H1, VM, {}), "runFilters", "the host list must be an array"),
+    ((["VfFilter"], [H1], 42, {}), "runFilters", "the VM id 42 is not a UUID"),
+    ((["VfFilter"], [H1, "h2"], VM, {}), "runFilters", "host id 'h2' is not a UUID"),
+    ((["VfFilter"], [H1], VM, {"a": 1}), "runFilters", "property values must be strings"),
+    ((["VfFilter"], [H1], VM), "runFilters",
+     "bad call: runFilters takes 4 arguments (filter names, host ids, VM id, properties), got 3"),
+    (([["VfWeight", "one"]], [H1], VM, {}), "runCostFunctions", "each weight must be [unit name, int factor]"),
+    ((), "runMagic", "unknown method 'runMagic'"),
+    ((["VfFilter"], [H1] * 10000, VM, {}), "runFilters", "the host list has 10000 entries, more than the 5000"),
+])
+def test_malformed_calls_get_a_fault_and_the_next_call_is_fine(bed, world, params, method, words):
+    client = bed.client()
+    with pytest.raises(xmlrpc.client.Fault) as fault:
+        getattr(client, method)(*params)
+    assert words in fault.value.faultString
+    a, b = hosts(world, "a", "b")
+    assert client.runFilters(["VfFilter"], [a, b], world.vm_by_name("new").id, {})["result"] == [b]
+
+
+def test_garbage_and_oversized_bodies(bed, world):
+    status, body = bed.post(b"<methodCall><methodName>discover</methodName><params>")   # truncated
+    assert status == 200 and b"<fault>" in body
+    status, body = bed.post(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><methodCall>'
+                            b'<methodName>&a;</methodName></methodCall>')
+    assert status == 200 and b"<fault>" in body and b"aaaa" not in body              # no entities
+    with socket.create_connection(("127.0.0.1", bed.port), timeout=10) as sock:      # refused unread
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n"
+                     % (3 * 1024 * 1024))
+        assert sock.recv(100).startswith(b"HTTP/1.1 413")
+    assert bed.get("/metrics")[0] == 200 and bed.get("/nope")[0] == 404
+    assert bed.client().runFilters(["VfFilter"], hosts(world, "b"), world.vm_by_name("new").id, {})["result"]
+
+
+def test_metrics_count_decisions_and_report_the_view(bed, world):
+    a, b = hosts(world, "a", "b")
+    vm = world.vm_by_name("new").id
+    bed.client().runFilters(["VfFilter"], [a, b], vm, {})
+    bed.client().runCostFunctions([["VfWeight", 1]], [a, b], vm, {})
+    status, text = bed.get("/metrics")
+    text = text.decode()
+    assert 'ovirt_vf_scheduler_decisions_total{outcome="ok",unit="VfFilter"} 1.0' in text
+    assert 'ovirt_vf_scheduler_decisions_total{outcome="ok",unit="VfWeight"} 1.0' in text
+    assert 'ovirt_vf_scheduler_call_seconds_count{method="runFilters"} 1.0' in text
+    assert "ovirt_vf_scheduler_pending_claims 2.0" in text                # new's 2 VFs, claimed on b
+    assert re.search(r"ovirt_vf_scheduler_usage_view_age_seconds (\d+\.\d+)", text)
+
+
+def test_concurrent_calls_from_many_clusters(bed, world, engine):
+    for i in range(8):
+        world.add_host("c%d" % i, cluster="cluster%d" % i, vf_devices=2 + i)
+        world.add_vm("vm%d" % i, cluster="cluster%d" % i, vmfex_nics=2)
+    results, errors = {}, []
+
+    def one(i):
+        try:
+            host = world.host_by_name("c%d" % i).id
+            vm = world.vm_by_name("vm%d" % i).id
+            for _ in range(5):
+                reply = call_unit(bed, "VfFilter", [host], vm)
+                results.setdefault(i, []).append(reply["result"])
+        except Exception as err:   # noqa: BLE001 - reported by the assertion below
+            errors.append(err)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for i in range(8):
+        expected = [[world.host_by_name("c%d" % i).id]] * 5   # 2+i VFs, 2 needed: always fits
+        assert results[i] == expected
+
+
+def test_a_hung_engine_never_holds_a_call_past_the_deadline(bed, world, engine):
+    a, b = hosts(world, "a", "b")
+    vm = world.vm_by_name("new").id
+    assert call_unit(bed, "VfFilter", [a, b], vm)["result"] == [b]            # warm: token, capacity
+    engine.faults.api_delay = 30
+    timings = []
+    for _ in range(6):
+        started = time.monotonic()
+        reply = call_unit(bed, "VfFilter", [a, b], vm)
+        timings.append(time.monotonic() - started)
+        assert reply["result"] == [a, b]                                      # fail-open: every host
+        assert "VfFilter" in reply["plugin_errors"]
+    assert max(timings) < 4 + 1.0, timings                                    # the 4 s deadline
+    assert sum(timings) < 12, timings                                         # backoff: the rest fail fast
+    assert "not retried for" in str(call_unit(bed, "VfFilter", [a, b], vm)["plugin_errors"])
+    engine.faults.api_delay = 0
+    time.sleep(8.5)                                                           # the longest backoff
+    assert call_unit(bed, "VfFilter", [a, b], vm) == {"result_code": 0, "result": [b]}
+
+
+def test_an_edited_config_applies_to_the_next_call_and_a_bad_edit_fails_the_units_only(bed, world):
+    a, b = hosts(world, "a", "b")
+    vm = world.vm_by_name("new").id
+    client = bed.client()
+    assert client.runFilters(["VfFilter"], [a, b], vm, {})["result"] == [b]
+    good = open(bed.conf).read()
+    open(bed.conf, "w").write(good.replace("[scheduler]\n", "[scheduler]\nreserve = 3\n"))
+    assert client.runFilters(["VfFilter"], [a, b], vm, {})["result"] == []            # b: 4 - 3 < 2
+    open(bed.conf, "w").write(good.replace("[scheduler]\n", "[scheduler]\nweight_mode = sideways\n"))
+    reply = client.runFilters(["VfFilter"], [a, b], vm, {})
+    assert reply["result"] == [a, b] and reply["errors"] == ["all filters failed"]
+    assert "[scheduler] weight_mode: expected one of spread, pack, reserve" in reply["plugin_errors"]["VfFilter"][0]
+    assert "VfFilter" in client.discover()["filters"]                                   # still up
+    open(bed.conf, "w").write(good)
+    assert client.runFilters(["VfFilter"], [a, b], vm, {})["result"] == [b]
+
+
+def test_serve_starts_and_discovers_without_a_config(tmp_path, plugin_dir, world):
+    server = ServeProcess(str(tmp_path / "missing.conf"), plugin_dir)
+    try:
+        assert "VfWeight" in server.client().discover()["scores"]
+        reply = server.client().runFilters(["VfFilter"], [H1, H2], VM, {})
+        assert reply["result"] == [H1, H2] and "cannot read the config file" in reply["plugin_errors"]["VfFilter"][0]
+        assert "starting without a usable config" in server.stderr
+    finally:
+        assert server.stop() == 0
+
+
+def test_sigterm_finishes_the_call_in_flight_and_exits_0(bed, world, engine):
+    a, b = hosts(world, "a", "b")
+    vm = world.vm_by_name("new").id
+    call_unit(bed, "VfFilter", [a, b], vm)
+    engine.faults.api_delay = 1.5
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(call_unit(bed, "VfFilter", [a, b], vm)))
+    engine.reset_requests()
+    caller.start()
+    give_up = time.monotonic() + 10
+    while not engine.requests and time.monotonic() < give_up:      # the call has reached the engine
+        time.sleep(0.01)
+    bed.proc.send_signal(signal.SIGTERM)
+    caller.join(10)
+    assert answers == [{"result_code": 0, "result": [b]}]
+    assert bed.proc.wait(10) == 0
+    assert "finishing the calls in flight" in bed.stderr
+
+
+def test_warm_decisions_cost_one_engine_request_per_vm(world, engine, tmp_path, plugin_dir):
+    """With a usage view to reuse: the filter reads only the VM, the weight reads nothing."""
+    world.add_host("a", vf_devices=4)
+    world.add_host("b", vf_devices=4)
+    vms = [world.add_vm("vm%d" % i, vmfex_nics=1).id for i in range(4)]
+    conf = write_conf(str(tmp_path / "state"), engine.url, "usage_max_age = 60\n")
+    server = ServeProcess(conf, plugin_dir)
+    try:
+        ab = hosts(world, "a", "b")
+        call_unit(server, "VfFilter", ab, vms[0])                                 # cold: login, view, hosts
+        engine.reset_requests()
+        for vm in vms[1:]:
+            call_unit(server, "VfFilter", ab, vm)
+            call_unit(server, "VfWeight", ab, vm)
+        api = [r for r in engine.requests if "/api" in r.path]
+        assert [(r.path, r.query) for r in api] == [("/ovirt-engine/api/vms/%s" % vm, {"follow": "nics"})
+                                                    for vm in vms[1:]]
+        assert engine.logins == 1
+    finally:
+        assert server.stop() == 0
+
+
+def _domain(host, slot, port_profiles):
+    """A UCS domain managing `host` alone, defining `port_profiles`."""
+    server = UcsmServer(dn="sys/chassis-1/blade-%d" % slot, uuid=host.hw_uuid.lower(), serial="FCHW%04d" % slot,
+                        sp_name=host.name, policy_name="kvm4", dynamic_eth="4")
+    return FakeUcsm([server], port_profiles=[UcsmPortProfile(name) for name in port_profiles])
+
+
+def test_a_warm_view_keeps_the_port_profile_of_each_vnic_profile(world, engine, tmp_path, plugin_dir):
+    """Decisions from the usage view (the VM read alone) apply the port-profile rule with the view's
+    vNIC profiles: a VM on pp-db stays out of b, whose UCS domain lacks pp-db; UCS-M is read once."""
+    a, b = world.add_host("a", vf_devices=4), world.add_host("b", vf_devices=4)
+    world.add_profile("db", vmfex="pp-db")
+    web = world.add_vm("web", vmfex_nics=1).id                          # vmfex=pp-vmfex: defined in both
+    db = world.add_vm("db", vmfex_nics=1, vmfex_profile="db").id
+    state = str(tmp_path)
+    with _domain(a, 1, ["pp-db", "pp-vmfex"]) as first, _domain(b, 2, ["pp-vmfex"]) as second:
+        conf = write_conf(state, engine.url, "usage_max_age = 60\n",
+                          extra=ucsm_section(state, "%s %s" % (first.url, second.url)))
+        server = ServeProcess(conf, plugin_dir)
+        server.state = state
+        try:
+            ab = [a.id, b.id]
+            assert call_unit(server, "VfFilter", ab, web) == {"result_code": 0, "result": ab}   # cold
+            engine.reset_requests()
+            assert call_unit(server, "VfFilter", ab, db) == {"result_code": 0, "result": [a.id]}
+            weights = call_unit(server, "VfWeight", ab, db)["result"]
+            # a: 4 - 1 claimed by web (the first of the tie) - 1 = 2 free after; b: lacks pp-db
+            assert weights == [[a.id, 998 - 2, "VfWeight"], [b.id, 1000, "VfWeight"]]
+            assert [r.path for r in engine.requests if "/api" in r.path] == ["/ovirt-engine/api/vms/%s" % db]
+            assert [len(domain.requests) for domain in (first, second)] == [5, 5]       # the cold read only
+            assert "b DROP: port profile pp-db is not defined in UCS domain %s" % second.url.split("//")[1] \
+                in log_text(server)
+        finally:
+            assert server.stop() == 0
+
+
+def test_a_remote_address_needs_allow_remote(tmp_path):
+    run = subprocess.run([CLI, "serve", "--listen", "0.0.0.0:0", "--config", str(tmp_path / "none")],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2
+    assert "0.0.0.0 is not a loopback address and the protocol has no authentication" in run.stderr

@@ -1,0 +1,153 @@
+"""What the units record about themselves (status.py) and `ovirt-vf-scheduler status`, the monitoring
+check over it: counts from concurrent processes, the levels and exit codes (0 OK, 1 WARN, 2 CRITICAL,
+3 UNKNOWN) after real unit runs against the fake engine and a fake UCS-M that fail on purpose."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from conftest import CLI, run_cli_as, ucsm_section, write_conf
+from ovirt_scheduler_proxy_plugins import status
+from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, sample_servers
+from ovirt_scheduler_proxy_plugins.tools.status_report import CRITICAL, OK, WARN, Line, source_line, unit_line
+
+HOUR = 3600.0
+
+
+def run_status(conf, *args):
+    return subprocess.run([CLI, "status", "--config", conf] + list(args), capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_concurrent_processes_lose_no_count(tmp_path):
+    code = ("import sys; from ovirt_scheduler_proxy_plugins import status\n"
+            "for i in range(20): status.record(sys.argv[1], 'VfFilter', status.FAIL_OPEN if i % 4 == 0 "
+            "else status.OK, 'engine down')")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)]) for _ in range(6)]
+    assert [p.wait(timeout=60) for p in procs] == [0] * 6
+    record = status.read_all(str(tmp_path))["units"]["VfFilter"]
+    assert (record["decisions"], record["fail_open"], record["fail_closed"]) == (90, 30, 0)
+    assert record["last_failure_reason"] == "engine down" and record["last_failure_kind"] == status.FAIL_OPEN
+    assert sorted(os.listdir(str(tmp_path))) == ["status-unit-VfFilter.json", "status-unit-VfFilter.json.lock"]
+
+
+def test_levels_follow_the_unit_kind_the_failure_and_the_window():
+    now = 10 * HOUR
+    base = {"since": 0, "decisions": 5, "fail_open": 1, "fail_closed": 0, "last_decision": now - 60,
+            "last_failure": now - 600, "last_failure_kind": status.FAIL_OPEN, "last_failure_reason": "engine down"}
+    line = unit_line("VfFilter", base, now, HOUR)
+    assert line.status == CRITICAL and line.message.startswith(
+        "failed open (every host passed) 10 min ago: engine down; deciding again since 60 s ago; 5 decisions")
+    assert unit_line("VfWeight", base, now, HOUR).status == WARN                 # hosts merely unranked
+    assert unit_line("VfFilter", dict(base, last_failure_kind=status.FAIL_CLOSED), now, HOUR).message.startswith(
+        "failed closed (kept no host)")
+    assert unit_line("VfFilter", base, now, 300).status == OK                    # older than the window
+    assert unit_line("VfFilter", None, now, HOUR).status == WARN
+    down = {"last_ok": now - 900, "last_failure": now - 30, "failures": 4, "last_failure_reason": "UCS-M: refused"}
+    assert source_line("ucsm", down, now, "min") == Line(
+        "ucsm", WARN, "failing (last good read 15 min ago, last failure 30 s ago): UCS-M: refused; "
+        "capacity_source = min decides with the engine's numbers alone")
+    assert source_line("ucsm", dict(down, last_ok=now), now, "min").status == OK
+
+
+@pytest.fixture
+def two_hosts(world):
+    world.add_host("h1", vf_devices=8, hw_uuid=sample_servers(2)[0].uuid.upper())
+    world.add_host("h2", vf_devices=8, hw_uuid=sample_servers(2)[1].uuid.upper())
+    world.add_vm("web", vmfex_nics=2)
+    return world
+
+
+def hosts(world):
+    return [world.host_by_name("h1").id, world.host_by_name("h2").id]
+
+
+def test_ok_after_decisions_then_critical_after_the_filter_fails_open(two_hosts, engine, units):
+    vm = two_hosts.vm_by_name("web").id
+    assert units.filter(hosts(two_hosts), vm).ok
+    only_filter = run_status(units.conf_path)
+    assert only_filter.returncode == 1 and "VfWeight no decision recorded yet" in only_filter.stdout.splitlines()[0]
+    assert units.weight(hosts(two_hosts), vm).ok
+    healthy = run_status(units.conf_path)
+    assert healthy.returncode == 0, healthy.stdout
+    assert healthy.stdout.startswith("VF-SCHEDULER OK - the units decide normally | 'VfFilter_decisions'=1c")
+    engine.stop()
+    assert units.filter(hosts(two_hosts), vm).returncode == 1                    # fail-open: the proxy ignores it
+    failed = run_status(units.conf_path, "--json")
+    report = json.loads(failed.stdout)
+    assert (failed.returncode, report["status"], report["exit_code"]) == (2, CRITICAL, 2)
+    record = report["units"]["VfFilter"]
+    assert (record["decisions"], record["fail_open"], record["fail_closed"]) == (1, 1, 0)
+    assert engine.url in record["last_failure_reason"] and "on_error = open" in record["last_failure_reason"]
+    assert [line["status"] for line in report["lines"]] == [CRITICAL, OK, OK]    # VfFilter, VfWeight, claims
+    text = run_status(units.conf_path).stdout.splitlines()[0]
+    assert text.startswith("VF-SCHEDULER CRITICAL - VfFilter failed open (every host passed) ")
+
+
+def test_fail_closed_and_a_failing_weight(two_hosts, engine, units):
+    units.conf_path = write_conf(units.state_dir, engine.url, "on_error = closed\n")
+    engine.stop()
+    vm = two_hosts.vm_by_name("web").id
+    assert units.filter(hosts(two_hosts), vm).result == []
+    assert units.weight(hosts(two_hosts), vm).returncode == 1
+    report = json.loads(run_status(units.conf_path, "--json").stdout)
+    assert report["units"]["VfFilter"]["fail_closed"] == 1 and report["units"]["VfWeight"]["fail_open"] == 1
+    assert {line["name"]: line["status"] for line in report["lines"]} == {"VfFilter": CRITICAL, "VfWeight": WARN,
+                                                                         "claims": OK}
+
+
+def test_a_unit_failing_on_its_config_is_counted_where_status_looks(two_hosts, engine, units):
+    os.unlink(os.path.join(units.state_dir, "engine.pw"))                     # the units cannot log in
+    run = units.filter(hosts(two_hosts), two_hosts.vm_by_name("web").id)
+    assert run.returncode == 1 and "password_file: cannot read" in run.stderr
+    result = run_status(units.conf_path, "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 2 and report["lines"][0]["name"] == "config"
+    assert "password_file: cannot read" in report["units"]["VfFilter"]["last_failure_reason"]   # [scheduler] cache_dir
+
+
+def test_ucsm_down_in_min_mode_is_a_warning_not_silence(two_hosts, engine, units, tmp_path):
+    ucsm = FakeUcsm(sample_servers(2)).start()
+    units.conf_path = write_conf(units.state_dir, engine.url, "capacity_source = min\ncapacity_ttl = 1\n",
+                                 extra=ucsm_section(units.state_dir, ucsm.url).replace("[ucsm]\n",
+                                                                                       "[ucsm]\ncache_ttl = 1\n"))
+    vm = two_hosts.vm_by_name("web").id
+    assert units.filter(hosts(two_hosts), vm).ok and units.weight(hosts(two_hosts), vm).ok
+    assert run_status(units.conf_path).returncode == 0
+    ucsm.stop()
+    os.unlink(os.path.join(units.state_dir, "cache", "capacity-ucsm.json"))     # as after cache_ttl
+    assert units.filter(hosts(two_hosts), vm).result == hosts(two_hosts)       # the engine's numbers decide
+    result = run_status(units.conf_path)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 1 and lines[0].startswith("VF-SCHEDULER WARN - ucsm failing (last good read ")
+    assert "capacity_source = min decides with the engine's numbers alone" in result.stdout
+
+
+def test_pending_claims_against_the_thresholds(two_hosts, engine, units):
+    vm = two_hosts.vm_by_name("web").id
+    assert units.filter(hosts(two_hosts), vm).ok and units.weight(hosts(two_hosts), vm).ok
+    assert run_status(units.conf_path).returncode == 0
+    warn = run_status(units.conf_path, "--claims-warn", "1")
+    assert warn.returncode == 1 and "claims 1 pending claim holding 2 VFs" in warn.stdout.splitlines()[0]
+    assert run_status(units.conf_path, "--claims-warn", "1", "--claims-critical", "1").returncode == 2
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the command as another user")
+def test_a_user_who_cannot_read_cache_dir_gets_unknown(engine):
+    top = tempfile.mkdtemp(prefix="vf-status-")                  # /tmp/pytest-of-root is 0700
+    try:
+        os.chmod(top, 0o755)
+        conf = write_conf(top, engine.url)
+        os.makedirs(os.path.join(top, "cache"), mode=0o700)
+        for path in (conf, os.path.join(top, "engine.pw")):
+            os.chmod(path, 0o644)
+        code, out, err = run_cli_as("nobody", ["status", "--config", conf])
+        assert (code, out) == (3, ""), err
+        assert "cannot read cache_dir %s/cache as user nobody" % top in err
+        assert "sudo -u ovirt ovirt-vf-scheduler status" in err
+    finally:
+        shutil.rmtree(top)

@@ -1,0 +1,56 @@
+"""Words an operator reads: install-plugins errors name the directory and the missing permission,
+output piped into `head` ends quietly, and the demo calls a tie a tie."""
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import CLI, run_cli_as, write_conf
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the command as another user")
+def test_install_plugins_into_a_directory_the_user_cannot_write():
+    target = tempfile.mkdtemp(prefix="vf-plugins-")
+    try:
+        os.chmod(target, 0o555)
+        code, out, err = run_cli_as("nobody", ["install-plugins", "--plugins-dir", target])
+        assert (code, out) == (1, "")
+        assert err == ("ovirt-vf-scheduler install-plugins: cannot write into %s: user nobody has no write permission "
+                       "on the directory (0555 root:root); run as root, or pass --plugins-dir\n" % target)
+        assert os.listdir(target) == []                                  # no temporary file left behind
+    finally:
+        shutil.rmtree(target)
+
+
+def test_install_plugins_into_a_missing_directory_says_where_it_comes_from(tmp_path):
+    run = subprocess.run([CLI, "install-plugins", "--plugins-dir", str(tmp_path / "nope")], capture_output=True,
+                         text=True, timeout=30)
+    assert run.returncode == 1 and run.stderr == (
+        "ovirt-vf-scheduler install-plugins: %s: no such directory (the RPM, and ovirt-scheduler-proxy before "
+        "oVirt 4.5, create it; pass --plugins-dir for another)\n" % (tmp_path / "nope"))
+
+
+def test_output_read_by_a_pipe_that_closes_early_ends_quietly(tmp_path):
+    """`check | head -1`: the reader goes away after one line; no BrokenPipeError traceback."""
+    conf = write_conf(str(tmp_path), "http://127.0.0.1:9/ovirt-engine/api")
+    proc = subprocess.Popen([CLI, "check", "--config", conf, "--user", "root", "--plugins-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert first.startswith(b"OK    config") and err == ""
+
+
+def test_demo_calls_a_tie_a_tie_and_never_shows_negative_free():
+    run = subprocess.run([CLI, "demo"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stderr == ""
+    verdicts = [line for line in run.stdout.splitlines() if line.startswith("->")]
+    assert verdicts[0] == "-> the engine starts it on blade3 (VfWeight's lowest weight among the kept hosts: 988)"
+    assert len(verdicts) == 4                                           # the plain VM is the last scenario
+    assert verdicts[3] == ("-> VfWeight scores blade1, blade2, blade3, blade4, blade5 and rack1 equally (weight 0, "
+                           "a 6-way tie): the engine's other weights decide among them")
+    rows = [line.split() for line in run.stdout.splitlines() if line.startswith(("blade", "rack"))]
+    assert rows and all(int(row[5]) >= 0 for row in rows)               # the free column
