@@ -3,17 +3,21 @@
 Why: the engine writes a VM's run-on host only after the host's create call returns, and
 nothing marks VM-FEX VFs as used, so back-to-back decisions in a burst would all see the
 same free VFs (vmfex-hosts.md section 7). Each decision therefore records a claim
-{vm, demand, candidate hosts, best host, migration source, time}; later decisions for other
-VMs subtract it from the host it most likely went to.
+{vm, demand, the hosts it may go to, migration source, time}.
 
-Heuristics and their limits:
- - "most likely" = the best-ranked host by our own weight mode. The engine also weighs by CPU,
-   memory and other units, so it may pick another kept host; the claim then sits on the wrong
-   host until released: conservative (a VF looks taken that is free), never an over-booking
-   on the claimed host, but possible on the other one for the lag window.
+Where the VM goes is the engine's choice, not ours: it sums the ranks of every weight unit
+(RankSelector), so it often takes another kept host than VfWeight's best. So a claim is never
+"on" one host: it is counted against EVERY host it may go to (`pending_by_host`), and no
+assignment of the pending VMs to the hosts kept for them can over-book a host. The price is
+paid on the hosts the VM did not go to (their VFs look taken until the claim resolves), which
+decide.keep_set limits by narrowing the hosts a claim may go to while VFs are scarce, and which
+the filter waits out, for a bounded time, rather than refuse a VM that might fit (units).
+
+Resolution and expiry:
  - released as soon as the engine shows the VM on a host other than its migration source
    (it is then counted as usage), never on "down" alone: while the create call runs, a
-   starting VM is shown down with no host;
+   starting VM is shown down with no host. Only a view asked for after the claim was made can
+   release it (serve reuses a usage view for a few seconds);
  - a migration claim is also released when, MIGRATION_GRACE seconds on, the VM still runs on
    its source and is not migrating: the migration never started (the engine's balancer
    scores candidates and aborts when the source ranks best) or failed back;
@@ -38,27 +42,42 @@ Seen = Mapping[str, Tuple[Optional[str], str]]
 class Claim:
     vm_id: str
     demand: int
-    hosts: Tuple[str, ...]      # hosts the filter kept / the weight found fitting
-    best: Optional[str]         # where we expect the engine to place it
+    hosts: Tuple[str, ...]      # where the engine may place it: the hosts kept for it
     source: Optional[str]       # the VM's run-on host when claimed (migration source), else None
     at: float                   # monotonic seconds
     boot: str
 
+    @property
+    def targets(self) -> Tuple[str, ...]:
+        """The hosts where it would take new VFs (on its source it holds them already)."""
+        return tuple(h for h in dict.fromkeys(self.hosts) if h != self.source)
+
+    @property
+    def certain(self) -> bool:
+        return len(self.targets) == 1
+
     def to_json(self) -> dict:
-        return {"demand": self.demand, "hosts": list(self.hosts), "best": self.best,
-                "source": self.source, "at": self.at, "boot": self.boot}
+        return {"demand": self.demand, "hosts": list(self.hosts), "source": self.source, "at": self.at,
+                "boot": self.boot}
 
     @classmethod
     def from_json(cls, vm_id: str, value: Mapping) -> Optional["Claim"]:
         """None for anything malformed: a bad entry is dropped, never trusted."""
         try:
             claim = cls(vm_id=vm_id, demand=int(value["demand"]), hosts=tuple(str(h) for h in value["hosts"]),
-                        best=None if value["best"] is None else str(value["best"]),
                         source=None if value["source"] is None else str(value["source"]),
                         at=float(value["at"]), boot=str(value["boot"]))
         except (KeyError, TypeError, ValueError):
             return None
-        return claim if claim.demand > 0 else None
+        return claim if claim.demand > 0 and claim.targets else None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What the pending claims of other VMs may take on one host, in the worst case."""
+    vfs: int = 0              # every claim that may land here does
+    claims: int = 0
+    uncertain: int = 0        # of `vfs`, from claims that may land on another host instead
 
 
 def is_live(claim: Claim, now: float, boot: str, ttl: float) -> bool:
@@ -95,13 +114,20 @@ def prune(claims: Iterable[Claim], seen: Seen, now: float, boot: str, ttl: float
     return kept[-MAX_CLAIMS:]
 
 
-def pending_by_host(claims: Iterable[Claim], scheduled_vm_id: str) -> Dict[str, Tuple[int, int]]:
-    """(VFs, claims) pending per host, from every claim but the scheduled VM's own (a rerun
-    of the same VM replaces its claim rather than competing with it)."""
-    pending: Dict[str, Tuple[int, int]] = {}
+def pending_by_host(claims: Iterable[Claim], scheduled_vm_id: str) -> Dict[str, Pending]:
+    """Per host, the claims of every VM but the scheduled one (a rerun of the same VM replaces
+    its claim rather than competing with it), each counted on every host it may go to."""
+    pending: Dict[str, Pending] = {}
     for claim in claims:
-        if claim.vm_id == scheduled_vm_id or claim.best is None:
+        if claim.vm_id == scheduled_vm_id:
             continue
-        vfs, count = pending.get(claim.best, (0, 0))
-        pending[claim.best] = (vfs + claim.demand, count + 1)
+        uncertain = 0 if claim.certain else claim.demand
+        for host in claim.targets:
+            old = pending.get(host, Pending())
+            pending[host] = Pending(old.vfs + claim.demand, old.claims + 1, old.uncertain + uncertain)
     return pending
+
+
+def largest(claims: Iterable[Claim]) -> int:
+    """The largest demand among the claims (0 without any)."""
+    return max((claim.demand for claim in claims), default=0)

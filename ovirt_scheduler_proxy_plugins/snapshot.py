@@ -10,7 +10,7 @@ from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from . import capacity
 from .accounting import HostRecord, VfProfile, VmRecord, holdings, usage_from, vf_networks, vm_demand
-from .claims import pending_by_host
+from .claims import Pending, pending_by_host
 from .config import Settings
 from .engine import EngineError, EngineSession, find_vm, is_uuid
 from .model import Demand, HostVfs, Snapshot, Vm
@@ -79,14 +79,14 @@ def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmReco
     caps = capacity.capacities(settings, engine_hosts, ucsm)
     domains = ucsm.port_profiles() if check_port_profiles else {}
     used = usage_from(reads.holdings(vms, vf_profile_ids), scheduled_vm_id, engine_hosts)
-    pending: Dict[str, Tuple[int, int]] = {}
+    pending: Dict[str, Pending] = {}
     if settings.claims:
         claims = Ledger(settings.cache_dir, settings.claim_ttl).pending(
             reads.seen(vms), time.monotonic() if seen_at is None else seen_at)
         pending = pending_by_host(claims, scheduled_vm_id)
     hosts = {host_id: HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
                               used=used[host_id][0], users=used[host_id][1],
-                              pending=pending.get(host_id, (0, 0))[0], reserve=settings.reserve,
+                              pending=pending.get(host_id, Pending()).vfs, reserve=settings.reserve,
                               is_current=(host_id == current_host), port_profiles=domains.get(host_id))
              for host_id, entry in engine_hosts.items()}
     return hosts, capacity.describe(caps) or ""

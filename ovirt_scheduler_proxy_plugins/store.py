@@ -230,11 +230,12 @@ class Ledger:
             LOG.warning("claims read without lock: %s", err)
             return prune(self._load(), seen, now, self.boot, self.ttl, seen_at)
 
-    def record(self, vm_id: str, demand: int, hosts: List[str], best: Optional[str],
-               source: Optional[str]) -> Optional[Claim]:
-        """Remember where this VM's VFs will most likely be taken (replacing its older claim)."""
+    def record(self, vm_id: str, demand: int, hosts: List[str], source: Optional[str]) -> Optional[Claim]:
+        """Remember that this VM's VFs may be taken on any of `hosts` (replacing its older claim)."""
         now = time.monotonic()
-        claim = Claim(vm_id, demand, tuple(hosts), best, source, now, self.boot)
+        claim = Claim(vm_id, demand, tuple(dict.fromkeys(hosts)), source, now, self.boot)
+        if not claim.targets:
+            return None
         try:
             with locked(self.path):
                 others = [c for c in self._load() if c.vm_id != vm_id]
@@ -242,4 +243,25 @@ class Ledger:
             return claim
         except StoreError as err:
             LOG.warning("claim for VM %s not recorded: %s", vm_id, err)
+            return None
+
+    def narrow(self, vm_id: str, hosts: List[str]) -> Optional[Claim]:
+        """The engine picks among `hosts` (the weight is called with what every filter kept):
+        the VM's claim keeps only those of its hosts. None when the VM has no claim."""
+        now = time.monotonic()
+        wanted = set(hosts)
+        try:
+            with locked(self.path):
+                claims = self._load()
+                mine = next((c for c in claims if c.vm_id == vm_id and is_live(c, now, self.boot, self.ttl)), None)
+                if mine is None:
+                    return None
+                narrowed = tuple(h for h in mine.hosts if h in wanted)
+                if narrowed == mine.hosts or not any(h != mine.source for h in narrowed):
+                    return mine
+                mine = Claim(vm_id, mine.demand, narrowed, mine.source, mine.at, mine.boot)
+                self._save([c for c in claims if c.vm_id != vm_id] + [mine])
+                return mine
+        except StoreError as err:
+            LOG.warning("claim for VM %s not narrowed: %s", vm_id, err)
             return None

@@ -53,7 +53,7 @@ def _claim(settings: Settings, snap: Snapshot, scores: List[Score]) -> str:
         return ""                  # nothing new will be taken (or nowhere to take it)
     fitting = [s.host_id for s in scores if s.value < decide.SCORE_UNKNOWN]
     Ledger(settings.cache_dir, settings.claim_ttl).record(snap.vm.vm_id, snap.vm.demand.vfs, fitting,
-                                                          best, snap.vm.host_id)
+                                                          snap.vm.host_id)
     return " | claim: %d VFs on %s" % (snap.vm.demand.vfs, render.host_label(best, snap.hosts))
 
 

@@ -8,14 +8,14 @@ import time
 import pytest
 
 from conftest import int_scores
-from ovirt_scheduler_proxy_plugins.claims import Claim, pending_by_host, prune
+from ovirt_scheduler_proxy_plugins.claims import Claim, Pending, largest, pending_by_host, prune
 from ovirt_scheduler_proxy_plugins.store import Ledger
 
 BOOT = "boot-1"
 
 
-def claim(vm, best="h1", demand=2, source=None, at=100.0, boot=BOOT):
-    return Claim(vm, demand, ("h1", "h2"), best, source, at, boot)
+def claim(vm, hosts=("h1", "h2"), demand=2, source=None, at=100.0, boot=BOOT):
+    return Claim(vm, demand, tuple(hosts), source, at, boot)
 
 
 @pytest.mark.parametrize("c, seen, now, live", [
@@ -44,29 +44,42 @@ def test_only_evidence_newer_than_the_claim_releases_it():
     assert prune([claim("a", at=100.0)], on_old_host, 150.0, BOOT, ttl=120.0, seen_at=101.0) == []
 
 
-def test_pending_goes_to_the_best_host_and_skips_the_scheduled_vm():
-    claims = [claim("a", "h1", 2), claim("b", "h1", 1), claim("c", "h2", 3), claim("me", "h2", 5),
-              claim("d", None, 4)]
-    assert pending_by_host(claims, "me") == {"h1": (3, 2), "h2": (3, 1)}
+def test_a_claim_counts_on_every_host_it_may_go_to():
+    """No choice of the engine among a claim's hosts can over-book: each counts it whole. Only
+    a claim with one host is certain; the source of a migration is not a host it goes to."""
+    claims = [claim("a", ("h1", "h2"), 2),                 # may go to h1 or h2: 2 on each, uncertain
+              claim("b", ("h1",), 1),                      # certain: 1 on h1
+              claim("m", ("h3", "h2"), 3, source="h3"),    # a migration from h3: certain on h2
+              claim("me", ("h1", "h2", "h3"), 5)]          # the scheduled VM's own claim: not counted
+    assert pending_by_host(claims, "me") == {
+        "h1": Pending(vfs=3, claims=2, uncertain=2),
+        "h2": Pending(vfs=5, claims=2, uncertain=2)}
+    assert largest(claims) == 5 and largest([]) == 0
 
 
 def test_malformed_entries_are_dropped():
     assert Claim.from_json("x", {"demand": "two"}) is None
-    assert Claim.from_json("x", {"demand": 0, "hosts": [], "best": None, "source": None, "at": 1, "boot": "b"}) is None
+    assert Claim.from_json("x", {"demand": 0, "hosts": ["h"], "source": None, "at": 1, "boot": "b"}) is None
+    assert Claim.from_json("x", {"demand": 1, "hosts": ["h"], "source": "h", "at": 1, "boot": "b"}) is None
     good = claim("x").to_json()
     assert Claim.from_json("x", good) == claim("x")
+    older = dict(good, best="h1")                                  # written by 0.1: an extra key
+    assert Claim.from_json("x", older) == claim("x")
 
 
-def test_ledger_round_trip_replace_and_release(tmp_path):
+def test_ledger_round_trip_replace_narrow_and_release(tmp_path):
     ledger = Ledger(str(tmp_path), ttl=120.0)
-    ledger.record("a", 2, ["h1", "h2"], "h1", None)
-    ledger.record("b", 1, ["h2"], "h2", None)
-    ledger.record("a", 3, ["h2"], "h2", None)                 # a rerun replaces a's claim
-    pending = {c.vm_id: (c.demand, c.best) for c in ledger.pending({}, time.monotonic())}
-    assert pending == {"a": (3, "h2"), "b": (1, "h2")}
-    assert [c.vm_id for c in ledger.pending({"b": ("h2", "up")}, time.monotonic())] == ["a"]   # b placed: released
+    ledger.record("a", 2, ["h1", "h2", "h3"], None)
+    ledger.record("b", 1, ["h2"], None)
+    ledger.record("a", 3, ["h2", "h3"], None)                 # a rerun replaces a's claim
+    assert ledger.narrow("a", ["h3", "h9"]).hosts == ("h3",)  # the weight saw only h3, h9
+    assert ledger.narrow("nobody", ["h3"]) is None
+    pending = {c.vm_id: (c.demand, c.hosts) for c in ledger.pending({}, time.monotonic())}
+    assert pending == {"a": (3, ("h3",)), "b": (1, ("h2",))}
+    assert [c.vm_id for c in ledger.pending({"b": ("h2", "up")}, time.monotonic())] == ["a"]   # b placed
     assert set(json.load(open(ledger.path))) == {"a"}                    # and written back
     assert oct(os.stat(ledger.path).st_mode & 0o777) == "0o600"
+    assert ledger.record("m", 2, ["src"], "src") is None                  # only its own source: nothing new
 
 
 def test_corrupt_ledger_is_treated_as_empty_and_repaired(tmp_path):
@@ -74,7 +87,7 @@ def test_corrupt_ledger_is_treated_as_empty_and_repaired(tmp_path):
     with open(ledger.path, "w") as handle:
         handle.write('{"a": {"demand": 2, "hos')
     assert ledger.pending({}, time.monotonic()) == []
-    ledger.record("b", 1, ["h1"], "h1", None)
+    ledger.record("b", 1, ["h1"], None)
     assert list(json.load(open(ledger.path))) == ["b"]
 
 
@@ -82,7 +95,7 @@ def test_concurrent_writers_lose_no_claim(tmp_path):
     ledger_dir = str(tmp_path)
 
     def writer(index):
-        Ledger(ledger_dir, ttl=120.0).record("vm%d" % index, 1, ["h"], "h", None)
+        Ledger(ledger_dir, ttl=120.0).record("vm%d" % index, 1, ["h"], None)
 
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(20)]
     for thread in threads:
@@ -108,25 +121,12 @@ def test_burst_on_the_last_vf(world, engine, units):
     assert units.filter(last, second.id).result == last
 
 
-def test_weight_moves_the_claim_to_its_best_host(world, engine, units):
-    for name in ("a", "b"):
-        world.add_host(name, vf_devices=4)
-    world.add_vm("busy", host="a", vmfex_nics=1)
-    vm, other = world.add_vm("vm", vmfex_nics=2), world.add_vm("other", vmfex_nics=2)
-    hosts = [world.host_by_name("a").id, world.host_by_name("b").id]
-    units.filter(hosts, vm.id, {"vf_weight_mode": "pack"})          # pack: best is a (3 - 2 = 1 left)
-    units.weight(hosts, vm.id)                                     # spread: best is b
-    scores = dict(int_scores(units.weight(hosts, other.id).result))   # b: 4 - 2 pending = 2 -> 0 after
-    assert scores == {hosts[0]: 998 - 1, hosts[1]: 998 - 0}
-
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give files away")
 def test_state_written_by_root_keeps_the_directory_owner(tmp_path):
     """Operator commands run as root must not leave files the units (proxy user) cannot use."""
     cache = tmp_path / "cache"
     cache.mkdir()
     os.chown(str(cache), 4321, 4321)
-    Ledger(str(cache), ttl=120.0).record("a", 1, ["h"], "h", None)
+    Ledger(str(cache), ttl=120.0).record("a", 1, ["h"], None)
     owners = {name: os.stat(str(cache / name)).st_uid for name in os.listdir(str(cache))}
     assert owners == {"claims.json": 4321, "claims.json.lock": 4321}
