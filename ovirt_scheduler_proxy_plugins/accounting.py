@@ -4,7 +4,9 @@ The engine module turns SDK objects into these plain records, so the counting ru
 are testable without a server (see vmfex-hosts.md section 6 for where they come from).
 """
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Iterable, Optional, Sequence, Tuple
+from typing import Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Sequence, Tuple
+
+from .model import Demand
 
 # REST VmStatus values whose VM holds its VFs on vm.host. Unknown and not_responding are
 # counted to be safe: the VM may well still run there.
@@ -12,6 +14,13 @@ HOLDING_STATUSES = frozenset({
     "up", "powering_up", "powering_down", "paused", "migrating", "wait_for_launch",
     "reboot_in_progress", "saving_state", "restoring_state", "unknown", "not_responding",
 })
+
+
+class VfProfile(NamedTuple):
+    """A vNIC profile carrying the VF property: its network, and the property's value (the UCS
+    port profile its vNICs are associated with)."""
+    network: str
+    port_profile: str
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,19 @@ class HostRecord:
 def demand(nics: Iterable[VnicRecord], vf_profile_ids: FrozenSet[str]) -> int:
     """VFs a VM takes: its plugged vNICs whose profile carries the VF property."""
     return sum(1 for nic in nics if nic.plugged and nic.profile_id in vf_profile_ids)
+
+
+def vf_networks(vf_profiles: Mapping[str, VfProfile]) -> FrozenSet[str]:
+    """The networks of the VF vNIC profiles: the VMs using VFs are on these."""
+    return frozenset(profile.network for profile in vf_profiles.values())
+
+
+def vm_demand(nics: Iterable[VnicRecord], vf_profiles: Mapping[str, VfProfile]) -> Demand:
+    """The VFs a VM takes and the port profiles its plugged VF vNICs name (empty values name none)."""
+    nics = tuple(nics)
+    names = frozenset(vf_profiles[nic.profile_id].port_profile for nic in nics
+                      if nic.plugged and nic.profile_id in vf_profiles)
+    return Demand(demand(nics, frozenset(vf_profiles)), frozenset(name for name in names if name))
 
 
 def holdings(vms: Iterable[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:

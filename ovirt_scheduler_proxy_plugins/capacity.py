@@ -1,25 +1,21 @@
 """Capacity sources: "VFs per host id", each with a source name and an age.
 
-The engine and UCS-M are two sources; `min` combines them. Both change rarely, so their
-per-host answers are cached on disk with a TTL and a decision normally costs no round trip
-for capacity. Host identity (name, hardware UUID, serial) comes with the engine's host
-data and is cached alongside, because UCS-M mapping needs it.
+The engine and UCS-M (ucsm_facts) are two sources; `min` combines them. Both change rarely,
+so their per-host answers are cached on disk with a TTL and a decision normally costs no
+round trip for capacity. Host identity (name, hardware UUID, serial) comes with the engine's
+host data and is cached alongside, because UCS-M mapping needs it.
 """
 import logging
 import time
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional
 
-from . import status
 from .accounting import HostRecord, engine_capacity, min_capacity
 from .config import Settings
-from .model import Capacity, DataSourceError
+from .model import Capacity
 from .store import HostCache
+from .ucsm_facts import CapacityError, UcsmFacts
 
 LOG = logging.getLogger("ovirt_vf_scheduler.capacity")
-
-
-class CapacityError(DataSourceError):
-    """A capacity source failed as a whole (not: one host unknown)."""
 
 
 def _engine_entries(records: Iterable[HostRecord], vf_driver: str) -> Dict[str, dict]:
@@ -55,41 +51,6 @@ def from_engine(entry: dict) -> Capacity:
     return Capacity(vfs=entry["vfs"], source="engine", age=_age(entry), detail=entry["detail"])
 
 
-def from_ucsm(settings: Settings, hosts: Dict[str, dict], deadline: float,
-              memo: Optional[dict] = None) -> Tuple[Dict[str, Capacity], bool]:
-    """UCS-M dynamicEth per host, cached; a cold cache costs one batch per UCS domain.
-    Also says whether UCS-M was read by this call (not served from the cache)."""
-    ucsm = settings.ucsm
-    cache = HostCache(settings.cache_dir, "capacity-ucsm", memo)
-    entries = cache.fresh(ucsm.cache_ttl)
-    missing = [host_id for host_id in hosts if host_id not in entries]
-    if missing:
-        import ucsm_source   # only the UCS-M paths pay for requests
-        identities = [ucsm_source.HostIdentity(host_id=host_id, name=hosts[host_id]["name"],
-                                               hw_uuid=hosts[host_id].get("hw_uuid"),
-                                               serial=hosts[host_id].get("serial"))
-                      for host_id in hosts]
-        ucsm_settings = ucsm_source.UcsmSettings(
-            urls=ucsm.urls, username=ucsm.username, password=ucsm.password, ca_file=ucsm.ca_file,
-            insecure=ucsm.insecure, timeout=ucsm.timeout, host_map=dict(ucsm.host_map))
-        try:
-            answers = ucsm_source.read_capacity(ucsm_settings, identities, deadline)
-        except ucsm_source.UcsmError as err:
-            raise CapacityError("UCS-M: %s" % err) from None
-        fetched = {host_id: {"vfs": answer.dynamic_eth, "detail": answer.reason,
-                             "in_use": answer.in_use}
-                   for host_id, answer in answers.items()}
-        entries.update(cache.update(fetched))
-    capacities = {}
-    for host_id in hosts:
-        entry = entries[host_id]        # read_capacity answers every host, unknown ones included
-        detail = entry["detail"]
-        if entry.get("in_use") is not None:
-            detail += ", %d dynamic vNICs deployed" % entry["in_use"]
-        capacities[host_id] = Capacity(entry["vfs"], "ucsm", _age(entry), detail)
-    return capacities, bool(missing)
-
-
 def combine_min(engine: Capacity, ucsm: Capacity, host_name: str, log_disagreement: bool) -> Capacity:
     """The smaller of the two known answers; disagreement is logged (once per UCS-M read, not
     on every decision), never acted on further."""
@@ -103,27 +64,23 @@ def combine_min(engine: Capacity, ucsm: Capacity, host_name: str, log_disagreeme
     return Capacity(vfs, "min:" + source, chosen.age, chosen.detail)
 
 
-def capacities(settings: Settings, hosts: Dict[str, dict], deadline: float,
-               memo: Optional[dict] = None) -> Dict[str, Capacity]:
-    """Capacity per host id from the configured source."""
+def capacities(settings: Settings, hosts: Dict[str, dict], ucsm_facts: Optional[UcsmFacts]) -> Dict[str, Capacity]:
+    """Capacity per host id from the configured source (`ucsm_facts`: None without [ucsm])."""
     source = settings.capacity_source
     engine = {host_id: from_engine(entry) for host_id, entry in hosts.items()}
     if source == "engine":
         return engine
     try:
-        ucsm, read_now = from_ucsm(settings, hosts, deadline, memo)
+        ucsm = ucsm_facts.capacities()
     except CapacityError as err:
-        status.record_source(settings.cache_dir, "ucsm", str(err))     # min mode hides it: status shows it
         if source == "ucsm":
             raise
         # min: a host missing from one source uses the other, and here UCS-M has none.
         LOG.warning("%s; using engine capacity alone", err)
         return engine
-    if read_now:
-        status.record_source(settings.cache_dir, "ucsm")
     if source == "ucsm":
         return ucsm
-    return {host_id: combine_min(engine[host_id], ucsm[host_id], hosts[host_id]["name"], read_now)
+    return {host_id: combine_min(engine[host_id], ucsm[host_id], hosts[host_id]["name"], ucsm_facts.read_now)
             for host_id in hosts}
 
 

@@ -5,14 +5,14 @@ import sys
 from typing import List, Optional
 
 from . import __version__, install, serve
-from .tools import capacity_report, check, explain, policy, status_report
+from .tools import capacity_report, check, explain, policy, port_profiles, status_report
 
 EXIT_CODES = """exit codes:
   0  success
   1  the command failed (the message says why)
   2  bad command line"""
 TOP_EPILOG = EXIT_CODES + """
-explain, check, policy, capacity and status document their own codes: ovirt-vf-scheduler COMMAND --help"""
+explain, check, policy, capacity, status and port-profiles document their own codes: ovirt-vf-scheduler COMMAND --help"""
 
 
 def _install_plugins(args: argparse.Namespace) -> int:
@@ -85,12 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Start the demo's simulated engine (and UCS Manager) on 127.0.0.1, write a "
                                      "config and a plugin directory, print the export line, and run until "
                                      "Ctrl-C or SIGTERM.")
-    sim.add_argument("--ucsm", action="store_true", help="also simulate UCS Manager (capacity_source = min)")
+    sim.add_argument("--ucsm", action="store_true", help="also simulate two UCS domains (capacity_source = min)")
     sim.add_argument("--port", type=_port, default=0, help="the engine's port (default: any free port)")
     sim.add_argument("--dir", metavar="DIR", help="keep the config and state here (default: a temporary "
                                                  "directory, removed on exit)")
     sim.set_defaults(func=_sim)
-    for command in (explain, check, policy, capacity_report, status_report, serve):
+    for command in (explain, check, policy, capacity_report, status_report, port_profiles, serve):
         command.register(sub)
     return parser
 

@@ -5,6 +5,7 @@ a scheduling failure, not at this code.
 """
 import configparser
 import os
+import re
 import stat
 from urllib.parse import urlsplit
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,9 @@ CONF_ENV = "OVIRT_VF_SCHEDULER_CONF"
 CAPACITY_SOURCES = ("engine", "ucsm", "min")
 ON_ERROR = ("open", "closed")
 WEIGHT_MODES = ("spread", "pack", "reserve")
+PORT_PROFILE_RULES = ("check", "ignore")
+# The vmfex regex the oVirt feature page documents for CustomDeviceProperties (port-profiles.md §3).
+DOCUMENTED_VF_REGEX = "^[a-zA-Z0-9_.-]{2,32}$"
 PROXY_BUDGET = 30.0   # the proxy kills every unit of a call after 30 s
 SERVICE_USER = "ovirt"   # the units run as the proxy's user (ovirt-vf-scheduler.service, ovirt-scheduler-proxy)
 
@@ -45,6 +49,7 @@ class UcsmConfig:
     timeout: float = 5.0
     cache_ttl: float = 300.0
     host_map: Tuple[Tuple[str, str], ...] = ()
+    port_profiles: str = "check"        # check: drop hosts whose UCS domain lacks the VM's port profiles
     password_file: Optional[str] = None
 
 
@@ -65,6 +70,7 @@ class Settings:
     path: str
     engine: EngineSettings
     vf_property: str = "vmfex"
+    vf_property_regex: str = DOCUMENTED_VF_REGEX   # what the engine's CustomDeviceProperties accepts
     capacity_source: str = "engine"
     vf_driver: str = "enic"
     reserve: int = 0
@@ -86,6 +92,11 @@ class Settings:
     def keep_unknown(self) -> bool:
         """Fail-open keeps hosts whose capacity could not be determined."""
         return self.on_error == "open"
+
+    @property
+    def checks_port_profiles(self) -> bool:
+        """The port-profile rule applies: UCS-M is configured and the rule is not switched off."""
+        return self.ucsm is not None and self.ucsm.port_profiles == "check"
 
 
 # --- value parsers: each returns the value or raises ValueError("expected ...") ---
@@ -161,6 +172,15 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _regex(raw: str) -> str:
+    value = _text(raw)
+    try:
+        re.compile(value)
+    except re.error as err:
+        raise ValueError("expected a regular expression (%s)" % err) from None
+    return value
+
+
 def _is_url(text: str) -> bool:
     """https:// or http:// with a host (and a valid port, if any): what the clients can connect to."""
     try:
@@ -202,14 +222,14 @@ def _host_map(raw: str) -> Tuple[Tuple[str, str], ...]:
 
 _ENGINE_KEYS = {"url": _url, "username": _text, "password": str, "password_file": _text,
                 "ca_file": _text, "insecure": _bool, "timeout": _seconds}
-_SCHEDULER_KEYS = {"vf_property": _text, "capacity_source": _choice(*CAPACITY_SOURCES),
+_SCHEDULER_KEYS = {"vf_property": _text, "vf_property_regex": _regex, "capacity_source": _choice(*CAPACITY_SOURCES),
                    "vf_driver": _text, "reserve": _count, "on_error": _choice(*ON_ERROR),
                    "deadline": _deadline, "weight_mode": _choice(*WEIGHT_MODES),
                    "capacity_ttl": _seconds, "claims": _bool, "claim_ttl": _seconds, "cache_dir": _text,
                    "log_file": _text, "usage_max_age": _age}
 _UCSM_KEYS = {"url": _url_list, "username": _text, "password": str, "password_file": _text,
               "ca_file": _text, "insecure": _bool, "timeout": _seconds, "cache_ttl": _seconds,
-              "host_map": _host_map}
+              "host_map": _host_map, "port_profiles": _choice(*PORT_PROFILE_RULES)}
 _SERVE_KEYS = {"listen": parse_listen, "plugins_dir": _text, "allow_remote": _bool}
 _SECTIONS = {"engine": _ENGINE_KEYS, "scheduler": _SCHEDULER_KEYS, "ucsm": _UCSM_KEYS, "serve": _SERVE_KEYS}
 

@@ -1,4 +1,4 @@
-"""`ovirt-vf-scheduler demo`: both units on a simulated engine and UCS Manager with a sample UCS cluster.
+"""`ovirt-vf-scheduler demo`: both units on a simulated engine and two UCS domains with a sample UCS cluster.
 
 The units run as real processes exactly as ovirt-scheduler-proxy runs them, against the fake
 engine over HTTP with the real SDK; the table beside their answers comes from the same
@@ -12,7 +12,7 @@ from typing import Dict, List
 from . import config, decide, install, render, snapshot
 from .sim import proxy
 from .sim.engine import FakeEngine
-from .sim.ucsm import FakeUcsm, UcsmServer
+from .sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmServer, sample_port_profiles
 from .sim.workspace import write_config, write_secret
 from .sim.inventory import Inventory
 
@@ -21,6 +21,7 @@ def sample_cluster() -> Inventory:
     """Five UCS blades with 8 or 16 VFs and a rack server without, some VMs with VM-FEX vNICs (2 VFs each)."""
     inv = Inventory()
     inv.add_profile("vmfex-prod", network_name="prod", vmfex="pp-vlan100")
+    inv.add_profile("vmfex-db", network_name="db", vmfex="pp-db")
     inv.add_profile("ovirtmgmt")
     layout = {"blade1": (8, 4), "blade2": (8, 3), "blade3": (16, 2), "blade4": (16, 7),
               "blade5": (8, 0), "rack1": (0, 0)}
@@ -31,26 +32,38 @@ def sample_cluster() -> Inventory:
                        vmfex_profile="vmfex-prod")
         inv.add_vm("%s-db" % name, host=name, plain_nics=1)
     inv.add_vm("web1", cluster="ucs", vmfex_nics=2, plain_nics=1, vmfex_profile="vmfex-prod")
+    inv.add_vm("db1", cluster="ucs", vmfex_nics=2, plain_nics=1, vmfex_profile="vmfex-db")
     inv.add_vm("batch1", cluster="ucs", plain_nics=2)
     inv.vm_by_name("blade4-app1").status = "migrating"
     return inv
 
 
-def sample_ucs_domain(inv: Inventory) -> List[UcsmServer]:
-    """The blades as UCS-M sees them: blade2's dynamic vNIC policy says 6 where the engine
-    counts 8 VF devices (a pending policy change, say); rack1 is not managed by UCS-M."""
-    dynamic_eth = {"blade1": 8, "blade2": 6, "blade3": 16, "blade4": 16, "blade5": 8}
+# Two UCS domains: A manages blades 1-3 and defines every sample port profile; B manages blades
+# 4-5 and lacks pp-db, so a VM whose vNIC names pp-db must stay in domain A.
+DOMAINS = ({"blade1": 8, "blade2": 6, "blade3": 16}, {"blade4": 16, "blade5": 8})
+DOMAIN_B_PORT_PROFILES = [UcsmPortProfile("pp-vlan100")]
+
+
+def sample_ucs_domain(inv: Inventory, dynamic_eth: Dict[str, int]) -> List[UcsmServer]:
+    """The blades as one UCS-M sees them: blade2's dynamic vNIC policy says 6 where the engine
+    counts 8 VF devices (a pending policy change, say); rack1 is managed by no UCS-M."""
     return [UcsmServer(dn="sys/chassis-1/blade-%d" % slot, uuid=inv.host_by_name(name).hw_uuid.lower(),
                        serial=inv.host_by_name(name).serial, sp_name=name, org="org-root/org-ovirt",
                        policy_name="kvm%d" % vfs, dynamic_eth=str(vfs))
             for slot, (name, vfs) in enumerate(sorted(dynamic_eth.items()), start=1)]
 
 
-def sim_config(state: str, url: str, password: str, ucsm_url: str, ucsm_password: str) -> str:
-    """The config for the simulated engine and UCS-M: capacity_source = min, both passwords in files."""
+def sample_ucs_fakes(inv: Inventory) -> List[FakeUcsm]:
+    """The two simulated UCS domains, not started yet (demo and `sim` alike)."""
+    return [FakeUcsm(sample_ucs_domain(inv, DOMAINS[0]), port_profiles=sample_port_profiles()),
+            FakeUcsm(sample_ucs_domain(inv, DOMAINS[1]), port_profiles=DOMAIN_B_PORT_PROFILES)]
+
+
+def sim_config(state: str, url: str, password: str, ucsm_urls: List[str], ucsm_password: str) -> str:
+    """The config for the simulated engine and UCS domains: capacity_source = min, both passwords in files."""
     ucsm_pw = write_secret(os.path.join(state, "ucsm.pw"), ucsm_password)
     return write_config(state, url, password, "capacity_source = min\n",
-                        "[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\n" % (ucsm_url, ucsm_pw))
+                        "[ucsm]\nurl = %s\nusername = ovirt-ro\npassword_file = %s\n" % (" ".join(ucsm_urls), ucsm_pw))
 
 
 def _table(rows: List[List[str]]) -> str:
@@ -69,7 +82,9 @@ def _scenario(title: str, inv: Inventory, vm_name: str, host_names: List[str], s
     # The units skip host data for a VM without VF vNICs; the table reads it anyway, to show it.
     snap = snapshot.take(settings, vm.id, hosts, time.monotonic() + settings.deadline,
                          capacity_without_demand=True)
-    print("\n== %s: %s (%d VM-FEX vNICs) ==" % (title, vm_name, snap.vm.demand))
+    wanted = snap.vm.demand.port_profiles
+    print("\n== %s: %s (%d VM-FEX vNICs%s) ==" % (title, vm_name, snap.vm.demand.vfs,
+                                                 ", port profile " + render.names(wanted) if wanted else ""))
     for run in (filtered, weighed):
         print("   %s: own process as the proxy runs it, %.2f s, exit %d, stderr %s, stdout %s" % (
             run.unit, run.elapsed, run.returncode, "empty" if not run.stderr else repr(run.stderr),
@@ -98,19 +113,24 @@ def _scenario(title: str, inv: Inventory, vm_name: str, host_names: List[str], s
 
 def main(verbose: bool = False) -> int:
     inv = sample_cluster()
-    ucsm_servers = sample_ucs_domain(inv)
+    fake_a, fake_b = sample_ucs_fakes(inv)
     with tempfile.TemporaryDirectory(prefix="vf-demo-") as state, FakeEngine(inv) as engine, \
-            FakeUcsm(ucsm_servers) as ucsm:
+            fake_a as ucsm_a, fake_b as ucsm_b:
         plugins_dir = os.path.join(state, "plugins")
         os.mkdir(plugins_dir)
         install.install(plugins_dir)
-        conf = sim_config(state, engine.url, inv.users["admin@internal"], ucsm.url, ucsm.users["ovirt-ro"])
+        conf = sim_config(state, engine.url, inv.users["admin@internal"], [ucsm_a.url, ucsm_b.url],
+                          ucsm_a.users["ovirt-ro"])
         settings = config.load(conf)
         env = proxy.proxy_env({config.CONF_ENV: conf})
         print("Simulated engine at %s: cluster 'ucs', %d hosts, %d VMs; units installed in %s"
               % (engine.url, len(inv.hosts), len(inv.vms), plugins_dir))
-        print("Simulated UCS Manager at %s manages %d blades; capacity_source = min (the smaller of\n"
-              "engine and UCS-M; 'source' says which one decided)" % (ucsm.url, len(ucsm_servers)))
+        for name, fake, blades in (("A", ucsm_a, DOMAINS[0]), ("B", ucsm_b, DOMAINS[1])):
+            print("Simulated UCS domain %s at %s: %s; port profiles %s" % (
+                name, fake.url, ", ".join(sorted(blades)),
+                ", ".join(sorted(mo[1]["name"] for mo in fake.objects if mo[0] == "vnicProfile"))))
+        print("capacity_source = min (the smaller of engine and UCS-M; 'source' says which one decided);\n"
+              "[ucsm] port_profiles = check (a host whose UCS domain lacks the VM's port profile is dropped)")
         candidates = ["blade1", "blade2", "blade3", "blade4", "blade5", "rack1"]
         _scenario("VM start", inv, "web1", candidates, settings, plugins_dir, env)
         print("   (web1 is now starting: until the engine shows it on its host, its 2 VFs stay claimed\n"
@@ -118,6 +138,8 @@ def main(verbose: bool = False) -> int:
         _scenario("Migration (source blade4 excluded)", inv, "blade4-app1",
                   [name for name in candidates if name != "blade4"], settings, plugins_dir, env,
                   verb="migrates it to")
+        _scenario("VM start, port profile defined only in UCS domain A", inv, "db1", candidates, settings,
+                  plugins_dir, env)
         _scenario("Plain VM start", inv, "batch1", candidates, settings, plugins_dir, env)
         if verbose:
             with open(settings.log_file, encoding="utf-8") as log:

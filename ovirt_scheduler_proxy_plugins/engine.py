@@ -19,7 +19,7 @@ from typing import Callable, Dict, FrozenSet, List, Optional
 
 from lxml import etree
 
-from .accounting import HostRecord, VmRecord, VnicRecord
+from .accounting import HostRecord, VfProfile, VmRecord, VnicRecord
 from .config import EngineSettings
 from .model import DataSourceError
 from .store import TokenCache
@@ -184,11 +184,13 @@ class EngineSession:
             raise EngineError("engine %s sent an unreadable answer to %s: %s"
                               % (self._url, what, one_line(err))) from None
 
-    def vf_profiles(self, vf_property: str) -> Dict[str, str]:
-        """Profile id -> network name, for the vNIC profiles carrying `vf_property`."""
+    def vf_profiles(self, vf_property: str) -> Dict[str, VfProfile]:
+        """Profile id -> (network name, property value), for the vNIC profiles carrying `vf_property`."""
         def convert(profile):
-            names = [_text(prop, "name") for prop in profile.iterfind("custom_properties/custom_property")]
-            return (profile.get("id"), _text(profile, "network/name") or "") if vf_property in names else None
+            values = {_text(prop, "name"): _text(prop, "value") or ""
+                      for prop in profile.iterfind("custom_properties/custom_property")}
+            return ((profile.get("id"), VfProfile(_text(profile, "network/name") or "", values[vf_property]))
+                    if vf_property in values else None)
         return dict(self._get("GET vnicprofiles", "/vnicprofiles", {"follow": "network"}, "vnic_profile", convert))
 
     def vms(self, vm_id: Optional[str], networks: Optional[FrozenSet[str]]) -> List[VmRecord]:

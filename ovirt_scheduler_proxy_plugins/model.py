@@ -5,7 +5,7 @@ values built by hand.
 """
 import enum
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Tuple
 
 
 class DataSourceError(Exception):
@@ -26,6 +26,25 @@ class Capacity:
 
 
 @dataclass(frozen=True)
+class Demand:
+    """What a VM asks of a host: VFs, and the UCS port profiles its VM-FEX vNICs name."""
+    vfs: int
+    port_profiles: FrozenSet[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class DomainPortProfiles:
+    """The port profiles defined in the UCS domain of one host, for the port-profile rule.
+
+    `names` None means "could not tell" (the host is in no domain UCS-M answered for, or its
+    domain could not be read): never "nothing is defined there".
+    """
+    domain: Optional[str]                  # URL of the host's UCS domain, None if unknown
+    names: Optional[FrozenSet[str]]
+    detail: str = ""                       # why unknown, e.g. "not in any UCS domain"
+
+
+@dataclass(frozen=True)
 class HostVfs:
     """Everything the decision needs about one candidate host."""
     host_id: str
@@ -36,6 +55,7 @@ class HostVfs:
     pending: int = 0          # VFs claimed by recent placements the engine does not show yet
     reserve: int = 0          # VFs the admin keeps back
     is_current: bool = False  # the VM runs here now (migration source): it already holds its VFs
+    port_profiles: Optional[DomainPortProfiles] = None   # None: the port-profile rule does not apply
 
     @property
     def free(self) -> Optional[int]:
@@ -54,6 +74,11 @@ class Reason(enum.Enum):
     NO_VFS = "no_vfs"                   # the host offers no VF at all
     UNKNOWN = "unknown"                 # capacity could not be determined
     NOT_FOUND = "not_found"             # the engine does not know this host id
+    PORT_PROFILE_MISSING = "port_profile_missing"     # the host's UCS domain lacks a port profile
+    PORT_PROFILES_UNKNOWN = "port_profiles_unknown"   # the host's UCS domain (or its answer) is unknown
+
+
+UNKNOWN_REASONS = frozenset({Reason.UNKNOWN, Reason.NOT_FOUND, Reason.PORT_PROFILES_UNKNOWN})
 
 
 @dataclass(frozen=True)
@@ -61,8 +86,11 @@ class Verdict:
     host_id: str
     keep: bool
     reason: Reason
-    demand: int
+    demand: int                           # VFs
     free: Optional[int]
+    # The port profiles the reason is about: those the host's UCS domain does not define
+    # (PORT_PROFILE_MISSING), or those that could not be checked (PORT_PROFILES_UNKNOWN).
+    port_profiles: FrozenSet[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -77,7 +105,7 @@ class Vm:
     """The VM being scheduled, as the engine shows it."""
     vm_id: str
     name: str
-    demand: int               # plugged vNICs whose profile carries the VF property
+    demand: Demand            # plugged vNICs whose profile carries the VF property, and their values
     host_id: Optional[str]    # current run-on host (the source during a migration)
     status: str
 

@@ -1,6 +1,7 @@
 """Reasons and decisions in words, for the log an operator reads at 3 a.m. (and for `explain`)."""
 from collections import Counter
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
+from urllib.parse import urlsplit
 
 from .model import HostVfs, Reason, Score, Snapshot, Verdict
 
@@ -9,7 +10,19 @@ _SUMMARY_WORDS = {
     Reason.NO_VFS: "no VFs",
     Reason.UNKNOWN: "capacity unknown",
     Reason.NOT_FOUND: "unknown to the engine",
+    Reason.PORT_PROFILE_MISSING: "lacking a port profile",
+    Reason.PORT_PROFILES_UNKNOWN: "port profiles unknown",
 }
+
+
+def domain_label(url: Optional[str]) -> str:
+    """A UCS domain by its UCS Manager's host name (and port): 'ucsm-b.example.com'."""
+    return (urlsplit(url).netloc or url) if url else "?"
+
+
+def names(items: Iterable[str]) -> str:
+    """'pp-db' / 'pp-db, pp-web': sorted, for stable log lines."""
+    return ", ".join(sorted(items))
 
 
 def vms(count: int) -> str:
@@ -53,6 +66,8 @@ def reason_words(verdict: Verdict, host: Optional[HostVfs]) -> str:
         return "host unknown to the engine"
     if reason is Reason.CURRENT_HOST:
         return "runs here now and holds its %d VFs" % verdict.demand
+    if reason in (Reason.PORT_PROFILE_MISSING, Reason.PORT_PROFILES_UNKNOWN):
+        return port_profile_words(verdict, host)
     if reason is Reason.UNKNOWN:
         return "needs %d, capacity unknown (%s)" % (verdict.demand, host.capacity.detail)
     if reason is Reason.NO_VFS:
@@ -75,6 +90,17 @@ def reason_words(verdict: Verdict, host: Optional[HostVfs]) -> str:
     return "needs %d, %d free: %d of %d used by %s%s" % (
         verdict.demand, verdict.free, held, host.capacity.vfs, vms(host.users),
         " (incl. %s)" % ", ".join(extra) if extra else "")
+
+
+def port_profile_words(verdict: Verdict, host: HostVfs) -> str:
+    """'port profile pp-db is not defined in UCS domain ucsm-b.example.com'."""
+    plural = len(verdict.port_profiles) > 1
+    what = "port profile%s %s" % ("s" if plural else "", names(verdict.port_profiles))
+    domain = host.port_profiles
+    if verdict.reason is Reason.PORT_PROFILE_MISSING:
+        return "%s %s not defined in UCS domain %s" % (what, "are" if plural else "is",
+                                                      domain_label(domain.domain if domain else None))
+    return "needs %s, unknown here (%s)" % (what, domain.detail if domain else "")
 
 
 def summary(verdicts: List[Verdict], vm_name: str) -> str:
@@ -103,15 +129,17 @@ def host_label(host_id: str, hosts: Dict[str, HostVfs]) -> str:
 
 
 def filter_line(snap: Snapshot, verdicts: List[Verdict]) -> str:
-    if snap.vm.demand <= 0:
+    demand = snap.vm.demand
+    if demand.vfs <= 0:
         return "needs no VF: all %d hosts pass" % len(verdicts)
     parts = ["%s %s: %s" % (host_label(v.host_id, snap.hosts), "keep" if v.keep else "DROP",
                             reason_words(v, snap.hosts.get(v.host_id))) for v in verdicts]
-    return "%s | %s" % (summary(verdicts, snap.vm.name), "; ".join(parts) if parts else "no hosts")
+    wanted = " (port profiles: %s)" % names(demand.port_profiles) if demand.port_profiles else ""
+    return "%s%s | %s" % (summary(verdicts, snap.vm.name), wanted, "; ".join(parts) if parts else "no hosts")
 
 
 def weight_line(snap: Snapshot, scores: List[Score]) -> str:
-    if snap.vm.demand <= 0 and not snap.hosts:
+    if snap.vm.demand.vfs <= 0 and not snap.hosts:
         return "needs no VF: all %d hosts score %s" % (len(scores), sorted({s.value for s in scores}))
     parts = []
     for score in scores:

@@ -13,11 +13,10 @@ import signal
 import sys
 import tempfile
 import threading
-from typing import Optional
+from typing import List, Optional
 
 from . import config, demo, install
 from .sim.engine import FakeEngine
-from .sim.ucsm import FakeUcsm
 from .sim.workspace import write_config
 
 
@@ -28,12 +27,13 @@ def _world():
     return inv
 
 
-def _instructions(conf: str, plugins_dir: str, engine_url: str, ucsm_url: Optional[str], inv) -> str:
+def _instructions(conf: str, plugins_dir: str, engine_url: str, ucsm_urls: List[str], inv) -> str:
     user = os.environ.get("USER") or "root"
     lines = ["Simulated engine at %s: cluster 'ucs', %d hosts, %d VMs (user admin@internal)"
              % (engine_url, len(inv.hosts), len(inv.vms))]
-    if ucsm_url:
-        lines.append("Simulated UCS Manager at %s (capacity_source = min)" % ucsm_url)
+    for name, url, blades in zip("AB", ucsm_urls, demo.DOMAINS):
+        lines.append("Simulated UCS Manager at %s (UCS domain %s: %s; capacity_source = min)"
+                     % (url, name, ", ".join(sorted(blades))))
     lines += ["Config %s, plugin directory %s" % (conf, plugins_dir),
               "In another shell:",
               "export %s=%s" % (config.CONF_ENV, conf),
@@ -56,7 +56,7 @@ def main(with_ucsm: bool = False, port: int = 0, state_dir: Optional[str] = None
     os.makedirs(os.path.join(state, "cache"), exist_ok=True)     # where status finds the units' counts
     inv = _world()
     engine = FakeEngine(inv, port=port)
-    ucsm = FakeUcsm(demo.sample_ucs_domain(inv)) if with_ucsm else None
+    ucsms = demo.sample_ucs_fakes(inv) if with_ucsm else []
     try:
         try:
             engine.start()
@@ -64,21 +64,22 @@ def main(with_ucsm: bool = False, port: int = 0, state_dir: Optional[str] = None
             print("ovirt-vf-scheduler sim: cannot listen on 127.0.0.1:%d: %s" % (port, err.strerror or err),
                   file=sys.stderr)
             return 1
-        if ucsm is not None:
-            ucsm.start()
-            conf = demo.sim_config(state, engine.url, inv.users["admin@internal"], ucsm.url,
-                                   ucsm.users["ovirt-ro"])
+        if ucsms:
+            for ucsm in ucsms:
+                ucsm.start()
+            conf = demo.sim_config(state, engine.url, inv.users["admin@internal"], [u.url for u in ucsms],
+                                   ucsms[0].users["ovirt-ro"])
         else:
             conf = write_config(state, engine.url, inv.users["admin@internal"])
         plugins_dir = os.path.join(state, "plugins")
         os.makedirs(plugins_dir, exist_ok=True)
         install.install(plugins_dir)
-        print(_instructions(conf, plugins_dir, engine.url, ucsm.url if ucsm else None, inv), flush=True)
+        print(_instructions(conf, plugins_dir, engine.url, [u.url for u in ucsms], inv), flush=True)
         while not stop.wait(0.5):
             pass
     finally:
         engine.stop()             # a no-op when it never started
-        if ucsm is not None:
+        for ucsm in ucsms:
             ucsm.stop()
         if not keep:
             shutil.rmtree(state, ignore_errors=True)

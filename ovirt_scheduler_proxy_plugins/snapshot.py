@@ -9,12 +9,13 @@ import time
 from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from . import capacity
-from .accounting import HostRecord, VmRecord, demand, holdings, usage_from
+from .accounting import HostRecord, VfProfile, VmRecord, holdings, usage_from, vf_networks, vm_demand
 from .claims import Pending, pending_by_host
 from .config import Settings
 from .engine import EngineError, EngineSession, find_vm, is_uuid
-from .model import HostVfs, Snapshot, Vm
+from .model import Demand, HostVfs, Snapshot, Vm
 from .store import Ledger, TokenCache
+from .ucsm_facts import UcsmFacts
 
 
 def open_session(settings: Settings, deadline: Optional[float]) -> EngineSession:
@@ -32,7 +33,7 @@ class OneShotReads:
     def __init__(self, session: EngineSession):
         self.session = session
 
-    def vf_profiles(self, vf_property: str) -> Dict[str, str]:
+    def vf_profiles(self, vf_property: str) -> Dict[str, VfProfile]:
         return self.session.vf_profiles(vf_property)
 
     def vms_for(self, vm_id: str, networks: FrozenSet[str]) -> Tuple[List[VmRecord], float]:
@@ -64,14 +65,19 @@ def seen_in(vms: List[VmRecord]) -> Dict[str, Tuple[Optional[str], str]]:
 def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmRecord],
                 vf_profile_ids: FrozenSet[str], deadline: float, scheduled_vm_id: str = "",
                 current_host: Optional[str] = None,
+                port_profiles: FrozenSet[str] = frozenset(),
                 seen_at: Optional[float] = None) -> Tuple[Dict[str, HostVfs], str]:
-    """Capacity, usage by the VMs other than `scheduled_vm_id`, and pending claims, per host
-    the engine knows among `host_ids`; plus a one-line summary of the capacity sources.
+    """Capacity, usage by the VMs other than `scheduled_vm_id`, pending claims and (for the VM's
+    `port_profiles`, when the rule applies) its UCS domain's port profiles, per host the engine
+    knows among `host_ids`; plus a one-line summary of the capacity sources.
     `reads` (OneShotReads or serve's WarmReads) answers hosts() when the capacity cache is cold
     and counts `vms` (its own, possibly cached, way); `seen_at` is when `vms` was asked for."""
     memo = getattr(reads, "memo", None)
     engine_hosts = capacity.engine_hosts(settings, host_ids, reads.hosts, memo)
-    caps = capacity.capacities(settings, engine_hosts, deadline, memo)
+    check_port_profiles = settings.checks_port_profiles and bool(port_profiles)
+    ucsm = UcsmFacts(settings, engine_hosts, deadline, check_port_profiles, memo) if settings.ucsm else None
+    caps = capacity.capacities(settings, engine_hosts, ucsm)
+    domains = ucsm.port_profiles() if check_port_profiles else {}
     used = usage_from(reads.holdings(vms, vf_profile_ids), scheduled_vm_id, engine_hosts)
     pending: Dict[str, Pending] = {}
     if settings.claims:
@@ -81,7 +87,7 @@ def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmReco
     hosts = {host_id: HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
                               used=used[host_id][0], users=used[host_id][1],
                               pending=pending.get(host_id, Pending()).vfs, reserve=settings.reserve,
-                              is_current=(host_id == current_host))
+                              is_current=(host_id == current_host), port_profiles=domains.get(host_id))
              for host_id, entry in engine_hosts.items()}
     return hosts, capacity.describe(caps) or ""
 
@@ -116,19 +122,19 @@ def _read(settings: Settings, reads, vm_id: str, host_ids: List[str], deadline: 
           capacity_without_demand: bool) -> Snapshot:
     profiles = reads.vf_profiles(settings.vf_property)
     vf_profile_ids = frozenset(profiles)
-    vms, seen_at = reads.vms_for(vm_id, frozenset(profiles.values())) if profiles else ([], time.monotonic())
+    vms, seen_at = reads.vms_for(vm_id, vf_networks(profiles)) if profiles else ([], time.monotonic())
     vm_record = find_vm(vms, vm_id)
     if profiles and vm_record is None:
         # An invalid search also answers "200, empty list": never read that as "no demand".
         raise EngineError("the VM %s is not in the engine's answer (unknown VM, or the search "
                           "was rejected)" % vm_id)
     vm = Vm(vm_id=vm_id, name=vm_record.name if vm_record else vm_id,
-            demand=demand(vm_record.nics, vf_profile_ids) if vm_record else 0,
+            demand=vm_demand(vm_record.nics, profiles) if vm_record else Demand(0),
             host_id=vm_record.host_id if vm_record else None,
             status=vm_record.status if vm_record else "?")
     snap = Snapshot(vm=vm)
     wanted = [h for h in dict.fromkeys(host_ids) if is_uuid(h)]
-    if (vm.demand > 0 or capacity_without_demand) and wanted:
-        snap.hosts, snap.source_summary = host_states(settings, reads, wanted, vms, vf_profile_ids,
-                                                      deadline, vm_id, vm.host_id, seen_at)
+    if (vm.demand.vfs > 0 or capacity_without_demand) and wanted:
+        snap.hosts, snap.source_summary = host_states(settings, reads, wanted, vms, vf_profile_ids, deadline, vm_id,
+                                                      vm.host_id, vm.demand.port_profiles, seen_at)
     return snap

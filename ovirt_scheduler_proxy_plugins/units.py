@@ -42,19 +42,19 @@ class UnitAnswer:
 
 def _context(unit: str, snap: Snapshot, started: float) -> str:
     return "%s vm=%s (%s) demand=%d status=%s source=%s requests=%d elapsed=%.3fs" % (
-        unit, snap.vm.name, snap.vm.vm_id, snap.vm.demand, snap.vm.status,
+        unit, snap.vm.name, snap.vm.vm_id, snap.vm.demand.vfs, snap.vm.status,
         snap.source_summary or "-", len(snap.requests), time.monotonic() - started)
 
 
 def _claim(settings: Settings, snap: Snapshot, scores: List[Score]) -> str:
     """Record where the VM's VFs will most likely be taken; words for the decision log."""
     best = decide.best_host(scores)
-    if not settings.claims or snap.vm.demand <= 0 or best is None or best == snap.vm.host_id:
+    if not settings.claims or snap.vm.demand.vfs <= 0 or best is None or best == snap.vm.host_id:
         return ""                  # nothing new will be taken (or nowhere to take it)
     fitting = [s.host_id for s in scores if s.value < decide.SCORE_UNKNOWN]
-    Ledger(settings.cache_dir, settings.claim_ttl).record(snap.vm.vm_id, snap.vm.demand, fitting,
+    Ledger(settings.cache_dir, settings.claim_ttl).record(snap.vm.vm_id, snap.vm.demand.vfs, fitting,
                                                           snap.vm.host_id)
-    return " | claim: %d VFs on %s" % (snap.vm.demand, render.host_label(best, snap.hosts))
+    return " | claim: %d VFs on %s" % (snap.vm.demand.vfs, render.host_label(best, snap.hosts))
 
 
 def _filter(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline: float,

@@ -1,9 +1,23 @@
 """Small strict builders for hand-made decision inputs."""
-from ovirt_scheduler_proxy_plugins.model import Capacity, HostVfs
+from typing import Optional
+
+from ovirt_scheduler_proxy_plugins.model import Capacity, Demand, DomainPortProfiles, HostVfs
 
 
-def host(host_id="h1", vfs=8, used=0, pending=0, reserve=0, current=False, users=None):
+def host(host_id="h1", vfs=8, used=0, pending=0, reserve=0, current=False, users=None,
+         port_profiles: Optional[DomainPortProfiles] = None):
     """A host with `vfs` VFs (None = capacity unknown) and `used` of them held by other VMs."""
     return HostVfs(host_id=host_id, name=host_id, capacity=Capacity(vfs, "engine", 0.0, "test"),
                    used=used, users=used if users is None else users, pending=pending,
-                   reserve=reserve, is_current=current)
+                   reserve=reserve, is_current=current, port_profiles=port_profiles)
+
+
+def need(vfs: int, *port_profiles: str) -> Demand:
+    return Demand(vfs, frozenset(port_profiles))
+
+
+def domain(*names: str, url="https://ucsm-a", unknown: Optional[str] = None) -> DomainPortProfiles:
+    """The port profiles of a host's UCS domain; `unknown` = why they could not be told."""
+    if unknown is not None:
+        return DomainPortProfiles(None, None, unknown)
+    return DomainPortProfiles(url, frozenset(names))

@@ -1,8 +1,10 @@
 """Shared fixtures: a fake engine over real HTTP, a plugin dir made by install-plugins, a
 config file pointing at both, and a proxy-style runner for the units."""
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -13,6 +15,7 @@ from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
 from ovirt_scheduler_proxy_plugins.sim.workspace import write_config, write_secret
 
 CLI = os.path.join(os.path.dirname(sys.executable), "ovirt-vf-scheduler")
+_PLAIN_HTTP_WARNING = re.compile(r" warning: \[(engine|ucsm)\] url http://")
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +53,7 @@ class Proxy:
         self.state_dir = state_dir
         self.mode = mode
         self.server = None
+        self._starting = threading.Lock()      # concurrent first calls share one serve (test_faults)
 
     @property
     def log_path(self):
@@ -69,11 +73,12 @@ class Proxy:
         return proxy.run_unit(self.plugins_dir, unit, hosts, vm, args, env=env)
 
     def serving(self, conf_path):
-        if self.server is not None and self.server.conf_path != conf_path:
-            self.stop()
-        if self.server is None:
-            self.server = served.ServeProcess(conf_path, self.plugins_dir)
-        return self.server
+        with self._starting:
+            if self.server is not None and self.server.conf_path != conf_path:
+                self.stop()
+            if self.server is None:
+                self.server = served.ServeProcess(conf_path, self.plugins_dir)
+            return self.server
 
     def stop(self):
         """Stop serve (if running): SIGTERM must end it with exit 0 and without a traceback."""
@@ -148,9 +153,9 @@ def run_cli_as(user, argv, timeout=60):
 
 
 def stderr_lines(run):
-    """stderr without the warning each operator command prints for the fake engine's http:// URL
-    (test_config.py checks that line itself)."""
-    return [line for line in run.stderr.splitlines() if " warning: [engine] url http://" not in line]
+    """stderr without the warning each operator command prints for the fake engine's (and fake
+    UCS-M's) http:// URL (test_config.py checks that line itself)."""
+    return [line for line in run.stderr.splitlines() if not _PLAIN_HTTP_WARNING.search(line)]
 
 
 def ucsm_section(state_dir, ucsm_url):

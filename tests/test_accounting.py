@@ -2,7 +2,9 @@
 import pytest
 
 from ovirt_scheduler_proxy_plugins.accounting import (
-    HOLDING_STATUSES, HostRecord, VmRecord, VnicRecord, demand, engine_capacity, min_capacity, usage)
+    HOLDING_STATUSES, HostRecord, VfProfile, VmRecord, VnicRecord, demand, engine_capacity, min_capacity, usage,
+    vm_demand)
+from ovirt_scheduler_proxy_plugins.model import Demand
 
 VF = frozenset({"p-vmfex"})
 
@@ -15,6 +17,14 @@ def vm(vm_id, host_id, status="up", vf=1, plain=0, unplugged_vf=0):
 
 def test_demand_counts_plugged_vf_nics_only():
     assert demand(vm("v", None, vf=2, plain=3, unplugged_vf=4).nics, VF) == 2
+
+
+def test_vm_demand_names_the_port_profiles_of_plugged_vf_nics_only():
+    profiles = {"p-db": VfProfile("db", "pp-db"), "p-web": VfProfile("web", "pp:web"),
+                "p-off": VfProfile("web", "pp-unplugged"), "p-empty": VfProfile("x", "")}
+    nics = (VnicRecord(True, "p-db"), VnicRecord(True, "p-db"), VnicRecord(True, "p-web"),
+            VnicRecord(False, "p-off"), VnicRecord(True, "p-empty"), VnicRecord(True, "p-plain"))
+    assert vm_demand(nics, profiles) == Demand(4, frozenset({"pp-db", "pp:web"}))
 
 
 ALL_STATUSES = ["down", "image_locked", "migrating", "not_responding", "paused", "powering_down",

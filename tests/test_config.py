@@ -43,6 +43,7 @@ def test_good_file(tmp_path):
     assert settings.engine.password == "s3cret"
     assert (settings.reserve, settings.weight_mode, settings.deadline, settings.on_error) == (1, "pack", 8.0, "open")
     assert settings.capacity_source == "engine" and settings.vf_property == "vmfex"
+    assert settings.vf_property_regex == "^[a-zA-Z0-9_.-]{2,32}$" and not settings.checks_port_profiles
     assert "s3cret" not in repr(settings)
     assert settings.warnings == ()
 
@@ -66,6 +67,9 @@ def test_env_variable_names_the_file(tmp_path, monkeypatch):
     (("password_file = {pw}", "password_file = /nonexistent/pw"), r"\[engine\] password_file: cannot read /nonexistent/pw"),
     (("password_file = {pw}", "password_file = {pw}\npassword = x"), r"set only one of them"),
     (("[engine]", "engine]"), r"not a valid INI file"),
+    (("deadline = 8", "vf_property_regex = ^[a-z"), r"\[scheduler\] vf_property_regex: expected a regular expression"),
+    (("deadline = 8", "deadline = 8\n[ucsm]\nurl = https://u\nusername = r\npassword = p\nport_profiles = strict"),
+     r"\[ucsm\] port_profiles: expected one of check, ignore, got 'strict'"),
     ((ENGINE_URL, "url = engine.example.com/ovirt-engine/api"),
      r"\[engine\] url: expected an https:// \(or http://\) URL with a host, e.g. https://engine.example.com/"),
     ((ENGINE_URL, "url = https:///ovirt-engine/api"), r"\[engine\] url: expected an https:// \(or http://\) URL"),
@@ -81,6 +85,13 @@ def test_bad_input_names_file_section_and_key(tmp_path, edit, message):
     assert re.search(message, str(err.value)), str(err.value)
     assert str(err.value).startswith(path) and "\n" not in str(err.value)
     assert "s3cret" not in str(err.value)
+
+
+@pytest.mark.parametrize("line, checks", [("", True), ("port_profiles = check", True),
+                                         ("port_profiles = IGNORE", False)])
+def test_port_profile_rule_is_on_by_default_with_ucsm(tmp_path, line, checks):
+    text = GOOD + "[ucsm]\nurl = https://ucsm-a\nusername = ro\npassword = p\n%s\n" % line
+    assert config.load(write(tmp_path, text)).checks_port_profiles is checks
 
 
 def test_readable_password_file_is_warned_about(tmp_path):

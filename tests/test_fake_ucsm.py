@@ -13,11 +13,11 @@ import requests
 
 from ovirt_scheduler_proxy_plugins.sim.ucsm import (EXTRA_POLICY_DNS, INVENTED_SESSION_LIMIT_CODE,
                                                     SPARE_PROFILE_DN, SPARE_SERVER_DN, TEMPLATE_DN,
-                                                    FakeUcsm, UcsmServer, build_objects,
+                                                    FakeUcsm, UcsmPortProfile, UcsmServer, build_objects,
                                                     sample_servers)
 
 CLASSES = ("lsServer", "computeBlade", "computeRackUnit", "vnicDynamicConPolicy",
-           "vnicDynamicCon", "vnicEther")
+           "vnicDynamicCon", "vnicEther", "vnicProfile")
 FAILED = UcsmServer("sys/chassis-2/blade-1", "4b279c8a-5f19-11e2-0000-0000000000ff", "FCHFAILED",
                     "kvm-failed", policy_name="kvm-off", dynamic_eth="off", associated=False)
 SERVERS = sample_servers(4) + [FAILED]
@@ -128,6 +128,36 @@ def test_hierarchical_children_decode_with_rn_only(ucsmsdk, fake):
     assert children["dynamic-con"].dynamic_eth == "4"
     assert children["ether-eth0"].dn == sp + "/ether-eth0"
     assert all("dn" not in element.attrib for element in ET.fromstring(text).iter("vnicEther"))
+
+
+def test_port_profiles_decode_with_their_vlans_and_clients_as_rn_only_children(ucsmsdk, fake):
+    codec, _ = ucsmsdk
+    text = post(fake, '<configResolveClass cookie="%s" classId="vnicProfile" inHierarchical="true"/>'
+                % login(fake))
+    elements = {el.get("name"): el for el in ET.fromstring(text).find("outConfigs")}
+    decoded = {mo.name: mo for mo in codec.from_xml_str(text).out_configs.child}
+    assert sorted(decoded) == ["pp-db", "pp-vlan100", "pp-vmfex", "pp:legacy"]
+    for name, mo in decoded.items():
+        _assert_valid_mo(mo, elements[name])
+        assert mo.dn == "fabric/lan/profiles/vnic-" + name
+        for child, element in zip(mo.child, elements[name]):
+            _assert_valid_mo(child, element)
+            assert "dn" not in element.attrib and child.dn == mo.dn + "/" + child.rn
+    db = decoded["pp-db"]
+    assert (db.max_ports, db.qos_policy_name, db.host_nw_io_perf) == ("32", "gold", "high-perf-reqd")
+    vlans = [(c.name, c.default_net, c.vnet) for c in db.child if type(c).__name__ == "VnicEtherIf"]
+    assert vlans == [("db-vlan200", "yes", "200"), ("backup-vlan210", "no", "210")]
+    (client,) = [c for c in db.child if type(c).__name__ == "VmVnicProfCl"]
+    assert (client.rn, client.dc_name, client.org_path, client.sw_name) == ("cl-kvm", ".*", ".*", ".*")
+    assert decoded["pp:legacy"].host_nw_io_perf == "none" and len(decoded["pp:legacy"].child) == 1
+
+
+def test_port_profiles_are_configurable_per_domain():
+    with FakeUcsm([], port_profiles=[UcsmPortProfile("only-here", vlans=())]) as fake:
+        answer = call(fake, '<configResolveClass cookie="%s" classId="vnicProfile" inHierarchical="true"/>'
+                      % login(fake))
+        (profile,) = answer.find("outConfigs")
+        assert profile.get("name") == "only-here" and len(profile) == 1      # just the client
 
 
 def test_session_and_error_documents_decode_with_ucsmsdk(ucsmsdk, fake):

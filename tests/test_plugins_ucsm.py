@@ -89,12 +89,14 @@ def test_warm_cache_costs_no_ucsm_request(ucs_world, ucs_units, ucsm):
     hosts, vm = _ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id
     ucs_units.filter(hosts, vm)
     # The design's cold cost per UCS domain, whatever the host count: login, one batch of the
-    # inventory classes, one filtered count of deployed dynamic vNICs, logout (README "Cost").
-    assert [request[0] for request in ucsm.requests] == [
-        "aaaLogin", "configResolveClasses", "configResolveClass", "aaaLogout"]
+    # inventory classes, one filtered count of deployed dynamic vNICs, the port profiles (read in
+    # the same session, for the port-profile rule), logout (README "Cost").
+    assert [request[:2] for request in ucsm.requests] == [
+        ("aaaLogin",), ("configResolveClasses", "lsServer"), ("configResolveClass", "vnicEther"),
+        ("configResolveClass", "vnicProfile"), ("aaaLogout",)]
     assert ucs_units.weight(hosts, vm).ok
     assert ucs_units.filter(hosts, vm).ok
-    assert len(ucsm.requests) == 4                       # warm: none
+    assert len(ucsm.requests) == 5                       # warm: none
 
 
 @pytest.mark.parametrize("fault, words", [

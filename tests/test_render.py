@@ -1,10 +1,10 @@
 """Reasons in words: free is never shown below 0, and what is missing is said instead."""
-from builders import host
+from builders import host, need
 from ovirt_scheduler_proxy_plugins import decide, render
 
 
 def words(h, demand=2):
-    return render.reason_words(decide.fits(demand, h, True), h)
+    return render.reason_words(decide.fits(need(demand), h, True), h)
 
 
 def test_a_full_host_with_a_reserve_is_0_free_and_1_short_never_9_of_8_used():

@@ -13,9 +13,10 @@ import xmlrpc.client
 
 import pytest
 
-from conftest import CLI, write_conf
+from conftest import CLI, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
+from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmServer
 from ovirt_scheduler_proxy_plugins.serve import foreign
 
 WIRE = os.path.join(os.path.dirname(__file__), "data", "engine-wire")
@@ -377,6 +378,42 @@ def test_warm_decisions_cost_one_engine_request_per_vm(world, engine, tmp_path, 
         assert engine.logins == 1
     finally:
         assert server.stop() == 0
+
+
+def _domain(host, slot, port_profiles):
+    """A UCS domain managing `host` alone, defining `port_profiles`."""
+    server = UcsmServer(dn="sys/chassis-1/blade-%d" % slot, uuid=host.hw_uuid.lower(), serial="FCHW%04d" % slot,
+                        sp_name=host.name, policy_name="kvm4", dynamic_eth="4")
+    return FakeUcsm([server], port_profiles=[UcsmPortProfile(name) for name in port_profiles])
+
+
+def test_a_warm_view_keeps_the_port_profile_of_each_vnic_profile(world, engine, tmp_path, plugin_dir):
+    """Decisions from the usage view (the VM read alone) apply the port-profile rule with the view's
+    vNIC profiles: a VM on pp-db stays out of b, whose UCS domain lacks pp-db; UCS-M is read once."""
+    a, b = world.add_host("a", vf_devices=4), world.add_host("b", vf_devices=4)
+    world.add_profile("db", vmfex="pp-db")
+    web = world.add_vm("web", vmfex_nics=1).id                          # vmfex=pp-vmfex: defined in both
+    db = world.add_vm("db", vmfex_nics=1, vmfex_profile="db").id
+    state = str(tmp_path)
+    with _domain(a, 1, ["pp-db", "pp-vmfex"]) as first, _domain(b, 2, ["pp-vmfex"]) as second:
+        conf = write_conf(state, engine.url, "usage_max_age = 60\n",
+                          extra=ucsm_section(state, "%s %s" % (first.url, second.url)))
+        server = ServeProcess(conf, plugin_dir)
+        server.state = state
+        try:
+            ab = [a.id, b.id]
+            assert call_unit(server, "VfFilter", ab, web) == {"result_code": 0, "result": ab}   # cold
+            engine.reset_requests()
+            assert call_unit(server, "VfFilter", ab, db) == {"result_code": 0, "result": [a.id]}
+            weights = call_unit(server, "VfWeight", ab, db)["result"]
+            # a: 4 - 1 claimed by web (the first of the tie) - 1 = 2 free after; b: lacks pp-db
+            assert weights == [[a.id, 998 - 2, "VfWeight"], [b.id, 1000, "VfWeight"]]
+            assert [r.path for r in engine.requests if "/api" in r.path] == ["/ovirt-engine/api/vms/%s" % db]
+            assert [len(domain.requests) for domain in (first, second)] == [5, 5]       # the cold read only
+            assert "b DROP: port profile pp-db is not defined in UCS domain %s" % second.url.split("//")[1] \
+                in log_text(server)
+        finally:
+            assert server.stop() == 0
 
 
 def test_a_remote_address_needs_allow_remote(tmp_path):

@@ -15,7 +15,7 @@ import trustme
 
 from conftest import CLI, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
-from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, sample_servers
+from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, sample_servers
 from ovirt_scheduler_proxy_plugins.config import PROPERTIES_VALIDATION
 
 LINE = re.compile(r"^(OK|WARN|FAIL)\s+(\S.*?)\s{2,}(.*)$")
@@ -215,8 +215,10 @@ def test_ucsm_login_per_domain_and_hosts_without_a_service_profile(world, engine
     with FakeUcsm(sample_servers(2)) as good, FakeUcsm(sample_servers(2), users={"ovirt-ro": "other"}) as bad:
         conf = write_conf(str(tmp_path), engine.url, extra=ucsm_section(str(tmp_path), good.url))
         found = lines(run_check(conf, plugins_dir))
-        assert found["ucsm login"][0][:2] == ("OK", "%s: logged in as ovirt-ro and read the service profiles"
-                                              % good.url)
+        assert found["ucsm login"][0][:2] == ("OK", "%s: logged in as ovirt-ro and read the service and port "
+                                              "profiles" % good.url)
+        assert found["port profiles"][0][:2] == ("OK", "every vmfex value (1) names a port profile in every UCS "
+                                                 "domain read (1)")
         mapping = found["capacity: ucsm"][0]
         assert mapping[0] == "WARN" and mapping[1].startswith("1 of 3 hosts have no UCS-M capacity")
         assert "rack9 (not found in any UCS domain)" in mapping[1] and "host_map" in mapping[2]
@@ -225,6 +227,26 @@ def test_ucsm_login_per_domain_and_hosts_without_a_service_profile(world, engine
         refused = lines(run_check(other, plugins_dir))["ucsm login"][0]
         assert refused[0] == "FAIL" and "refused ovirt-ro" in refused[1] and "username and password" in refused[2]
         assert good.active_sessions == 0 and bad.active_sessions == 0
+
+
+def test_vnic_profile_values_missing_in_a_domain_are_warned_about_with_the_domains(world, engine, tmp_path,
+                                                                                  plugins_dir):
+    healthy(world)
+    world.add_profile("db", vmfex="pp-db")
+    world.add_profile("odd", vmfex="pp-nowhere")
+    servers = sample_servers(2)
+    with FakeUcsm(servers[:1]) as first, \
+            FakeUcsm(servers[1:], port_profiles=[UcsmPortProfile("pp-vmfex")]) as second:
+        section = ucsm_section(str(tmp_path), "%s %s" % (first.url, second.url))
+        run = run_check(write_conf(str(tmp_path), engine.url, extra=section), plugins_dir)
+        found = lines(run)["port profiles"][0]
+        label = second.url.split("//")[1]
+        assert found[0] == "WARN" and run.returncode == 1
+        assert found[1] == ("2 vNIC profile values name no port profile in some UCS domain, so VfFilter keeps VMs "
+                            "using them out of those domains: vmfex=pp-db (missing in %s), vmfex=pp-nowhere "
+                            "(missing in %s, %s)" % (label, first.url.split("//")[1], label))
+        assert "UCS Manager" in found[2] and "port-profiles" in found[2]
+        assert first.active_sessions == second.active_sessions == 0
 
 
 def test_ucsm_https_to_a_plain_http_port_is_named_so(world, engine, tmp_path, plugins_dir):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from builders import host
+from builders import domain, host, need
 from conftest import CLI, int_scores, stderr_lines, write_conf
 from ovirt_scheduler_proxy_plugins import decide
 from ovirt_scheduler_proxy_plugins.config import EngineSettings, Settings
@@ -124,7 +124,7 @@ def test_unknown_vm_and_engine_down_are_one_line_each(conf, engine):
     assert engine.url in down.stderr and "Traceback" not in down.stderr
 
 
-def _report(hosts, demand=2):
+def _report(hosts, demand=need(2)):
     snap = Snapshot(vm=Vm("vm-id", "vm1", demand, None, "down"), hosts={h.host_id: h for h in hosts})
     ids = [h.host_id for h in hosts]
     verdicts = decide.filter_hosts(demand, ids, snap.hosts, keep_unknown=True)
@@ -146,6 +146,23 @@ def test_pending_claims_are_shown_and_colour_keeps_columns_aligned():
     assert row_a[pending] == "2" and "needs 2, 2 free: 6 of 8 used by 3 VMs (incl. 2 pending, 1 reserved)" in row_a
     assert "capacity unknown" in plain and "cluster properties: vf_reserve=1" in plain
     assert report["hosts"][0]["pending"] == 2
+
+
+def test_port_profile_reasons_are_shown_as_data_and_words():
+    report = _report([host("a", port_profiles=domain("pp-db")),
+                      host("b", port_profiles=domain("pp-web", url="https://ucsm-b.example.com")),
+                      host("c", port_profiles=domain(unknown="not in any UCS domain"))], need(2, "pp-db"))
+    rows = {row["host"]: row for row in report["hosts"]}
+    assert report["vm"]["port_profiles"] == ["pp-db"] and report["kept"] == 2
+    assert (rows["b"]["keep"], rows["b"]["reason"], rows["b"]["port_profiles"], rows["b"]["ucs_domain"]) == (
+        False, "port_profile_missing", ["pp-db"], "https://ucsm-b.example.com")
+    assert rows["b"]["why"] == "port profile pp-db is not defined in UCS domain ucsm-b.example.com"
+    assert (rows["c"]["keep"], rows["c"]["reason"], rows["c"]["ucs_domain"]) == (True, "port_profiles_unknown", None)
+    assert rows["c"]["why"] == "needs port profile pp-db, unknown here (not in any UCS domain)"
+    text = explain.render_text(report, colour=True)
+    assert "needs 2 VFs, port profile pp-db, cluster c1" in text
+    assert "\x1b[33mkeep" in text                                   # unknown is kept, in yellow
+    assert report["summary"] == "2 of 3 hosts can run vm1 (1 lacking a port profile)"
 
 
 class Tty(io.StringIO):

@@ -1,4 +1,4 @@
-"""The UCS-M client and read_capacity against the fake UCS-M over real HTTP(S)."""
+"""The UCS-M client and read_domains against the fake UCS-M over real HTTP(S)."""
 import logging
 import re
 import time
@@ -7,10 +7,10 @@ import warnings
 import pytest
 import trustme
 
-from ovirt_scheduler_proxy_plugins.sim.ucsm import (INVENTED_SESSION_LIMIT_CODE, TEMPLATE_DN,
-                                                    FakeUcsm, UcsmServer, sample_servers)
-from ucsm_source import (HostIdentity, UcsmAuthError, UcsmError, UcsmProtocolError,
-                         UcsmSessionError, UcsmSettings, UcsmUnavailable, read_capacity)
+from ovirt_scheduler_proxy_plugins.sim.ucsm import (INVENTED_SESSION_LIMIT_CODE, TEMPLATE_DN, FakeUcsm,
+                                                    UcsmPortProfile, UcsmServer, sample_servers)
+from ucsm_source import (HostIdentity, PortProfile, UcsmAuthError, UcsmError, UcsmProtocolError,
+                         UcsmSessionError, UcsmSettings, UcsmUnavailable, read_domains)
 from ucsm_source.client import UcsmClient, and_, eq, or_, wcard
 
 PASSWORD = 'p"&<w0rd\'>'
@@ -59,19 +59,29 @@ def tls_fake(tls_files):
         yield server
 
 
+FULL_READ = [("aaaLogin",), ("configResolveClasses", "lsServer", "vnicDynamicConPolicy", "vnicDynamicCon",
+                             "computeBlade", "computeRackUnit"),
+             ("configResolveClass", "vnicEther"), ("configResolveClass", "vnicProfile"), ("aaaLogout",)]
+
+
 def read(fake_or_settings, servers=None, deadline=None, **kw):
+    """Capacity per host; the first domain's failure is raised."""
     settings = (fake_or_settings if isinstance(fake_or_settings, UcsmSettings)
                 else settings_for(fake_or_settings))
     hosts = hosts_for(servers or sample_servers(8))
-    return read_capacity(settings, hosts, deadline or soon(), **kw)
+    reading = read_domains(settings, hosts, deadline or soon(), **kw)
+    if reading.failures:
+        raise next(iter(reading.failures.values()))
+    return reading.capacities
 
 
-# --- read_capacity happy paths -----------------------------------------------------------
+# --- read_domains happy paths ------------------------------------------------------------
 
-def test_read_capacity_answers_every_host_in_four_requests_and_logs_out(fake):
+def test_read_domains_answers_every_host_and_the_port_profiles_in_five_requests_and_logs_out(fake):
     servers = sample_servers(8)
     stranger = HostIdentity("id-x", "stranger", "11111111-2222-3333-4444-555555555555", "NOPE")
-    result = read_capacity(settings_for(fake), hosts_for(servers) + [stranger], soon())
+    reading = read_domains(settings_for(fake), hosts_for(servers) + [stranger], soon())
+    result = reading.capacities
     expected = {0: (10, "uuid", 1), 1: (4, "uuid", 0), 2: (10, "uuid", 2), 3: (0, "uuid", 0)}
     for index, server in enumerate(servers):
         answer = result["id-%d" % index]
@@ -80,16 +90,28 @@ def test_read_capacity_answers_every_host_in_four_requests_and_logs_out(fake):
     assert result["id-1"].policy == "org-root/ls-kvm-host2/dynamic-con"
     assert result["id-x"].dynamic_eth is None
     assert result["id-x"].reason == "not found in any UCS domain"
-    assert [request[0] for request in fake.requests] == [
-        "aaaLogin", "configResolveClasses", "configResolveClass", "aaaLogout"]
+    assert sorted(reading.port_profiles[fake.url]) == ["pp-db", "pp-vlan100", "pp-vmfex", "pp:legacy"]
+    assert reading.failures == {}
+    assert fake.requests == FULL_READ
     assert (fake.logins, fake.logouts, fake.active_sessions) == (1, 1, 0)
+
+
+def test_port_profiles_carry_vlans_qos_ports_and_clients_from_rn_only_children():
+    profiles = [UcsmPortProfile("pp-db", vlans=(("db-vlan200", 200), ("backup-vlan210", 210)), max_ports=32,
+                                qos_policy="gold", descr="databases"),
+                UcsmPortProfile("a:b", vlans=(), high_perf=False, clients=())]
+    with FakeUcsm([], users=USERS, port_profiles=profiles) as server:
+        reading = read_domains(settings_for(server), [], soon())
+    assert reading.port_profiles[server.url] == {
+        "pp-db": PortProfile("pp-db", "databases", ("db-vlan200", "backup-vlan210"), "db-vlan200", "gold", "",
+                             32, True, ("kvm",)),
+        "a:b": PortProfile("a:b", "", (), None, "", "", 64, False, ())}
 
 
 def test_count_in_use_false_skips_the_vnic_query(fake):
     result = read(fake, count_in_use=False)
     assert all(answer.in_use is None for answer in result.values())
-    assert [request[0] for request in fake.requests] == [
-        "aaaLogin", "configResolveClasses", "aaaLogout"]
+    assert fake.requests == FULL_READ[:2] + FULL_READ[3:]
 
 
 def test_request_count_does_not_grow_with_the_host_count():
@@ -100,12 +122,13 @@ def test_request_count_does_not_grow_with_the_host_count():
             result = read(server, servers)
             seen.append(server.requests)
         assert sum(answer.dynamic_eth is not None for answer in result.values()) == count
-    assert seen[0] == seen[1] and len(seen[0]) == 4
+    assert seen[0] == seen[1] == FULL_READ
 
 
-def test_no_hosts_means_no_session(fake):
-    assert read_capacity(settings_for(fake), [], soon()) == {}
-    assert fake.requests == []
+def test_no_hosts_means_port_profiles_only(fake):
+    reading = read_domains(settings_for(fake), [], soon())
+    assert reading.capacities == {} and len(reading.port_profiles[fake.url]) == 4
+    assert fake.requests == [FULL_READ[0], FULL_READ[3], FULL_READ[4]] and fake.active_sessions == 0
 
 
 def test_host_map_and_serial_over_the_wire(fake):
@@ -114,7 +137,7 @@ def test_host_map_and_serial_over_the_wire(fake):
              HostIdentity("b", "by-serial", None, servers[5].serial.lower()),
              HostIdentity("c", "template", None, None)]
     settings = settings_for(fake, host_map={"mapped": servers[4].sp_dn, "c": TEMPLATE_DN})
-    result = read_capacity(settings, hosts, soon())
+    result = read_domains(settings, hosts, soon()).capacities
     assert (result["a"].matched_by, result["a"].dynamic_eth) == ("host_map", 10)
     assert (result["b"].matched_by, result["b"].dynamic_eth) == ("serial", 4)
     assert result["c"].dynamic_eth is None and "host_map entry" in result["c"].reason
@@ -132,16 +155,21 @@ def test_two_domains_first_wins_and_both_are_logged_out(caplog):
         assert result["id-5"].domain == second.url and result["id-5"].dynamic_eth == 4
         assert "2 UCS domains" in caplog.text
         for server in (first, second):
-            assert len(server.requests) == 4 and server.active_sessions == 0
+            assert server.requests == FULL_READ and server.active_sessions == 0
 
 
-def test_a_failing_second_domain_raises_after_the_first_logged_out():
+def test_a_failing_domain_is_reported_and_the_others_are_still_read():
     with FakeUcsm(sample_servers(2), users=USERS) as first, \
-            FakeUcsm(sample_servers(2), users=USERS) as second:
-        second.faults.http_status = 503
-        with pytest.raises(UcsmUnavailable, match="HTTP 503"):
-            read(settings_for(first, second))
-        assert (first.logouts, first.active_sessions, second.active_sessions) == (1, 0, 0)
+            FakeUcsm(sample_servers(4)[2:], users=USERS) as second:
+        first.faults.http_status = 503
+        reading = read_domains(settings_for(first, second), hosts_for(sample_servers(4)), soon())
+        assert list(reading.failures) == [first.url]
+        assert isinstance(reading.failures[first.url], UcsmUnavailable)
+        assert "HTTP 503" in str(reading.failures[first.url])
+        assert list(reading.port_profiles) == [second.url]
+        assert reading.capacities["id-2"].domain == second.url and reading.capacities["id-2"].dynamic_eth == 10
+        assert reading.capacities["id-0"].domain is None
+        assert (second.logouts, first.active_sessions, second.active_sessions) == (1, 0, 0)
 
 
 # --- sessions and UCS-M errors -----------------------------------------------------------
@@ -158,9 +186,7 @@ def test_expired_cookie_means_one_relogin_then_success(fake):
     fake.faults.expire_cookies()
     result = read(fake)
     assert result["id-0"].dynamic_eth == 10
-    assert [request[0] for request in fake.requests] == [
-        "aaaLogin", "configResolveClasses", "aaaLogin", "configResolveClasses",
-        "configResolveClass", "aaaLogout"]
+    assert fake.requests == FULL_READ[:2] + FULL_READ[:2] + FULL_READ[2:]
     assert (fake.logins, fake.active_sessions) == (2, 0)
 
 
@@ -290,7 +316,7 @@ def test_connection_refused_is_unavailable():
         url = gone.url
     started = time.monotonic()
     with pytest.raises(UcsmUnavailable, match="refused"):
-        read_capacity(UcsmSettings((url,), "u", "p"), hosts_for(sample_servers(1)), soon())
+        read(UcsmSettings((url,), "u", "p"), sample_servers(1))
     assert time.monotonic() - started < 1
 
 
@@ -347,7 +373,7 @@ def test_one_http_to_https_redirect_is_followed(tls_fake, tls_files):
         # only the first request took the detour: the cookie never travels over http
         assert plain.requests == [("aaaLogin",)]
     assert result["id-0"].domain == plain.url and result["id-0"].dynamic_eth == 10
-    assert len(tls_fake.requests) == 4 and tls_fake.active_sessions == 0
+    assert tls_fake.requests == FULL_READ and tls_fake.active_sessions == 0
 
 
 def test_redirect_to_plain_http_is_refused(fake):

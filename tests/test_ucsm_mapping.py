@@ -5,7 +5,8 @@ import pytest
 
 from ucsm_source.mapping import (index_domain, map_domain, merge_domains, parse_dynamic_eth,
                                  swap_uuid)
-from ucsm_source.model import HostIdentity, ManagedObject
+from ucsm_source.model import HostIdentity, ManagedObject, PortProfile
+from ucsm_source.profiles import port_profiles
 
 UUID = "4b279c8a-5f19-11e2-0000-0000000003bf"
 SWAPPED = "8a9c274b-195f-e211-0000-0000000003bf"
@@ -37,7 +38,7 @@ def host(hw_uuid=UUID, serial=None, name="host1", host_id="id-1"):
 
 
 def answer(objects, the_host=None, host_map=None, count_in_use=True, url="https://ucsm-a"):
-    """One host through index -> map -> merge, as read_capacity does for one domain."""
+    """One host through index -> map -> merge, as read_domains does for one domain."""
     the_host = the_host or host()
     host_map = host_map or {}
     inventory = index_domain(url, objects, count_in_use)
@@ -195,3 +196,19 @@ def test_host_in_two_domains_takes_the_first_and_warns(caplog):
         result = merge_domains([the_host], answers, {})[the_host.host_id]
     assert (result.domain, result.dynamic_eth) == ("https://ucsm-a", 10)
     assert "2 UCS domains" in caplog.text and "https://ucsm-b" in caplog.text
+
+
+def test_port_profiles_group_rn_derived_children_under_their_profile():
+    base = "fabric/lan/profiles/vnic-"
+    objects = [ManagedObject("vnicProfile", {"dn": base + "pp:db", "name": "pp:db", "maxPorts": "64",
+                                             "hostNwIOPerf": "high-perf-reqd", "qosPolicyName": "gold"}),
+               ManagedObject("vnicEtherIf", {"dn": base + "pp:db/if-v200", "name": "v200", "defaultNet": "no"}),
+               ManagedObject("vnicEtherIf", {"dn": base + "pp:db/if-v100", "name": "v100", "defaultNet": "yes"}),
+               ManagedObject("faultInst", {"dn": base + "pp:db/fault-F1", "code": "F1"}),
+               ManagedObject("vmVnicProfCl", {"dn": base + "pp:db/cl-kvm", "name": "kvm"}),
+               ManagedObject("vnicProfile", {"dn": base + "x", "maxPorts": "many"}),
+               ManagedObject("vnicEtherIf", {"dn": base + "pp-other/if-v9", "name": "v9"})]
+    found = port_profiles(objects)
+    assert found == {
+        "pp:db": PortProfile("pp:db", "", ("v200", "v100"), "v100", "gold", "", 64, True, ("kvm",)),
+        "x": PortProfile("x", max_ports=None)}                  # name from the dn; an odd maxPorts is unknown

@@ -1,8 +1,8 @@
-"""Cisco UCS Manager as a capacity source: dynamic vNICs (VM-FEX VFs) per oVirt host."""
+"""Cisco UCS Manager as a data source: dynamic vNICs (VM-FEX VFs) per oVirt host, port profiles per domain."""
 from .client import (UcsmAuthError, UcsmError, UcsmProtocolError, UcsmSessionError,
                      UcsmUnavailable)
-from .model import HostIdentity, UcsmCapacity, UcsmSettings
-from .source import read_capacity
+from .model import HostIdentity, PortProfile, UcsmCapacity, UcsmReading, UcsmSettings
+from .source import read_domains
 
-__all__ = ["HostIdentity", "UcsmAuthError", "UcsmCapacity", "UcsmError", "UcsmProtocolError",
-           "UcsmSessionError", "UcsmSettings", "UcsmUnavailable", "read_capacity"]
+__all__ = ["HostIdentity", "PortProfile", "UcsmAuthError", "UcsmCapacity", "UcsmError", "UcsmProtocolError",
+           "UcsmReading", "UcsmSessionError", "UcsmSettings", "UcsmUnavailable", "read_domains"]

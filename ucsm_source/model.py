@@ -51,3 +51,28 @@ class ManagedObject:
     def get(self, name: str) -> str:
         """An attribute, "" when absent (UCS-M itself uses "" for unset)."""
         return self.attrs.get(name, "")
+
+
+@dataclass(frozen=True)
+class PortProfile:
+    """A VM-FEX port profile (vnicProfile, fabric/lan/profiles/vnic-NAME) as one domain defines it.
+
+    maxPorts is reported, never scheduled by: where UCS-M counts it is unverified.
+    """
+    name: str
+    descr: str = ""
+    vlans: Tuple[str, ...] = ()        # vnicEtherIf names (VLAN names), in UCS-M's order
+    native_vlan: Optional[str] = None  # the one with defaultNet=yes
+    qos_policy: str = ""
+    network_control_policy: str = ""
+    max_ports: Optional[int] = None
+    high_performance: bool = False     # hostNwIOPerf = high-perf-reqd
+    clients: Tuple[str, ...] = ()      # vmVnicProfCl names
+
+
+@dataclass(frozen=True)
+class UcsmReading:
+    """Every configured domain read once: what the readable ones said, and why the others failed."""
+    capacities: Mapping[str, UcsmCapacity]                   # host id -> answer (first domain wins)
+    port_profiles: Mapping[str, Mapping[str, PortProfile]]   # domain URL -> name -> profile (read ones)
+    failures: Mapping[str, Exception]                        # domain URL -> the UcsmError it raised

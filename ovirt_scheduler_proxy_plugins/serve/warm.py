@@ -23,7 +23,7 @@ from collections import ChainMap, OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
-from ..accounting import HostRecord, VmRecord, holdings
+from ..accounting import HostRecord, VfProfile, VmRecord, holdings, vf_networks
 from ..config import Settings
 from ..engine import EngineError, EngineSession, EngineUnreachable
 from ..snapshot import open_session, seen_in
@@ -38,7 +38,7 @@ BACKOFF_FIRST, BACKOFF_MAX = 0.5, 8.0
 class UsageView:
     """One read of the running VMs on the VF networks, counted once for every decision using it."""
     key: tuple                       # what it was read with (engine account, VF property)
-    profiles: Dict[str, str]         # VF vNIC profile id -> network
+    profiles: Dict[str, VfProfile]   # VF vNIC profile id -> network, port profile
     vms: Tuple[VmRecord, ...]        # running VMs on those networks
     asked_at: float                  # time.monotonic() when the engine was asked
     counted: dict = field(default_factory=dict, compare=False)   # holdings / seen, computed once
@@ -219,7 +219,7 @@ class WarmEngine:
                 session = self._background.session(settings)
                 asked_at = time.monotonic()
                 profiles = session.vf_profiles(settings.vf_property)
-                vms = session.vms(None, frozenset(profiles.values())) if profiles else []
+                vms = session.vms(None, vf_networks(profiles)) if profiles else []
                 session.drain_requests()
                 session.save_token()
             self.store_view(UsageView(_key(settings), profiles, tuple(vms), asked_at))
@@ -244,7 +244,7 @@ class WarmReads:
         self._asked: List[str] = []
         self._reused = engine.recent(settings, reuse_for) if reuse_for else None
         self._view: Optional[UsageView] = None     # a fresh view to count with, if any
-        self._profiles: Dict[str, str] = {}
+        self._profiles: Dict[str, VfProfile] = {}
         self._counted: Optional[UsageView] = None      # the view vms_for answered from
         self._fresh_vm = False
         self.memo = engine.memo
@@ -252,7 +252,7 @@ class WarmReads:
     def _request(self, call):
         return self._engine.request(self._settings, self._deadline, self._asked, call)
 
-    def vf_profiles(self, vf_property: str) -> Dict[str, str]:
+    def vf_profiles(self, vf_property: str) -> Dict[str, VfProfile]:
         if self._reused is not None:
             self._profiles = self._reused[0].profiles
         else:

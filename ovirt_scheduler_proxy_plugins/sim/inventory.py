@@ -25,6 +25,9 @@ HOST_STATUSES = frozenset((
 VM_STATUSES_WITHOUT_HOST = frozenset(("down", "suspended", "image_locked"))
 
 DEFAULT_CLUSTER = "Default"
+# What `engine-config -s CustomDeviceProperties=...` gave vNIC profiles (interface type): the
+# documented vmfex regex. A real engine keeps the value internal (GET /options answers 404).
+DEFAULT_DEVICE_PROPERTIES = {"vmfex": "^[a-zA-Z0-9_.-]{2,32}$"}
 DEFAULT_VMFEX_PROFILE = "vmfex"          # network "vmfex", custom property vmfex=pp-vmfex
 DEFAULT_PLAIN_PROFILE = "ovirtmgmt"      # network "ovirtmgmt", no custom property
 
@@ -73,11 +76,18 @@ class SimPolicy:
 
 
 @dataclass
+class SimNetwork:
+    id: str
+    name: str
+
+
+@dataclass
 class SimProfile:
     id: str
     name: str
     network_name: str
     custom_properties: Dict[str, str]     # e.g. {"vmfex": "pp-vlan100"}; {} for a plain profile
+    description: str = ""
 
 
 @dataclass
@@ -124,6 +134,7 @@ class Inventory:
     hosts: Dict[str, SimHost] = field(default_factory=dict)
     vms: Dict[str, SimVm] = field(default_factory=dict)
     profiles: Dict[str, SimProfile] = field(default_factory=dict)
+    networks: Dict[str, SimNetwork] = field(default_factory=dict)   # every profile's network, at least
     users: Dict[str, str] = field(default_factory=lambda: {"admin@internal": "secret"})
     policy_units: Dict[str, SimPolicyUnit] = field(default_factory=dict)
     policies: Dict[str, SimPolicy] = field(default_factory=dict)
@@ -134,6 +145,8 @@ class Inventory:
     # user -> top-level API collections that answer 403 to that user (fake choice: a real engine
     # filters lists by permission for non-admin users, and refuses admin-only resources).
     forbidden: Dict[str, frozenset] = field(default_factory=dict)
+    # vNIC profile custom properties the engine accepts (name -> regex the whole value must match).
+    device_properties: Dict[str, str] = field(default_factory=lambda: dict(DEFAULT_DEVICE_PROPERTIES))
 
     def add_cluster(self, name: str = DEFAULT_CLUSTER) -> SimCluster:
         """Return the cluster called `name`, creating it on first use."""
@@ -219,8 +232,13 @@ class Inventory:
         if vmfex is not None:
             props["vmfex"] = vmfex
         pid = sim_id("vnicprofile", name)
-        self.profiles[pid] = SimProfile(pid, name, network_name or name, props)
+        self.profiles[pid] = SimProfile(pid, name, self.add_network(network_name or name).name, props)
         return self.profiles[pid]
+
+    def add_network(self, name: str) -> SimNetwork:
+        """Return the (VM) network called `name`, creating it on first use."""
+        nid = sim_id("network", name)
+        return self.networks.setdefault(nid, SimNetwork(nid, name))
 
     def add_host(self, name: str, cluster: str = DEFAULT_CLUSTER, vf_devices: int = 0,
                  vf_driver: str = "enic", nic_vfs_configured: Optional[int] = None, vf_nics: int = 0,

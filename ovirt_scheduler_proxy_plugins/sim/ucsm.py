@@ -3,7 +3,9 @@
 It speaks the subset in docs/ucsm-xml-api.md: session methods with cookies and a per-user
 session limit, the configResolve* queries and configScope with inFilter (eq, ne, wcard, and,
 or, not; checked as UCS-M takes filters, see _in_filter), both error forms, and faults (hang,
-HTTP errors, broken XML, entity bombs, expired cookies). Objects carry every attribute ucsmsdk 0.9.27 knows for their class, so documents
+HTTP errors, broken XML, entity bombs, expired cookies). Besides servers and their service
+profiles it serves VM-FEX port profiles (fabric/lan/profiles/vnic-NAME) with their VLANs and
+profile clients (port-profiles.md §1). Objects carry every attribute ucsmsdk 0.9.27 knows for their class, so documents
 are as large as real ones. Sample values are invented; only the names are real.
 """
 import logging
@@ -82,6 +84,33 @@ def sample_servers(count: int = 4) -> List[UcsmServer]:
             dynamic_in_use={0: 1, 2: 2}.get(kind, 0), derived_uuid=kind == 2,
             dynamic_inst_type="dynamic-vf" if kind == 2 else "dynamic"))
     return servers
+
+
+@dataclass
+class UcsmPortProfile:
+    """A VM-FEX port profile of the domain, with its VLANs and profile clients."""
+    name: str                                 # [-.:_a-zA-Z0-9]{1,31}
+    vlans: Tuple[Tuple[str, int], ...] = (("vlan100", 100),)   # (VLAN name, id); the first is native
+    max_ports: int = 64
+    high_perf: bool = True                    # hostNwIOPerf = high-perf-reqd
+    qos_policy: str = ""
+    clients: Tuple[str, ...] = ("kvm",)       # vmVnicProfCl names (dc, org and switch ".*")
+    descr: str = ""
+
+    @property
+    def dn(self) -> str:
+        return "fabric/lan/profiles/vnic-" + self.name
+
+
+def sample_port_profiles() -> List[UcsmPortProfile]:
+    """The fake's default port profiles: pp-vmfex and pp-vlan100 (the simulated worlds' vNIC
+    profiles name them), pp-db with two VLANs and a QoS policy, and pp:legacy, a name UCS-M
+    allows and the documented vmfex regex rejects."""
+    return [UcsmPortProfile("pp-vmfex"),
+            UcsmPortProfile("pp-vlan100", descr="VLAN 100, high performance"),
+            UcsmPortProfile("pp-db", vlans=(("db-vlan200", 200), ("backup-vlan210", 210)), max_ports=32,
+                            qos_policy="gold", descr="databases"),
+            UcsmPortProfile("pp:legacy", vlans=(("vlan300", 300),), high_perf=False, clients=())]
 
 
 @dataclass
@@ -182,9 +211,28 @@ _VNIC_ETHER = dict(
     sriovHpnPreference="disabled", statsPolicyName="default", status="", switchId="A",
     type="ether", virtualizationPreference="NONE")
 
+_VNIC_PROFILE = dict(
+    cdp="disabled", childAction="deleteNonPresent", configQualifier="normal", cos="any", descr="",
+    forgeMac="allow", hostNwIOPerf="none", intId="", lldp="", macRegisterMode="only-native-vlan",
+    maxPorts="64", name="", nwCtrlPolicyName="", operNwCtrlPolicyName="org-root/nwctrl-default",
+    operQosPolicyName="", orgDn="org-root", pinToGroupName="", policyLevel="0", policyOwner="local",
+    portProfileUuid="0", primaryVlanId="1", qosPolicyDn="", qosPolicyId="none", qosPolicyName="",
+    sacl="", status="", swABorderAggrPort="0", swABorderPort="0", swABorderSlot="0",
+    swBBorderAggrPort="0", swBBorderPort="0", swBBorderSlot="0", type="regular",
+    uplinkFailAction="link-down")
+_VNIC_ETHER_IF = dict(
+    addr="derived", childAction="deleteNonPresent", configQualifier="", defaultNet="no", fltAggr="0",
+    isQinQVlan="no", name="", operPrimaryVnetDn="", operPrimaryVnetName="", operState="indeterminate",
+    operVnetDn="", operVnetName="", owner="logical", propAcl="0", pubNwId="0", sacl="", sharing="none",
+    status="", switchId="A", type="ether", vnet="1")
+_VM_VNIC_PROF_CL = dict(childAction="deleteNonPresent", dcName=".*", descr="", intId="", name="",
+                        orgPath=".*", policyLevel="0", policyOwner="local", sacl="", status="",
+                        swName=".*")
+
 _TEMPLATES = {"lsServer": _LS_SERVER, "computeBlade": _COMPUTE_BLADE,
               "computeRackUnit": _COMPUTE_RACK_UNIT, "vnicDynamicConPolicy": _DYNAMIC_CON,
-              "vnicDynamicCon": _DYNAMIC_CON, "vnicEther": _VNIC_ETHER}
+              "vnicDynamicCon": _DYNAMIC_CON, "vnicEther": _VNIC_ETHER, "vnicProfile": _VNIC_PROFILE,
+              "vnicEtherIf": _VNIC_ETHER_IF, "vmVnicProfCl": _VM_VNIC_PROF_CL}
 _PROPERTIES = {class_id: set(template) | {"dn", "rn"} for class_id, template in _TEMPLATES.items()}
 
 _Mo = Tuple[str, Dict[str, str]]               # (class id, attributes with dn)
@@ -270,10 +318,25 @@ def _extras() -> Iterator[_Mo]:
               protection="none")
 
 
-def build_objects(servers: Iterable[UcsmServer]) -> List[_Mo]:
+def _port_profile_objects(profile: UcsmPortProfile) -> Iterator[_Mo]:
+    """The vnicProfile, then its VLANs (vnicEtherIf) and profile clients (vmVnicProfCl)."""
+    native = profile.vlans[0] if profile.vlans else ("", 1)
+    yield _mo("vnicProfile", profile.dn, name=profile.name, descr=profile.descr, maxPorts=str(profile.max_ports),
+              hostNwIOPerf="high-perf-reqd" if profile.high_perf else "none", qosPolicyName=profile.qos_policy,
+              operQosPolicyName="org-root/ep-qos-%s" % profile.qos_policy if profile.qos_policy else "",
+              primaryVlanId=str(native[1]))
+    for index, (vlan, vlan_id) in enumerate(profile.vlans):
+        yield _mo("vnicEtherIf", "%s/if-%s" % (profile.dn, vlan), name=vlan, defaultNet="yes" if index == 0 else "no",
+                  vnet=str(vlan_id), operVnetName=vlan, operVnetDn="fabric/lan/net-%s" % vlan)
+    for client in profile.clients:
+        yield _mo("vmVnicProfCl", "%s/cl-%s" % (profile.dn, client), name=client)
+
+
+def build_objects(servers: Iterable[UcsmServer], port_profiles: Iterable[UcsmPortProfile] = ()) -> List[_Mo]:
     """Every object of the fake domain; servers may share a policy, nothing else."""
     objects: Dict[str, _Mo] = {}
     every = [mo for server in servers for mo in _server_objects(server)] + list(_extras())
+    every += [mo for profile in port_profiles for mo in _port_profile_objects(profile)]
     for class_id, attrs in every:
         existing = objects.setdefault(attrs["dn"], (class_id, attrs))
         if existing != (class_id, attrs):
@@ -402,8 +465,10 @@ class FakeUcsm:
 
     def __init__(self, servers: Iterable[UcsmServer], users: Optional[Mapping[str, str]] = None,
                  tls_cert: Optional[str] = None, tls_key: Optional[str] = None,
-                 redirect_to: Optional[str] = None):
-        self.objects = build_objects(servers)
+                 redirect_to: Optional[str] = None,
+                 port_profiles: Optional[Iterable[UcsmPortProfile]] = None):
+        """port_profiles None: sample_port_profiles()."""
+        self.objects = build_objects(servers, sample_port_profiles() if port_profiles is None else port_profiles)
         self.users = dict(users if users is not None else {"ovirt-ro": "secret"})
         self.faults = Faults()
         self.requests: List[Tuple[str, ...]] = []

@@ -54,10 +54,6 @@ def local_findings(args: argparse.Namespace, settings: Optional[Settings]) -> It
         yield found
 
 
-def _cluster_versions(clusters: list) -> List[str]:
-    return sorted({"%d.%d" % (c.version.major, c.version.minor) for c in clusters if c.version})
-
-
 def engine_findings(settings: Settings, timeout: float, progress: Callable[[str], None]) -> Iterator[Finding]:
     progress("logging in to the engine")
     engine, found = check_engine.login(settings, timeout)
@@ -73,12 +69,12 @@ def engine_findings(settings: Settings, timeout: float, progress: Callable[[str]
         yield check_engine.vf_property(settings, reads)
         progress("reading clusters, engine options and scheduling policies")
         clusters = lookup.clusters(engine)
-        yield check_engine.device_properties(engine, settings, reads, _cluster_versions(clusters))
+        yield check_engine.device_properties(engine, settings, reads, lookup.cluster_versions(clusters))
         yield from check_engine.scheduler(engine, clusters)
         yield check_engine.engine_capacity_finding(settings, reads.hosts)
         if settings.ucsm is not None:
             progress("logging in to UCS-M and mapping the hosts")
-            yield from check_ucsm.ucsm_findings(settings, reads.hosts, timeout)
+            yield from check_ucsm.ucsm_findings(settings, reads.hosts, reads.profiles, timeout)
     except common.ToolError as err:
         yield Finding("engine", FAIL, str(err), check_engine.ENGINE_HINT)
     finally:

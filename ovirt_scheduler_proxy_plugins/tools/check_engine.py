@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from .. import config, install
-from ..accounting import HostRecord, engine_capacity
+from ..accounting import HostRecord, VfProfile, engine_capacity, vf_networks
 from ..config import Settings
 from ..engine import EngineError
 from ..snapshot import open_session
@@ -29,8 +29,7 @@ RIGHTS_HINT = ("give the account read access to VMs, hosts and vNIC profiles, e.
                "on the System (Administration > Users > Permissions)")
 DISCOVERY_HINT = ("start %s, engine-config -s ExternalSchedulerEnabled=true, then restart ovirt-engine (after "
                   "the proxy: the engine discovers units only at its start)" % install.PROXY_SERVICE)
-DEVICE_PROPERTY = ("engine-config -s CustomDeviceProperties='{type=interface;prop={%s=^[a-zA-Z0-9_.-]{2,32}$}}' "
-                   "--cver=%s")
+DEVICE_PROPERTY = "engine-config -s CustomDeviceProperties='{type=interface;prop={%s=%s}}' --cver=%s"
 
 
 def bounded(call: Callable, seconds: float):
@@ -102,7 +101,7 @@ def login(settings: Settings, timeout: float) -> Tuple[Optional[lookup.Engine], 
 @dataclass
 class Reads:
     """What the units read, read the way they read it."""
-    profiles: Dict[str, str]          # vf profile id -> network
+    profiles: Dict[str, VfProfile]    # vf profile id -> network, port profile
     hosts: List[HostRecord]
 
 
@@ -115,7 +114,7 @@ def rights(engine: lookup.Engine, settings: Settings, timeout: float) -> Tuple[O
         profiles = session.vf_profiles(settings.vf_property)
         step = "VMs"
         if profiles:
-            vm_count = len(session.vms(NO_VM, frozenset(profiles.values())))
+            vm_count = len(session.vms(NO_VM, vf_networks(profiles)))
         else:
             vm_count = 0
             engine.call("listing VMs", lambda: engine.system.vms_service().list(max=1))
@@ -139,7 +138,7 @@ def vf_property(settings: Settings, reads: Reads) -> Finding:
                        "and VfFilter keeps every host" % prop,
                        "set %s=<UCS port profile> on the VM-FEX vNIC profiles (Network > vNIC Profiles > Edit), "
                        "or fix [scheduler] vf_property" % prop)
-    networks = sorted(set(reads.profiles.values()))
+    networks = sorted(vf_networks(reads.profiles))
     count = len(reads.profiles)
     return Finding("vf property", OK, "%d vNIC profile%s %s (networks: %s)" % (
         count, " carries" if count == 1 else "s carry", prop, output.listed(networks)))
@@ -158,9 +157,10 @@ def _defines(value: str, prop: str) -> bool:
     return "type=interface" in value and re.search(r"[{;]\s*%s\s*=" % re.escape(prop), value) is not None
 
 
-def _define(prop: str, versions: List[str]) -> str:
+def define_property(settings: Settings, versions: List[str]) -> str:
     """One engine-config command per cluster version (each version has its own value)."""
-    commands = "; ".join(DEVICE_PROPERTY % (prop, version) for version in versions or ["VERSION"])
+    prop, regex = settings.vf_property, settings.vf_property_regex
+    commands = "; ".join(DEVICE_PROPERTY % (prop, regex, version) for version in versions or ["VERSION"])
     return "on the engine: %s; then restart ovirt-engine" % commands
 
 
@@ -172,12 +172,12 @@ def device_properties(engine: lookup.Engine, settings: Settings, reads: Reads, v
             return Finding(name, OK, "not readable through the REST API; defined, since vNIC profiles carry %s "
                            "(the engine accepts only defined properties)" % prop)
         return Finding(name, WARN, "not readable through the REST API, and no vNIC profile carries %s" % prop,
-                       "check on the engine: engine-config -g %s; to define it %s" % (name, _define(prop, versions)))
+                       "check on the engine: engine-config -g %s; to define it %s" % (name, define_property(settings, versions)))
     missing = [v for v in versions if not _defines(values.get(v, ""), prop)]
     if missing:
         return Finding(name, FAIL, "does not define %s for interfaces in cluster version %s"
                        % (prop, ", ".join(missing)),
-                       _define(prop, missing) + " (repeat SecurityGroups inside prop={...} if used)")
+                       define_property(settings, missing) + " (repeat SecurityGroups inside prop={...} if used)")
     return Finding(name, OK, "defines %s for interfaces in cluster version %s" % (prop, ", ".join(versions)))
 
 

@@ -1,24 +1,21 @@
-"""`check` items for the [ucsm] source: a login to each UCS domain, and a service profile (hence a
-dynamic vNIC count) for every engine host, read with ucsm_source.read_capacity like the units."""
+"""`check` items for the [ucsm] source: a login to each UCS domain, a service profile (hence a
+dynamic vNIC count) for every engine host, and a port profile in every domain for every VF
+property value, read with ucsm_source.read_domains like the units."""
 import time
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Mapping
 
-from ..accounting import HostRecord, engine_capacity
+from ..accounting import HostRecord, VfProfile, engine_capacity
 from ..config import Settings
-from . import output
+from ..render import domain_label
+from ..ucsm_facts import ucsm_settings
+from . import output, port_profile_plan
 from .check_local import PLAIN_HTTP, UCSM_CA_HINT, WRONG_NAME, tls_trouble
 from .findings import FAIL, OK, WARN, Finding
 
 MAP_HINT = ("add a line 'HOST = org-root/ls-PROFILE' to [ucsm] host_map, or fix the service profile "
             "association in UCS Manager")
-
-
-def _domain_settings(settings: Settings, url: str):
-    import ucsm_source
-    ucsm = settings.ucsm
-    return ucsm_source.UcsmSettings(urls=(url,), username=ucsm.username, password=ucsm.password,
-                                    ca_file=ucsm.ca_file, insecure=ucsm.insecure, timeout=ucsm.timeout,
-                                    host_map=dict(ucsm.host_map))
+PORT_PROFILE_HINT = ("define the port profile in UCS Manager of those domains (LAN > Port Profiles), or point the "
+                     "vNIC profile at one they define (`ovirt-vf-scheduler port-profiles` lists them)")
 
 
 def _login_failure(url: str, user: str, err: Exception) -> Finding:
@@ -39,19 +36,21 @@ def _login_failure(url: str, user: str, err: Exception) -> Finding:
                    "with https, set [ucsm] ca_file")
 
 
-def ucsm_findings(settings: Settings, hosts: List[HostRecord], timeout: float) -> Iterator[Finding]:
-    """One login line per domain, then one line for the host mapping (per-host reasons listed)."""
+def ucsm_findings(settings: Settings, hosts: List[HostRecord], vf_profiles: Mapping[str, VfProfile],
+                  timeout: float) -> Iterator[Finding]:
+    """One login line per domain, one line for the host mapping (per-host reasons listed), one
+    for the port profiles the VF property values name."""
     import ucsm_source
     identities = [ucsm_source.HostIdentity(h.host_id, h.name, h.hw_uuid, h.serial) for h in hosts]
-    answers = []
+    answers, domains = [], {}
     for url in settings.ucsm.urls:
-        try:
-            answers.append(ucsm_source.read_capacity(_domain_settings(settings, url), identities,
-                                                     time.monotonic() + timeout))
-        except ucsm_source.UcsmError as err:
-            yield _login_failure(url, settings.ucsm.username, err)
+        reading = ucsm_source.read_domains(ucsm_settings(settings, (url,)), identities, time.monotonic() + timeout)
+        if url in reading.failures:
+            yield _login_failure(url, settings.ucsm.username, reading.failures[url])
             continue
-        yield Finding("ucsm login", OK, "%s: logged in as %s and read the service profiles"
+        answers.append(reading.capacities)
+        domains[url] = set(reading.port_profiles[url])
+        yield Finding("ucsm login", OK, "%s: logged in as %s and read the service and port profiles"
                       % (url, settings.ucsm.username))
     if answers and hosts:
         merged = {h.host_id: next((a[h.host_id] for a in answers if a[h.host_id].domain), answers[0][h.host_id])
@@ -62,6 +61,23 @@ def ucsm_findings(settings: Settings, hosts: List[HostRecord], timeout: float) -
             yield Finding("capacity: sources", WARN, "engine and UCS-M disagree on %d host%s: %s" % (
                 len(disagree), "" if len(disagree) == 1 else "s", output.listed(disagree)),
                 "capacity_source = min uses the smaller of the two; check the VIC's VF count on those hosts")
+    if domains and vf_profiles:
+        yield _port_profiles(settings, vf_profiles, domains)
+
+
+def _port_profiles(settings: Settings, vf_profiles: Mapping[str, VfProfile], domains: Dict[str, set]) -> Finding:
+    values = {profile.port_profile for profile in vf_profiles.values() if profile.port_profile}
+    missing = port_profile_plan.unresolved(values, domains)
+    if not missing:
+        return Finding("port profiles", OK, "every %s value (%d) names a port profile in every UCS domain read (%d)"
+                       % (settings.vf_property, len(values), len(domains)))
+    effect = ("VfFilter keeps VMs using them out of those domains" if settings.checks_port_profiles
+              else "VMs using them fail to start there ([ucsm] port_profiles = ignore)")
+    listed = ["%s=%s (missing in %s)" % (settings.vf_property, item.value,
+                                         ", ".join(domain_label(url) for url in item.missing_in)) for item in missing]
+    return Finding("port profiles", WARN, "%d vNIC profile value%s name%s no port profile in some UCS domain, so %s: %s"
+                   % (len(missing), "" if len(missing) == 1 else "s", "s" if len(missing) == 1 else "", effect,
+                      output.listed(listed, most=5)), PORT_PROFILE_HINT)
 
 
 def _mapping(settings: Settings, hosts: List[HostRecord], merged: Dict[str, object]) -> Finding:

@@ -7,7 +7,7 @@ numbers from snapshot.host_states, so they match what the units see, pending cla
 from dataclasses import dataclass
 from typing import Dict, List
 
-from ..accounting import HOLDING_STATUSES, demand
+from ..accounting import HOLDING_STATUSES, demand, vf_networks
 from ..config import Settings
 from ..model import HostVfs
 from ..snapshot import OneShotReads, host_states, open_session
@@ -36,7 +36,7 @@ def read(settings: Settings, host_ids: List[str], deadline: float) -> HostsVfs:
     session = open_session(settings, deadline)
     try:
         profiles = session.vf_profiles(settings.vf_property)
-        vms = session.vms(NO_VM, frozenset(profiles.values())) if profiles else []
+        vms = session.vms(NO_VM, vf_networks(profiles)) if profiles else []
         vf_profile_ids = frozenset(profiles)
         hosts, summary = host_states(settings, OneShotReads(session), host_ids, vms, vf_profile_ids, deadline) \
             if host_ids else ({}, "")

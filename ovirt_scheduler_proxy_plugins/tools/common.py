@@ -43,15 +43,15 @@ def epilog(*lines: str) -> str:
 def add_command(sub, name: str, body: Callable[[argparse.Namespace], int], summary: str, description: str,
                 exit_lines, failed_line: str = FAILED_LINE, timeout: float = DEFAULT_TIMEOUT,
                 timeout_help: str = "give up after this long, login included",
-                watchdog_factor: float = 1.0) -> argparse.ArgumentParser:
+                watchdog_factor: float = 1.0, label: str = "") -> argparse.ArgumentParser:
     """A subcommand with --config, --json and --timeout, whose --help ends with its exit codes (its own
     0/1 lines, then 2 and 3; kept as written, hence the raw formatter), run by `run` under a watchdog
-    of timeout x watchdog_factor."""
+    of timeout x watchdog_factor; its messages start with `label` (default: the name)."""
     codes = epilog(*(tuple(exit_lines) + (USAGE_LINE, failed_line)))
     parser = sub.add_parser(name, help=summary, description=wrap(description), epilog=codes,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_common_arguments(parser, timeout, timeout_help)
-    parser.set_defaults(func=lambda args: run(name, body, args, args.timeout * watchdog_factor))
+    parser.set_defaults(func=lambda args: run(label or name, body, args, args.timeout * watchdog_factor))
     return parser
 
 

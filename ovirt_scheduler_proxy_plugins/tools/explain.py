@@ -9,12 +9,14 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from .. import config, decide, render, snapshot
-from ..model import HostVfs, Score, Snapshot, Verdict
+from ..model import UNKNOWN_REASONS, HostVfs, Score, Snapshot, Verdict
 from . import common, facts, lookup, output
 
 SUMMARY = "show per host why VfFilter keeps or drops it for a VM, and VfWeight's scores"
 DESCRIPTION = ("Run VfFilter and VfWeight for one VM against the live engine data and print, per host, "
-               "capacity and its source, used, pending, reserve, free, demand, verdict, score and the reason.")
+               "capacity and its source, used, pending, reserve, free, demand, verdict, score and the reason "
+               "(VFs, and with [ucsm] the port profiles of the host's UCS domain).")
+UNKNOWN_VALUES = frozenset(reason.value for reason in UNKNOWN_REASONS)
 EXIT_LINES = ("  0  at least one candidate host can run the VM",
               "  1  no candidate host can run the VM (VfFilter would drop them all)")
 
@@ -60,9 +62,12 @@ def host_row(verdict: Verdict, score: Score, host: Optional[HostVfs], name: str)
     """One host's facts with stable keys (JSON) from the same values the units decide on."""
     row: Dict[str, object] = {"host_id": verdict.host_id, "host": host.name if host else name}
     row.update(facts.host_facts(host))
+    domain = host.port_profiles if host else None
     row.update({"demand": verdict.demand, "keep": verdict.keep,
                 "reason": verdict.reason.value, "why": render.reason_words(verdict, host),
-                "score": score.value, "current_host": bool(host and host.is_current)})
+                "score": score.value, "current_host": bool(host and host.is_current),
+                "ucs_domain": domain.domain if domain else None,
+                "port_profiles": sorted(verdict.port_profiles)})
     return row
 
 
@@ -74,10 +79,11 @@ def build_report(snap: Snapshot, verdicts: List[Verdict], scores: List[Score], n
     rows.sort(key=lambda row: (not row["keep"], row["score"], row["host"]))
     vm = snap.vm
     return {
-        "vm": {"id": vm.vm_id, "name": vm.name, "status": vm.status, "demand": vm.demand,
-               "host_id": vm.host_id, "cluster": cluster_name},
+        "vm": {"id": vm.vm_id, "name": vm.name, "status": vm.status, "demand": vm.demand.vfs,
+               "port_profiles": sorted(vm.demand.port_profiles), "host_id": vm.host_id, "cluster": cluster_name},
         "settings": {"on_error": settings.on_error, "weight_mode": settings.weight_mode,
                      "capacity_source": settings.capacity_source, "reserve": settings.reserve,
+                     "port_profiles": "check" if settings.checks_port_profiles else "off",
                      "cluster_properties": dict(sorted(cluster_props.items()))},
         "hosts": rows, "kept": sum(1 for v in verdicts if v.keep), "total": len(verdicts),
         "summary": render.summary(verdicts, vm.name),
@@ -87,7 +93,7 @@ def build_report(snap: Snapshot, verdicts: List[Verdict], scores: List[Score], n
 def _verdict(row: Dict[str, object]) -> output.Cell:
     if not row["keep"]:
         return "DROP", "red"
-    return "keep", "yellow" if row["reason"] in ("unknown", "not_found") else "green"
+    return "keep", "yellow" if row["reason"] in UNKNOWN_VALUES else "green"
 
 
 def table_rows(rows: Sequence[Dict[str, object]]) -> List[List[output.Cell]]:
@@ -98,11 +104,14 @@ def table_rows(rows: Sequence[Dict[str, object]]) -> List[List[output.Cell]]:
 def render_text(report: Dict[str, object], colour: bool) -> str:
     vm, conf = report["vm"], report["settings"]
     props = ", ".join("%s=%s" % item for item in conf["cluster_properties"].items()) or "none"
+    wanted = ", port profile%s %s" % ("s" if len(vm["port_profiles"]) > 1 else "", ", ".join(vm["port_profiles"])) \
+        if vm["port_profiles"] else ""
     lines = [
-        "VM %s (%s): %s, needs %d VF%s, cluster %s" % (vm["name"], vm["id"], vm["status"], vm["demand"],
-                                                       "" if vm["demand"] == 1 else "s", vm["cluster"]),
-        "settings: on_error=%s weight_mode=%s capacity_source=%s reserve=%d (cluster properties: %s)"
-        % (conf["on_error"], conf["weight_mode"], conf["capacity_source"], conf["reserve"], props),
+        "VM %s (%s): %s, needs %d VF%s%s, cluster %s" % (vm["name"], vm["id"], vm["status"], vm["demand"],
+                                                         "" if vm["demand"] == 1 else "s", wanted, vm["cluster"]),
+        "settings: on_error=%s weight_mode=%s capacity_source=%s reserve=%d port_profiles=%s (cluster properties: %s)"
+        % (conf["on_error"], conf["weight_mode"], conf["capacity_source"], conf["reserve"], conf["port_profiles"],
+           props),
         "",
     ]
     if report["hosts"]:

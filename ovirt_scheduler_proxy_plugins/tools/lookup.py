@@ -4,7 +4,7 @@ The connection is made as engine.EngineSession makes it (the shared token cache,
 TLS settings and request timeout, closed without logout so the cached token stays valid),
 so an operator command sees the engine exactly as the units do.
 """
-from typing import Callable, Dict, Optional, Sequence, TypeVar
+from typing import Callable, Dict, List, Optional, Sequence, TypeVar
 
 from ..config import Settings
 from ..engine import is_uuid, one_line, sdk_connection
@@ -102,6 +102,11 @@ def clusters(engine: Engine) -> list:
 
 def cluster(engine: Engine, name_or_id: str):
     return pick("cluster", name_or_id, clusters(engine), engine.settings.engine.url)
+
+
+def cluster_versions(the_clusters: list) -> List[str]:
+    """'4.7' style compatibility versions of the clusters (engine options are kept per version)."""
+    return sorted({"%d.%d" % (c.version.major, c.version.minor) for c in the_clusters if c.version})
 
 
 def cluster_by_id(engine: Engine, cluster_id: str):
