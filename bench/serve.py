@@ -18,7 +18,6 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.inventory import build_scale_inventory
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 

@@ -80,6 +80,8 @@ class Settings:
     capacity_ttl: float = 300.0
     claims: bool = True                 # pending claims (claims.py); off only to measure without them
     claim_ttl: float = 120.0
+    claim_hosts: int = 32               # the most hosts one pending claim may go to (narrowing.py)
+    claim_wait: float = 5.0             # seconds the filter may wait for pending placements to show
     usage_max_age: float = 2.0          # serve: seconds a usage read may serve later decisions
     cache_dir: str = "/var/cache/ovirt-vf-scheduler"
     log_file: str = "/var/log/ovirt-scheduler-proxy/ovirt-vf-scheduler.log"
@@ -123,6 +125,16 @@ def _count(raw: str) -> int:
         raise ValueError("expected a whole number >= 0") from None
     if value < 0:
         raise ValueError("expected a whole number >= 0")
+    return value
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError("expected a whole number >= 1")
     return value
 
 
@@ -226,7 +238,7 @@ _SCHEDULER_KEYS = {"vf_property": _text, "vf_property_regex": _regex, "capacity_
                    "vf_driver": _text, "reserve": _count, "on_error": _choice(*ON_ERROR),
                    "deadline": _deadline, "weight_mode": _choice(*WEIGHT_MODES),
                    "capacity_ttl": _seconds, "claims": _bool, "claim_ttl": _seconds, "cache_dir": _text,
-                   "log_file": _text, "usage_max_age": _age}
+                   "log_file": _text, "usage_max_age": _age, "claim_hosts": _positive, "claim_wait": _age}
 _UCSM_KEYS = {"url": _url_list, "username": _text, "password": str, "password_file": _text,
               "ca_file": _text, "insecure": _bool, "timeout": _seconds, "cache_ttl": _seconds,
               "host_map": _host_map, "port_profiles": _choice(*PORT_PROFILE_RULES)}

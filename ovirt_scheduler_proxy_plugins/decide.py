@@ -9,6 +9,7 @@ the host alone, never normalised across the current candidates.
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional
 
+from . import narrowing
 from .model import UNKNOWN_REASONS, Demand, HostVfs, Reason, Score, Verdict
 
 SCORE_NO_FIT = 1000        # the host cannot take the VM: rank it last
@@ -70,6 +71,15 @@ def filter_hosts(demand: Demand, host_ids: Iterable[str], hosts: Dict[str, HostV
     return verdicts
 
 
+def filter_decision(demand: Demand, host_ids: Iterable[str], hosts: Dict[str, HostVfs], keep_unknown: bool,
+                    weight_mode: str, margin: int, cap: int) -> List[Verdict]:
+    """What VfFilter answers, per host: fits(), then the narrowing that keeps pending claims right
+    whatever host the engine picks (narrowing.py). The units and `explain` both call this."""
+    verdicts = filter_hosts(demand, host_ids, hosts, keep_unknown)
+    scores = score_hosts(weight_mode, demand, [v.host_id for v in verdicts if v.keep], hosts)
+    return narrowing.narrow(demand.vfs, verdicts, hosts, scores, margin, cap)
+
+
 def _clamp(value: int) -> int:
     return max(0, min(value, _SCORE_FIT_MAX))
 
@@ -122,10 +132,3 @@ def score_hosts(mode: str, demand: Demand, host_ids: Iterable[str],
         score = score_host(mode, demand, hosts.get(host_id))
         scores.append(Score(host_id, int(score.value), score.free_after))
     return scores
-
-
-def best_host(scores: Iterable[Score]) -> Optional[str]:
-    """Where the engine most likely places the VM: the lowest score among hosts known to fit
-    (the first on ties, as the proxy's order is the engine's). None if no host fits."""
-    fitting = [score for score in scores if score.value < SCORE_UNKNOWN]
-    return min(fitting, key=lambda score: score.value).host_id if fitting else None

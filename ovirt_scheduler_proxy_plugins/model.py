@@ -52,7 +52,8 @@ class HostVfs:
     capacity: Capacity
     used: int = 0             # VFs held by other VMs running on the host
     users: int = 0            # how many other VMs hold those VFs
-    pending: int = 0          # VFs claimed by recent placements the engine does not show yet
+    pending: int = 0          # VFs claimed by recent placements the engine does not show yet (worst case)
+    uncertain: int = 0        # of `pending`, VFs of claims that may have gone to another host
     reserve: int = 0          # VFs the admin keeps back
     is_current: bool = False  # the VM runs here now (migration source): it already holds its VFs
     port_profiles: Optional[DomainPortProfiles] = None   # None: the port-profile rule does not apply
@@ -76,6 +77,8 @@ class Reason(enum.Enum):
     NOT_FOUND = "not_found"             # the engine does not know this host id
     PORT_PROFILE_MISSING = "port_profile_missing"     # the host's UCS domain lacks a port profile
     PORT_PROFILES_UNKNOWN = "port_profiles_unknown"   # the host's UCS domain (or its answer) is unknown
+    HELD_BACK_SCARCE = "held_back_scarce"   # fits, but VFs are scarce: one host kept, its claim certain
+    HELD_BACK_CAP = "held_back_cap"         # fits, but a claim may span only claim_hosts hosts
 
 
 UNKNOWN_REASONS = frozenset({Reason.UNKNOWN, Reason.NOT_FOUND, Reason.PORT_PROFILES_UNKNOWN})
@@ -117,4 +120,5 @@ class Snapshot:
     hosts: Dict[str, HostVfs] = field(default_factory=dict)   # by host id, only hosts the engine knows
     source_summary: str = ""                                  # e.g. "engine (cache age 42s)"
     requests: Tuple[str, ...] = ()                            # what was asked, for the decision log
+    largest_demand: int = 0                                   # of the VMs holding or claiming VFs
     elapsed: float = 0.0                                      # seconds spent reading

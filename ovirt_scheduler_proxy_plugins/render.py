@@ -12,7 +12,10 @@ _SUMMARY_WORDS = {
     Reason.NOT_FOUND: "unknown to the engine",
     Reason.PORT_PROFILE_MISSING: "lacking a port profile",
     Reason.PORT_PROFILES_UNKNOWN: "port profiles unknown",
+    Reason.HELD_BACK_SCARCE: "held back while VFs are scarce",
+    Reason.HELD_BACK_CAP: "held back: one claim spans so many hosts at most",
 }
+_CLAIM_NAMES = 4       # hosts named in a claim's words; the rest are counted
 
 
 def domain_label(url: Optional[str]) -> str:
@@ -72,6 +75,11 @@ def reason_words(verdict: Verdict, host: Optional[HostVfs]) -> str:
         return "needs %d, capacity unknown (%s)" % (verdict.demand, host.capacity.detail)
     if reason is Reason.NO_VFS:
         return "needs %d, host has no VFs (%s)" % (verdict.demand, host.capacity.detail)
+    if reason is Reason.HELD_BACK_SCARCE:
+        return ("fits (%d free), held back: VFs are scarce, so one host is kept and its claim is certain "
+                "whatever the engine picks" % verdict.free)
+    if reason is Reason.HELD_BACK_CAP:
+        return "fits (%d free), held back: a claim spans the best hosts by weight mode only" % verdict.free
     short = shortfall(host)
     if short:          # never "-1 free: 9 of 8 used": what the VMs hold, then what is missing
         taken = host.used + host.pending
@@ -84,7 +92,8 @@ def reason_words(verdict: Verdict, host: Optional[HostVfs]) -> str:
     held = host.used + host.pending + host.reserve
     extra = []
     if host.pending:
-        extra.append("%d pending" % host.pending)
+        extra.append("%d pending%s" % (host.pending, " (%d may go elsewhere)" % host.uncertain
+                                        if host.uncertain else ""))
     if host.reserve:
         extra.append("%d reserved" % host.reserve)
     return "needs %d, %d free: %d of %d used by %s%s" % (
@@ -121,6 +130,25 @@ def tie(names: List[str], score: int) -> str:
     """'VfWeight scores a, b and c equally (weight 0, a 3-way tie): ...' -- never 'the lowest' of a tie."""
     return ("VfWeight scores %s and %s equally (weight %d, a %d-way tie): the engine's other weights decide "
             "among them" % (", ".join(names[:-1]), names[-1], score, len(names)))
+
+
+def claim_hosts(host_ids: Iterable[str], hosts: Dict[str, HostVfs]) -> str:
+    """'blade3 (certain)' / 'any of blade1, blade3' / 'any of a, b, c, d and 28 more hosts'."""
+    labels = [host_label(h, hosts) for h in host_ids]
+    if len(labels) == 1:
+        return "%s (certain)" % labels[0]
+    more = len(labels) - _CLAIM_NAMES
+    return "any of %s%s" % (", ".join(labels[:_CLAIM_NAMES]), " and %d more hosts" % more if more > 0 else "")
+
+
+def waited(seconds: float, demand: int, verdicts: List[Verdict]) -> str:
+    """' | waited 1.2 s for pending placements to show: ...' (nothing when the filter did not wait)."""
+    if seconds <= 0:
+        return ""
+    if any(v.keep for v in verdicts):
+        return " | waited %.1f s for pending placements to show, then a host fit" % seconds
+    return (" | waited %.1f s for pending placements to show: still no host with %d free VFs counting every "
+            "claim that may land there" % (seconds, demand))
 
 
 def host_label(host_id: str, hosts: Dict[str, HostVfs]) -> str:

@@ -10,7 +10,7 @@ from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from . import capacity
 from .accounting import HostRecord, VfProfile, VmRecord, holdings, usage_from, vf_networks, vm_demand
-from .claims import Pending, pending_by_host
+from .claims import Pending, largest, pending_by_host
 from .config import Settings
 from .engine import EngineError, EngineSession, find_vm, is_uuid
 from .model import Demand, HostVfs, Snapshot, Vm
@@ -32,6 +32,9 @@ class OneShotReads:
 
     def __init__(self, session: EngineSession):
         self.session = session
+
+    def forget(self) -> None:
+        """Every read is fresh already."""
 
     def vf_profiles(self, vf_property: str) -> Dict[str, VfProfile]:
         return self.session.vf_profiles(vf_property)
@@ -66,10 +69,11 @@ def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmReco
                 vf_profile_ids: FrozenSet[str], deadline: float, scheduled_vm_id: str = "",
                 current_host: Optional[str] = None,
                 port_profiles: FrozenSet[str] = frozenset(),
-                seen_at: Optional[float] = None) -> Tuple[Dict[str, HostVfs], str]:
+                seen_at: Optional[float] = None) -> Tuple[Dict[str, HostVfs], str, int]:
     """Capacity, usage by the VMs other than `scheduled_vm_id`, pending claims and (for the VM's
     `port_profiles`, when the rule applies) its UCS domain's port profiles, per host the engine
-    knows among `host_ids`; plus a one-line summary of the capacity sources.
+    knows among `host_ids`; plus a one-line summary of the capacity sources and the largest
+    demand of the VMs holding or claiming VFs (the margin of narrowing.py).
     `reads` (OneShotReads or serve's WarmReads) answers hosts() when the capacity cache is cold
     and counts `vms` (its own, possibly cached, way); `seen_at` is when `vms` was asked for."""
     memo = getattr(reads, "memo", None)
@@ -78,18 +82,22 @@ def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmReco
     ucsm = UcsmFacts(settings, engine_hosts, deadline, check_port_profiles, memo) if settings.ucsm else None
     caps = capacity.capacities(settings, engine_hosts, ucsm)
     domains = ucsm.port_profiles() if check_port_profiles else {}
-    used = usage_from(reads.holdings(vms, vf_profile_ids), scheduled_vm_id, engine_hosts)
+    held = reads.holdings(vms, vf_profile_ids)
+    used = usage_from(held, scheduled_vm_id, engine_hosts)
     pending: Dict[str, Pending] = {}
+    largest_demand = max((vfs for on_host in held.values() for vfs in on_host.values()), default=0)
     if settings.claims:
         claims = Ledger(settings.cache_dir, settings.claim_ttl).pending(
             reads.seen(vms), time.monotonic() if seen_at is None else seen_at)
         pending = pending_by_host(claims, scheduled_vm_id)
+        largest_demand = max(largest_demand, largest(claims))
     hosts = {host_id: HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
                               used=used[host_id][0], users=used[host_id][1],
-                              pending=pending.get(host_id, Pending()).vfs, reserve=settings.reserve,
+                              pending=pending.get(host_id, Pending()).vfs,
+                              uncertain=pending.get(host_id, Pending()).uncertain, reserve=settings.reserve,
                               is_current=(host_id == current_host), port_profiles=domains.get(host_id))
              for host_id, entry in engine_hosts.items()}
-    return hosts, capacity.describe(caps) or ""
+    return hosts, capacity.describe(caps) or "", largest_demand
 
 
 def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
@@ -135,6 +143,7 @@ def _read(settings: Settings, reads, vm_id: str, host_ids: List[str], deadline: 
     snap = Snapshot(vm=vm)
     wanted = [h for h in dict.fromkeys(host_ids) if is_uuid(h)]
     if (vm.demand.vfs > 0 or capacity_without_demand) and wanted:
-        snap.hosts, snap.source_summary = host_states(settings, reads, wanted, vms, vf_profile_ids, deadline, vm_id,
-                                                      vm.host_id, vm.demand.port_profiles, seen_at)
+        snap.hosts, snap.source_summary, snap.largest_demand = host_states(
+            settings, reads, wanted, vms, vf_profile_ids, deadline, vm_id, vm.host_id, vm.demand.port_profiles,
+            seen_at)
     return snap

@@ -10,17 +10,19 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
-from . import config, decide, render, snapshot
+from . import config, decide, narrowing, render, snapshot
 from .capacity import CapacityError
 from .config import Settings
 from .engine import EngineError
-from .model import DataSourceError, Score, Snapshot
+from .model import DataSourceError, Snapshot, Verdict
 from .store import Ledger, StoreError
 
 LOG = logging.getLogger("ovirt_vf_scheduler")
 
 FILTER = "VfFilter"
 WEIGHT = "VfWeight"
+WAIT_POLL = 0.25        # seconds between two looks while the filter waits for pending placements
+WAIT_MARGIN = 1.0       # seconds of the deadline kept for answering after a wait
 
 
 @dataclass(frozen=True)
@@ -46,31 +48,49 @@ def _context(unit: str, snap: Snapshot, started: float) -> str:
         snap.source_summary or "-", len(snap.requests), time.monotonic() - started)
 
 
-def _claim(settings: Settings, snap: Snapshot, scores: List[Score]) -> str:
-    """Record where the VM's VFs will most likely be taken; words for the decision log."""
-    best = decide.best_host(scores)
-    if not settings.claims or snap.vm.demand.vfs <= 0 or best is None or best == snap.vm.host_id:
-        return ""                  # nothing new will be taken (or nowhere to take it)
-    fitting = [s.host_id for s in scores if s.value < decide.SCORE_UNKNOWN]
-    Ledger(settings.cache_dir, settings.claim_ttl).record(snap.vm.vm_id, snap.vm.demand.vfs, fitting,
-                                                          snap.vm.host_id)
-    return " | claim: %d VFs on %s" % (snap.vm.demand.vfs, render.host_label(best, snap.hosts))
+def _record_claim(settings: Settings, snap: Snapshot, hosts: List[str]) -> str:
+    """The VM may take its VFs on any of `hosts`: record it; words for the decision log."""
+    vfs = snap.vm.demand.vfs
+    if not settings.claims or vfs <= 0 or not hosts:
+        return ""
+    claim = Ledger(settings.cache_dir, settings.claim_ttl).record(snap.vm.vm_id, vfs, hosts, snap.vm.host_id)
+    return " | claim: %d VFs on %s" % (vfs, render.claim_hosts(claim.targets, snap.hosts)) if claim else ""
+
+
+def filter_verdicts(settings: Settings, snap: Snapshot, host_ids: List[str]) -> List[Verdict]:
+    """VfFilter's verdict per host for this snapshot (`explain` shows the same)."""
+    margin = narrowing.margin_for(snap.vm.demand.vfs, [snap.largest_demand])
+    return decide.filter_decision(snap.vm.demand, host_ids, snap.hosts, settings.keep_unknown,
+                                  settings.weight_mode, margin, settings.claim_hosts)
 
 
 def _filter(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline: float,
             started: float) -> list:
-    """The ids of the hosts with enough free VFs for the VM, in the engine's order."""
+    """The ids of the hosts the VM may go to, in the engine's order: enough free VFs counting
+    every pending claim wherever it may land, narrowed while VFs are scarce (narrowing.py)."""
     if not host_ids:
         LOG.info("VfFilter vm=%s: no candidate hosts, nothing to filter", vm_id)
         return []
     snap = snapshot.take(settings, vm_id, host_ids, deadline, reads=reads)
-    verdicts = decide.filter_hosts(snap.vm.demand, host_ids, snap.hosts, settings.keep_unknown)
-    kept = [v.host_id for v in verdicts if v.keep]
-    # The engine skips the weights when one host is left, exactly the "last VF" case,
-    # so the filter claims too; the weight refines the claim when it runs.
-    claim = _claim(settings, snap, decide.score_hosts(settings.weight_mode, snap.vm.demand, kept, snap.hosts))
-    LOG.info("%s: %s%s", _context(FILTER, snap, started), render.filter_line(snap, verdicts), claim)
-    return kept
+    verdicts = filter_verdicts(settings, snap, host_ids)
+    # Nothing is kept, but a host might fit once the engine shows where pending VMs went: wait
+    # for that (bounded), rather than refuse a VM that may well fit.
+    waited_from, requests = time.monotonic(), len(snap.requests)
+    give_up = min(deadline - WAIT_MARGIN, started + settings.claim_wait)
+    while settings.claims and narrowing.worth_waiting(snap.vm.demand.vfs, verdicts, snap.hosts) \
+            and time.monotonic() + WAIT_POLL < give_up:
+        time.sleep(WAIT_POLL)
+        reads.forget()
+        snap = snapshot.take(settings, vm_id, host_ids, deadline, reads=reads)
+        requests += len(snap.requests)
+        verdicts = filter_verdicts(settings, snap, host_ids)
+    waited = time.monotonic() - waited_from if requests > len(snap.requests) else 0.0
+    # The engine skips the weights when one host is left, exactly the "last VF" case, so the
+    # filter claims: on every host it keeps that fits (the weight narrows it to what it sees).
+    claim = _record_claim(settings, snap, narrowing.claim_hosts(verdicts))
+    LOG.info("%s: %s%s%s", _context(FILTER, snap, started), render.filter_line(snap, verdicts),
+             render.waited(waited, snap.vm.demand.vfs, verdicts), claim)
+    return [v.host_id for v in verdicts if v.keep]
 
 
 def _weight(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline: float,
@@ -81,7 +101,14 @@ def _weight(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline
     snap = snapshot.take(settings, vm_id, host_ids, deadline,
                          capacity_without_demand=settings.weight_mode == "reserve", reads=reads)
     scores = decide.score_hosts(settings.weight_mode, snap.vm.demand, host_ids, snap.hosts)
-    claim = _claim(settings, snap, scores)
+    claim = ""
+    if settings.claims and snap.vm.demand.vfs > 0:
+        # The engine calls the weights with what every filter kept: the VM goes to one of them.
+        narrowed = Ledger(settings.cache_dir, settings.claim_ttl).narrow(vm_id, host_ids)
+        if narrowed is not None:
+            claim = " | claim: %d VFs on %s" % (narrowed.demand, render.claim_hosts(narrowed.targets, snap.hosts))
+        else:   # no VfFilter in the policy: claim where the VM fits, as the filter would have
+            claim = _record_claim(settings, snap, [s.host_id for s in scores if s.value < decide.SCORE_UNKNOWN])
     LOG.info("%s mode=%s: %s%s", _context(WEIGHT, snap, started), settings.weight_mode,
              render.weight_line(snap, scores), claim)
     return [(s.host_id, int(s.value)) for s in scores]

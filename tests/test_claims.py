@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import int_scores
+
 from ovirt_scheduler_proxy_plugins.claims import Claim, Pending, largest, pending_by_host, prune
 from ovirt_scheduler_proxy_plugins.store import Ledger
 

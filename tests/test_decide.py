@@ -124,5 +124,3 @@ def test_weight_ranks_missing_port_profiles_last_and_unknown_after_fits():
         scores = _scores(mode, PP, hosts)
         assert (scores["missing"], scores["missing-unknown-cap"], scores["unknown"]) == (1000, 1000, 999), mode
         assert scores["fit"] < 999
-    assert decide.best_host(decide.score_hosts("spread", PP, [h.host_id for h in hosts],
-                                               {h.host_id: h for h in hosts})) == "fit"

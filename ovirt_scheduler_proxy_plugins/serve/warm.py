@@ -247,7 +247,13 @@ class WarmReads:
         self._profiles: Dict[str, VfProfile] = {}
         self._counted: Optional[UsageView] = None      # the view vms_for answered from
         self._fresh_vm = False
+        self._fresh_only = False
         self.memo = engine.memo
+
+    def forget(self) -> None:
+        """Read afresh from now on: the filter is waiting for pending placements to show."""
+        self._reused = None
+        self._fresh_only = True
 
     def _request(self, call):
         return self._engine.request(self._settings, self._deadline, self._asked, call)
@@ -256,7 +262,7 @@ class WarmReads:
         if self._reused is not None:
             self._profiles = self._reused[0].profiles
         else:
-            self._view = self._engine.fresh_view(self._settings)
+            self._view = None if self._fresh_only else self._engine.fresh_view(self._settings)
             self._profiles = self._view.profiles if self._view is not None else \
                 self._request(lambda s: s.vf_profiles(vf_property))
         return self._profiles

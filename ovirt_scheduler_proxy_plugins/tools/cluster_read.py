@@ -38,8 +38,8 @@ def read(settings: Settings, host_ids: List[str], deadline: float) -> HostsVfs:
         profiles = session.vf_profiles(settings.vf_property)
         vms = session.vms(NO_VM, vf_networks(profiles)) if profiles else []
         vf_profile_ids = frozenset(profiles)
-        hosts, summary = host_states(settings, OneShotReads(session), host_ids, vms, vf_profile_ids, deadline) \
-            if host_ids else ({}, "")
+        hosts, summary, _ = host_states(settings, OneShotReads(session), host_ids, vms, vf_profile_ids,
+                                        deadline) if host_ids else ({}, "", 0)
     finally:
         session.close()
     holders = [VfVm(vm.vm_id, vm.name, vm.host_id, vm.status, demand(vm.nics, vf_profile_ids)) for vm in vms

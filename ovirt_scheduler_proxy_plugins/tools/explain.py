@@ -8,7 +8,7 @@ import argparse
 import time
 from typing import Dict, List, Optional, Sequence
 
-from .. import config, decide, render, snapshot
+from .. import config, decide, render, snapshot, units
 from ..model import UNKNOWN_REASONS, HostVfs, Score, Snapshot, Verdict
 from . import common, facts, lookup, output
 
@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     host_ids = [h.id for h in candidates]
     with output.Progress("reading VF capacity and usage"):
         snap = snapshot.take(settings, vm.id, host_ids, deadline, capacity_without_demand=True)
-    verdicts = decide.filter_hosts(snap.vm.demand, host_ids, snap.hosts, settings.keep_unknown)
+    verdicts = units.filter_verdicts(settings, snap, host_ids)
     scores = decide.score_hosts(settings.weight_mode, snap.vm.demand, host_ids, snap.hosts)
     report = build_report(snap, verdicts, scores, {h.id: h.name for h in candidates}, settings,
                           cluster.name, cluster_props)
