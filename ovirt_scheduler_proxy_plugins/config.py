@@ -81,7 +81,7 @@ class Settings:
     claims: bool = True                 # pending claims (claims.py); off only to measure without them
     claim_ttl: float = 120.0
     claim_hosts: int = 32               # the most hosts one pending claim may go to (narrowing.py)
-    claim_wait: float = 5.0             # seconds the filter may wait for pending placements to show
+    claim_wait: float = 8.0             # seconds the filter may wait for pending placements to show
     usage_max_age: float = 2.0          # serve: seconds a usage read may serve later decisions
     cache_dir: str = "/var/cache/ovirt-vf-scheduler"
     log_file: str = "/var/log/ovirt-scheduler-proxy/ovirt-vf-scheduler.log"

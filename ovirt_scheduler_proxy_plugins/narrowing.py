@@ -4,16 +4,17 @@ A pending claim counts against every host it may go to (claims.pending_by_host),
 the engine makes among the kept hosts can over-book one. On the hosts the VM did not go to, that
 count is a phantom until the engine shows the VM: those VFs are really free. A phantom is
 harmless on a host that keeps room for any VM after it (`margin` VFs: the largest demand around);
-on a host left short it could refuse a later VM that would truly fit. Phantoms only pile up in a
-burst, so while no uncertain claim is pending on the candidates every fitting host is kept. Once
-one is, for a VM that needs VFs, among the hosts that fit:
- - every host that stays roomy (free after placement >= margin) is kept, if at least two do: the
-   engine keeps a real choice, and phantoms land only where they cannot hurt;
- - otherwise VFs are scarce: ONE host is kept (the engine then skips the weights), so the claim is
-   certain and leaves no phantom: preferably a host with no uncertain claim on it (its count is
-   exact), then the best by our weight mode;
- - at most `cap` hosts (the best by our weight mode): a claim on a large cluster stays small, and
-   phantoms spread over the hosts instead of piling on every one of them;
+on a host left short it could refuse a later VM that would truly fit. Hence, for a VM that
+needs VFs, among the hosts that fit:
+ - when fewer than two of them stay roomy (free after placement >= margin), VFs are scarce: ONE
+   host is kept (the engine then skips the weights), so the claim is certain and leaves no
+   phantom: preferably a host with no uncertain claim on it (its count is exact), then the best
+   by our weight mode;
+ - otherwise, while no uncertain claim is pending on the candidates, every host that fits is
+   kept: outside a burst nobody comes to trip over a phantom before it resolves;
+ - in a burst (an uncertain claim is pending), only the hosts that stay roomy are kept, at most
+   `cap` of them (the best by our weight mode): the engine keeps a real choice, phantoms land
+   only where they cannot hurt, and they spread over the hosts instead of piling on every one;
  - hosts kept for other reasons (the VM's current host, unknown capacity under on_error = open)
    stay as fits() said.
 A host that fits but is not kept gets a HELD_BACK reason, so the log and `explain` say when and why
@@ -36,11 +37,13 @@ def narrow(demand: int, verdicts: List[Verdict], hosts: Dict[str, HostVfs], scor
     """`verdicts` with the fitting hosts that are not kept turned into HELD_BACK_* (see the module
     docstring); `scores` rank the hosts by our weight mode (lower = better)."""
     fitting = list(dict.fromkeys(v.host_id for v in verdicts if v.keep and v.reason is Reason.FITS))
-    if demand <= 0 or len(fitting) <= 1 or not any(host.uncertain for host in hosts.values()):
+    if demand <= 0 or len(fitting) <= 1:
         return verdicts
     rank = {s.host_id: (s.value, index) for index, s in enumerate(scores)}
     by_rank = sorted(fitting, key=lambda h: rank.get(h, (1000, len(rank))))
     roomy = [h for h in by_rank if hosts[h].free - demand >= margin]
+    if len(roomy) >= 2 and not any(host.uncertain for host in hosts.values()):
+        return verdicts
     if len(roomy) >= 2:
         kept = set(roomy[:cap])
     else:

@@ -5,10 +5,12 @@ from ovirt_scheduler_proxy_plugins.model import Capacity, Demand, DomainPortProf
 
 
 def host(host_id="h1", vfs=8, used=0, pending=0, reserve=0, current=False, users=None,
-         port_profiles: Optional[DomainPortProfiles] = None):
-    """A host with `vfs` VFs (None = capacity unknown) and `used` of them held by other VMs."""
+         port_profiles: Optional[DomainPortProfiles] = None, uncertain=0):
+    """A host with `vfs` VFs (None = capacity unknown) and `used` of them held by other VMs;
+    `pending` VFs claimed, `uncertain` of them by claims that may go to another host."""
+    assert 0 <= uncertain <= pending, "uncertain claims are part of pending ones"
     return HostVfs(host_id=host_id, name=host_id, capacity=Capacity(vfs, "engine", 0.0, "test"),
-                   used=used, users=used if users is None else users, pending=pending,
+                   used=used, users=used if users is None else users, pending=pending, uncertain=uncertain,
                    reserve=reserve, is_current=current, port_profiles=port_profiles)
 
 
