@@ -156,11 +156,19 @@ def host_label(host_id: str, hosts: Dict[str, HostVfs]) -> str:
     return host.name if host else host_id
 
 
+HELD_BACK = frozenset({Reason.HELD_BACK_SCARCE, Reason.HELD_BACK_CAP})
+
+
+def verdict_word(verdict: Verdict) -> str:
+    """keep / hold (fits, but held back while claims are pending) / DROP."""
+    return "keep" if verdict.keep else "hold" if verdict.reason in HELD_BACK else "DROP"
+
+
 def filter_line(snap: Snapshot, verdicts: List[Verdict]) -> str:
     demand = snap.vm.demand
     if demand.vfs <= 0:
         return "needs no VF: all %d hosts pass" % len(verdicts)
-    parts = ["%s %s: %s" % (host_label(v.host_id, snap.hosts), "keep" if v.keep else "DROP",
+    parts = ["%s %s: %s" % (host_label(v.host_id, snap.hosts), verdict_word(v),
                             reason_words(v, snap.hosts.get(v.host_id))) for v in verdicts]
     wanted = " (port profiles: %s)" % names(demand.port_profiles) if demand.port_profiles else ""
     return "%s%s | %s" % (summary(verdicts, snap.vm.name), wanted, "; ".join(parts) if parts else "no hosts")

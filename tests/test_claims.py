@@ -2,12 +2,13 @@
 burst case end to end (the engine shows a started VM on its host only after a lag)."""
 import json
 import os
+import subprocess
 import threading
 import time
 
 import pytest
 
-
+from conftest import CLI, write_conf
 from ovirt_scheduler_proxy_plugins.claims import Claim, Pending, largest, pending_by_host, prune
 from ovirt_scheduler_proxy_plugins.store import Ledger
 
@@ -130,3 +131,58 @@ def test_state_written_by_root_keeps_the_directory_owner(tmp_path):
     Ledger(str(cache), ttl=120.0).record("a", 1, ["h"], None)
     owners = {name: os.stat(str(cache / name)).st_uid for name in os.listdir(str(cache))}
     assert owners == {"claims.json": 4321, "claims.json.lock": 4321}
+
+
+def test_a_claim_holds_whatever_host_the_engine_picks(world, engine, units):
+    """a and b have 2 free VFs each, VMs need 1 (margin 1). vm1: room everywhere, no burst: both
+    kept, its claim counts on both. vm2: a and b now show 1 free (vm1 may be on either): VFs are
+    scarce, so ONE host is kept and its claim is certain. The engine puts vm1 on b, vm2 on a (not
+    what VfWeight ranked best): vm3 still fits only where a VF is truly free."""
+    a, b = (world.add_host(name, vf_devices=4).id for name in ("a", "b"))
+    for name in ("a", "b"):
+        for i in range(2):                                                # 4 - 2 = 2 free each
+            world.add_vm("held-%s-%d" % (name, i), host=name, vmfex_nics=1)
+    vm1, vm2, vm3 = (world.add_vm(name, vmfex_nics=1).id for name in ("vm1", "vm2", "vm3"))
+    assert units.filter([a, b], vm1).result == [a, b]
+    assert "claim: 1 VFs on any of a, b" in units.log_text()
+    kept = units.filter([a, b], vm2).result
+    assert kept == [a]                                   # 1 free on both: the first by spread, certain
+    assert "b hold: fits (1 free), held back: VFs are scarce" in units.log_text()
+    shown = subprocess.run([CLI, "explain", "--config", units.conf_path, "--vm", "vm2", "--json"],
+                           capture_output=True, text=True, timeout=60)
+    rows = {row["host"]: row for row in json.loads(shown.stdout)["hosts"]}
+    assert (rows["a"]["keep"], rows["b"]["keep"], rows["b"]["reason"]) == (True, False, "held_back_scarce")
+    assert (rows["a"]["pending"], rows["b"]["pending"]) == (1, 1)         # vm1's claim, on both
+    assert "claim: 1 VFs on a (certain)" in units.log_text()
+    engine.place_vm(vm1, b, "up").wait(2)               # the engine picked b for vm1
+    # a: 2 - 1 (vm2, certain) = 1; b: 2 - 1 (vm1, now shown, its claim released) = 1: both truly
+    # have one VF, still scarce, so one host: a, and nothing of vm1's claim is left anywhere
+    assert units.filter([a, b], vm3).result == [a]
+    assert "claims.json" not in os.listdir(os.path.join(units.state_dir, "cache")) or set(
+        json.load(open(os.path.join(units.state_dir, "cache", "claims.json")))) == {vm2, vm3}
+
+
+def test_the_filter_waits_for_a_placement_rather_than_refuse(world, engine, units):
+    """a, b: 4 free VFs, VMs of 2 (margin 2). vm1 kept on both (room, no burst); vm2 on one (a,
+    scarce); vm3 on b. vm4 then sees 0 free everywhere, but 2 of a's and b's pending may be
+    vm1's phantom: it waits, the engine shows vm1 on b, and a fits."""
+    a, b = (world.add_host(name, vf_devices=4).id for name in ("a", "b"))
+    vms = [world.add_vm("vm%d" % i, vmfex_nics=2).id for i in range(1, 5)]
+    assert units.filter([a, b], vms[0]).result == [a, b]
+    assert units.filter([a, b], vms[1]).result == [a]
+    assert units.filter([a, b], vms[2]).result == [b]
+    engine.place_vm(vms[0], b, "up", after=1.0)                  # shown while vm4's filter waits
+    run = units.filter([a, b], vms[3])
+    assert run.result == [a], units.log_text()[-600:]
+    assert 1.0 <= run.elapsed < 4.0                               # waited for it, within the deadline
+    assert "waited" in units.log_text() and "then a host fit" in units.log_text()
+
+
+def test_a_claim_of_a_start_that_never_shows_expires(world, engine, units, tmp_path):
+    conf = write_conf(str(tmp_path / "ttl"), engine.url, "claim_ttl = 1\n")
+    last = [world.add_host("last", vf_devices=1).id]
+    first, second = world.add_vm("first", vmfex_nics=1).id, world.add_vm("second", vmfex_nics=1).id
+    assert units.filter(last, first, conf_path=conf).result == last       # claims the only VF
+    assert units.filter(last, second, conf_path=conf).result == []        # taken: first never shows
+    time.sleep(1.2)                                                       # its start failed: TTL passes
+    assert units.filter(last, second, conf_path=conf).result == last

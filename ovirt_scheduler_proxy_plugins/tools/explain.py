@@ -17,6 +17,7 @@ DESCRIPTION = ("Run VfFilter and VfWeight for one VM against the live engine dat
                "capacity and its source, used, pending, reserve, free, demand, verdict, score and the reason "
                "(VFs, and with [ucsm] the port profiles of the host's UCS domain).")
 UNKNOWN_VALUES = frozenset(reason.value for reason in UNKNOWN_REASONS)
+HELD_BACK_VALUES = frozenset(reason.value for reason in render.HELD_BACK)
 EXIT_LINES = ("  0  at least one candidate host can run the VM",
               "  1  no candidate host can run the VM (VfFilter would drop them all)")
 
@@ -91,6 +92,8 @@ def build_report(snap: Snapshot, verdicts: List[Verdict], scores: List[Score], n
 
 
 def _verdict(row: Dict[str, object]) -> output.Cell:
+    if row["reason"] in HELD_BACK_VALUES:
+        return "hold", "yellow"
     if not row["keep"]:
         return "DROP", "red"
     return "keep", "yellow" if row["reason"] in UNKNOWN_VALUES else "green"
