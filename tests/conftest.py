@@ -27,6 +27,22 @@ def plugins_dir(tmp_path_factory):
     return str(path)
 
 
+@pytest.fixture(scope="session")
+def discovery(plugins_dir, tmp_path_factory):
+    """A serve process answering the engine's discover (it needs no config for that): where
+    `check` finds the scheduler proxy in tests."""
+    server = served.ServeProcess(str(tmp_path_factory.mktemp("no-config") / "none.conf"), plugins_dir)
+    yield server
+    server.stop()
+
+
+def with_discovery(conf_path, server):
+    """Point the config's [serve] listen at `server`, as on a host where serve runs."""
+    with open(conf_path, "a", encoding="utf-8") as handle:
+        handle.write("\n[serve]\nlisten = 127.0.0.1:%d\n" % server.port)
+    return conf_path
+
+
 @pytest.fixture
 def world():
     """An empty inventory; each test adds the hosts and VMs its arithmetic needs."""

@@ -13,7 +13,7 @@ import time
 import pytest
 import trustme
 
-from conftest import CLI, ucsm_section, write_conf
+from conftest import CLI, ucsm_section, with_discovery, write_conf
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, sample_servers
 from ovirt_scheduler_proxy_plugins.config import PROPERTIES_VALIDATION
@@ -22,9 +22,20 @@ LINE = re.compile(r"^(OK|WARN|FAIL)\s+(\S.*?)\s{2,}(.*)$")
 VMFEX_DEFINITION = "{type=interface;prop={SecurityGroups=^.*$;vmfex=^[a-zA-Z0-9_.-]{2,32}$}}"
 
 
+SERVING = {}     # the session's serve process, for the "serve" line (set by _serve_answers)
+
+
+@pytest.fixture(autouse=True)
+def _serve_answers(discovery):
+    SERVING["server"] = discovery
+
+
 def run_check(conf, plugins_dir, *args):
-    """As the current user (CI has no user ovirt; test_check_access.py checks as another user)."""
+    """As the current user (CI has no user ovirt; test_check_access.py checks as another user),
+    with serve answering discover where the config says (the "serve" line)."""
     user = pwd.getpwuid(os.geteuid()).pw_name
+    if os.path.exists(conf) and "[serve]" not in open(conf).read():
+        with_discovery(conf, SERVING["server"])
     return subprocess.run([CLI, "check", "--config", conf, "--plugins-dir", plugins_dir, "--python",
                            sys.executable, "--user", user] + list(args), capture_output=True, text=True, timeout=60)
 
@@ -87,7 +98,9 @@ def test_a_healthy_site_over_verified_tls_is_all_ok(https_engine, tls, tmp_path,
     assert all(status == "OK" for items in found.values() for status, _, _ in items), run.stdout
     assert found["tls [engine]"][0][1] == "certificates verified against %s" % tls["ca"]
     assert "defines vmfex for interfaces in cluster version 4.7" in found["CustomDeviceProperties"][0][1]
-    assert set(found) >= {"config", "state dirs", "plugin files", "proxy python", "engine login", "rights",
+    assert found["serve"][0][1].startswith("http://127.0.0.1:%d/ offers VfFilter and VfWeight to the engine"
+                                           % SERVING["server"].port)
+    assert set(found) >= {"config", "state dirs", "plugin files", "proxy python", "serve", "engine login", "rights",
                           "vf property", "ExternalSchedulerEnabled", "external units", "cluster policies",
                           "capacity: engine"}
     assert re.search(r"^check: 0 FAIL, 0 WARN, \d+ OK \(worst: OK\)$", run.stdout, re.M)

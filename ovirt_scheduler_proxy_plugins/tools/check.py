@@ -10,13 +10,14 @@ from typing import Callable, Iterator, List, Optional
 
 from .. import config, install
 from ..config import Settings
-from . import check_access, check_engine, check_local, check_ucsm, common, lookup, output, status_report
+from . import check_access, check_engine, check_local, check_serve, check_ucsm, common, lookup, output, status_report
 from .findings import FAIL, OK, WARN, Finding, exit_code, worst
 
 SUMMARY = "check config, engine login, TLS, rights, engine options, plugin files and capacity sources"
 DESCRIPTION = ("Validate the config, log in to the engine (and each UCS-M), verify TLS, the account's rights, "
                "CustomDeviceProperties and ExternalSchedulerEnabled (where readable), the units the engine "
-               "discovered, the plugin files in the proxy's directory and a capacity source for every host. "
+               "discovered, the plugin files in the proxy's directory, that discover answers with both units "
+               "where the engine calls it (serve or the stock proxy), and a capacity source for every host. "
                "One line per check: OK, WARN or FAIL with a fix.")
 EXIT_LINES = ("  0  every check is OK",
               "  1  the worst finding is a WARN (works, but degraded or unverifiable)")
@@ -125,6 +126,8 @@ def main(args: argparse.Namespace) -> int:
     working = common.share_cache_dir(settings) if settings is not None else None
     for item in local_findings(args, settings):        # the configured dirs, not a private one
         printer.add(item)
+    printer.progress("calling discover where the engine will")
+    printer.add(check_serve.finding(settings, args.timeout))
     if working is not None:
         for item in engine_findings(working, args.timeout, printer.progress):
             printer.add(item)
