@@ -6,8 +6,11 @@ read of every domain, capacity and port profiles in the same session
 (ucsm_source.read_domains, at most 5 requests per domain); a warm one costs none. A
 decision reads UCS-M at most once, even when both the capacity source and the port-profile
 rule need it. A read with a failed domain is not cached: what it says about the domains
-that answered is used for this decision only, and the next one tries again. Every read is
-counted for `status` (status.record_source "ucsm"): min mode hides an outage, status shows it.
+that answered is used for this decision only. A domain that failed is not asked again for
+FAILURE_HOLD seconds (ucsm-failures.json, shared by every process): during an outage one
+decision in that time waits for its timeout, not every one, which would hold the engine's
+scheduling for seconds per VM. Every read is counted for `status` (status.record_source
+"ucsm"): min mode hides an outage, status shows it.
 """
 import logging
 import time
@@ -19,6 +22,7 @@ from .model import Capacity, DataSourceError, DomainPortProfiles
 from .store import HostCache
 
 LOG = logging.getLogger("ovirt_vf_scheduler.capacity")
+FAILURE_HOLD = 30.0     # seconds a UCS domain that failed is not asked again
 
 
 class CapacityError(DataSourceError):
@@ -79,18 +83,28 @@ class UcsmFacts:
         identities = [ucsm_source.HostIdentity(host_id=host_id, name=entry["name"], hw_uuid=entry.get("hw_uuid"),
                                                serial=entry.get("serial"))
                       for host_id, entry in self._hosts.items()]
-        reading = ucsm_source.read_domains(ucsm_settings(self._settings), identities, self._deadline)
-        self.read_now = True
+        failure_cache = HostCache(self._settings.cache_dir, "ucsm-failures", self._memo)
+        held = failure_cache.fresh(min(FAILURE_HOLD, self._settings.ucsm.cache_ttl))
+        asked = tuple(url for url in self._settings.ucsm.urls if url not in held)
+        reading = ucsm_source.read_domains(ucsm_settings(self._settings, asked), identities, self._deadline) \
+            if asked else ucsm_source.UcsmReading({}, {}, {})
+        failures = {url: str(err) for url, err in reading.failures.items()}
+        if failures:
+            failure_cache.update({url: {"error": error} for url, error in failures.items()})
+        failures.update({url: "%s (not asked again for %.0f s)" % (
+            held[url].get("error", "failed"), max(0.0, FAILURE_HOLD - _age(held[url]))) for url in held
+            if url in self._settings.ucsm.urls})
+        self.read_now = bool(asked)
         hosts = {host_id: {"vfs": answer.dynamic_eth, "detail": answer.reason, "in_use": answer.in_use,
                            "domain": answer.domain}
                  for host_id, answer in reading.capacities.items()}
         domains = {url: {"profiles": sorted(profiles)} for url, profiles in reading.port_profiles.items()}
-        if not reading.failures:
+        if not failures:
             status.record_source(self._settings.cache_dir, "ucsm")
             self._host_entries.update(host_cache.update(hosts))
             self._domains.update(domain_cache.update(domains))
             return
-        self.failures = {url: str(err) for url, err in reading.failures.items()}
+        self.failures = failures
         status.record_source(self._settings.cache_dir, "ucsm", "UCS-M: %s" % "; ".join(self.failures.values()))
         for line in self.failures.values():
             LOG.warning("%s", line)

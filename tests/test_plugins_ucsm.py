@@ -125,3 +125,17 @@ def test_ucsm_login_refused(ucs_world, ucs_units, ucsm):
     ucsm.users["ovirt-ro"] = "changed"
     run = ucs_units.filter(_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id)
     assert run.returncode == 1 and "551" in run.stderr and "secret" not in run.stderr
+
+
+def test_a_hung_ucs_domain_is_not_asked_again_for_a_while(ucs_world, ucs_units, ucsm):
+    """During an outage one decision waits for UCS-M's timeout (3 s here), the next ones do not:
+    each would otherwise hold the engine's scheduling for that long per VM."""
+    ucsm.faults.delay = 30
+    hosts, vm = _ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id
+    first = ucs_units.filter(hosts, vm, {"vf_source": "min"})
+    assert first.ok and first.result == _ids(ucs_world, "h1", "h2", "h4") and first.elapsed >= 3.0
+    asked = len(ucsm.requests)
+    second = ucs_units.filter(hosts, vm, {"vf_source": "min"})
+    assert second.ok and second.result == first.result
+    assert second.elapsed < 2.0 and len(ucsm.requests) == asked                  # not asked at all
+    assert "(not asked again for" in ucs_units.log_text()
