@@ -27,6 +27,13 @@ def _engine_entries(records: Iterable[HostRecord], vf_driver: str) -> Dict[str, 
     return entries
 
 
+def refresh_engine_hosts(settings: Settings, fetch_hosts: Callable[[], List[HostRecord]],
+                         memo: Optional[dict] = None) -> None:
+    """Read every host into the cache now (serve does it in the background before the TTL ends,
+    so that no decision pays for the largest read of all)."""
+    HostCache(settings.cache_dir, "hosts-engine", memo).update(_engine_entries(fetch_hosts(), settings.vf_driver))
+
+
 def engine_hosts(settings: Settings, host_ids: List[str],
                  fetch_hosts: Callable[[], List[HostRecord]], memo: Optional[dict] = None) -> Dict[str, dict]:
     """Cached engine host entries for `host_ids`, refreshed with one whole-engine query
@@ -43,12 +50,8 @@ def engine_hosts(settings: Settings, host_ids: List[str],
             if host_id in entries and not entries[host_id].get("absent")}
 
 
-def _age(entry: dict) -> float:
-    return max(0.0, time.time() - entry["read_at"])
-
-
-def from_engine(entry: dict) -> Capacity:
-    return Capacity(vfs=entry["vfs"], source="engine", age=_age(entry), detail=entry["detail"])
+def from_engine(entry: dict, now: float) -> Capacity:
+    return Capacity(vfs=entry["vfs"], source="engine", age=max(0.0, now - entry["read_at"]), detail=entry["detail"])
 
 
 def combine_min(engine: Capacity, ucsm: Capacity, host_name: str, log_disagreement: bool) -> Capacity:
@@ -67,7 +70,8 @@ def combine_min(engine: Capacity, ucsm: Capacity, host_name: str, log_disagreeme
 def capacities(settings: Settings, hosts: Dict[str, dict], ucsm_facts: Optional[UcsmFacts]) -> Dict[str, Capacity]:
     """Capacity per host id from the configured source (`ucsm_facts`: None without [ucsm])."""
     source = settings.capacity_source
-    engine = {host_id: from_engine(entry) for host_id, entry in hosts.items()}
+    now = time.time()
+    engine = {host_id: from_engine(entry, now) for host_id, entry in hosts.items()}
     if source == "engine":
         return engine
     try:

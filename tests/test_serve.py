@@ -440,3 +440,32 @@ def test_check_calls_discover_where_the_engine_will_and_names_the_port_holder(be
     assert found.status == "FAIL" and "nothing answers the engine's discover at http://127.0.0.1:%d/" % bed.port \
         in found.message
     assert found.hint.startswith("on oVirt 4.5: systemctl enable --now ovirt-vf-scheduler")
+
+
+def test_host_data_is_refreshed_in_the_background_before_its_ttl(world, engine, tmp_path, plugin_dir):
+    """The read of every host (115 KB each with devices) is the largest of all: serve renews it
+    past half capacity_ttl in the background, so no decision waits for it."""
+    world.add_host("a", vf_devices=4)
+    vms = [world.add_vm("vm%d" % i, vmfex_nics=1).id for i in range(3)]
+    conf = write_conf(str(tmp_path / "state"), engine.url, "capacity_ttl = 2\nusage_max_age = 60\n")
+    server = ServeProcess(conf, plugin_dir)
+    try:
+        a = hosts(world, "a")
+        call_unit(server, "VfFilter", a, vms[0])                           # cold: reads the hosts
+        hosts_reads = lambda: sum(r.path.endswith("/hosts") for r in engine.requests)   # noqa: E731
+        assert hosts_reads() == 1
+        time.sleep(1.2)                                                    # past half the TTL
+        call_unit(server, "VfFilter", a, vms[1])                           # starts the refresh
+        give_up = time.monotonic() + 5
+        while hosts_reads() < 2 and time.monotonic() < give_up:
+            time.sleep(0.05)
+        assert hosts_reads() == 2
+        time.sleep(1.0)                                 # 2.2 s after the first read: its TTL is over
+        assert call_unit(server, "VfFilter", a, vms[2])["result"] == a
+        # the refreshed cache served it: the decision itself asked only for its VM (the refresh it
+        # may start again runs beside it)
+        with open(os.path.join(os.path.dirname(conf), "log", "vf.log")) as log:
+            last = [line for line in log if "VfFilter vm=vm2" in line][-1]
+        assert " requests=1 " in last, last
+    finally:
+        assert server.stop() == 0

@@ -250,6 +250,9 @@ class App:
                                self.foreign_pool, self._answered)
         self.server = _Server(self, listen)
         self.address = self.server.server_address[:2]
+        # The SDK's import (~0.15 s) before the first call needs it, not during it.
+        threading.Thread(target=lambda: __import__("ovirt_scheduler_proxy_plugins.sdk_login"),
+                         name="preload", daemon=True).start()
 
     # -- config and status
     def _config_changed(self, settings: Optional[config.Settings], error: Optional[config.ConfigError]) -> None:

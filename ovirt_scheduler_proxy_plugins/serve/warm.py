@@ -8,13 +8,15 @@ in one object with one owner, every piece of it bounded:
  - the usage view (the running VMs on the VF networks, with the vNIC profiles they were
    counted with), reused for `[scheduler] usage_max_age` seconds; a decision then reads only
    the scheduled VM (one small request). A call that finds the view past half its age starts
-   one background refresh (one in flight at most; none while nothing is scheduled);
+   one background refresh (one in flight at most; none while nothing is scheduled), and so
+   does host data serve read past half [scheduler] capacity_ttl, so that the largest read of
+   all (every host with its devices) stays off the decisions;
  - the scheduled VM's read, which the weight reuses right after the filter (the engine calls
    runCostFunctions for the VM it just filtered): 0 requests for the weight;
  - after an engine that did not answer at all (refused, timed out), calls fail at once for a
    short, growing backoff instead of each holding the engine's scheduling lock for a timeout.
 Claims still go through the on-disk ledger and its lock, so plugin processes and `serve` on
-one host never double-book; a view only releases claims made before it was asked for.
+one host never double-book; only a view asked for after a claim was made can release it.
 """
 import logging
 import threading
@@ -23,6 +25,7 @@ from collections import ChainMap, OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
+from .. import capacity
 from ..accounting import HostRecord, VfProfile, VmRecord, holdings, vf_networks
 from ..config import Settings
 from ..engine import EngineError, EngineSession, EngineUnreachable
@@ -129,6 +132,7 @@ class WarmEngine:
         self._view: Optional[UsageView] = None
         self._recent: "OrderedDict[str, Tuple[UsageView, VmRecord, float]]" = OrderedDict()
         self._refreshing = False
+        self._hosts_read_at: Optional[float] = None     # when serve last read every host itself
         self._decisions = _Connection()
         self._background = _Connection()
         self._backoff = _Backoff()
@@ -202,27 +206,41 @@ class WarmEngine:
             return None
         return found[0], found[1]
 
+    def hosts_read(self) -> None:
+        """A decision read every host (a cold capacity cache): the background keeps it warm from now."""
+        with self._state:
+            self._hosts_read_at = time.monotonic()
+
     def refresh_ahead(self, settings: Settings) -> None:
-        """Start one background refresh of the view when it is past half its allowed age."""
+        """Start one background refresh when the view is past half its allowed age, or the host
+        data serve read past half the capacity TTL (the largest read of all stays off decisions)."""
         with self._state:
             view = self._view
-            due = (view is not None and settings.usage_max_age > 0 and not self._refreshing
-                   and view.age() > settings.usage_max_age / 2 and not self._backoff.failing)
-            if not due:
+            view_due = view is not None and settings.usage_max_age > 0 and view.age() > settings.usage_max_age / 2
+            hosts_due = self._hosts_read_at is not None and \
+                time.monotonic() - self._hosts_read_at > settings.capacity_ttl / 2
+            if self._refreshing or self._backoff.failing or not (view_due or hosts_due):
                 return
             self._refreshing = True
-        threading.Thread(target=self._refresh, args=(settings,), name="usage-refresh", daemon=True).start()
+            if hosts_due:
+                self._hosts_read_at = time.monotonic()
+        threading.Thread(target=self._refresh, args=(settings, view_due, hosts_due), name="usage-refresh",
+                         daemon=True).start()
 
-    def _refresh(self, settings: Settings) -> None:
+    def _refresh(self, settings: Settings, view: bool, hosts: bool) -> None:
         try:
             with self._background.io:
                 session = self._background.session(settings)
-                asked_at = time.monotonic()
-                profiles = session.vf_profiles(settings.vf_property)
-                vms = session.vms(None, vf_networks(profiles)) if profiles else []
+                if hosts:
+                    capacity.refresh_engine_hosts(settings, session.hosts, self.memo)
+                if view:
+                    asked_at = time.monotonic()
+                    profiles = session.vf_profiles(settings.vf_property)
+                    vms = session.vms(None, vf_networks(profiles)) if profiles else []
                 session.drain_requests()
                 session.save_token()
-            self.store_view(UsageView(_key(settings), profiles, tuple(vms), asked_at))
+            if view:
+                self.store_view(UsageView(_key(settings), profiles, tuple(vms), asked_at))
         except EngineError as err:
             self._backoff.failed(err)
             LOG.warning("background refresh of the usage view failed: %s", err)
@@ -285,15 +303,18 @@ class WarmReads:
             self._engine.remember(vm_id, view, vm)
         self._engine.refresh_ahead(settings)
         self._counted, self._fresh_vm = view, vm is not None
-        others = [record for record in view.vms if record.vm_id != vm_id]
-        return others + ([vm] if vm is not None else []), view.asked_at
+        if vm is None:         # gone from the engine: never count with the view's old record of it
+            return [record for record in view.vms if record.vm_id != vm_id], view.asked_at
+        return [vm] + list(view.vms), view.asked_at       # the fresh record first: find_vm takes it
 
     @staticmethod
     def _find(records: List[VmRecord], vm_id: str) -> Optional[VmRecord]:
         return next((record for record in records if record.vm_id == vm_id), None)
 
     def hosts(self) -> List[HostRecord]:
-        return self._request(lambda s: s.hosts())
+        found = self._request(lambda s: s.hosts())
+        self._engine.hosts_read()
+        return found
 
     def holdings(self, vms: List[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
         """Counted once per view: the scheduled VM (the one record that may differ from the
@@ -301,7 +322,7 @@ class WarmReads:
         return self._counted.holdings(vf_profile_ids)
 
     def seen(self, vms: List[VmRecord]) -> Mapping[str, Tuple[Optional[str], str]]:
-        return ChainMap(seen_in(vms[-1:]) if self._fresh_vm else {}, self._counted.seen())
+        return ChainMap(seen_in(vms[:1]) if self._fresh_vm else {}, self._counted.seen())
 
     def drain_requests(self) -> List[str]:
         asked, self._asked = self._asked, []
