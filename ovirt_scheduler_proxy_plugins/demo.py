@@ -111,6 +111,32 @@ def _scenario(title: str, inv: Inventory, vm_name: str, host_names: List[str], s
         print("-> no host can take it: the engine reports that the external filter removed every host")
 
 
+def _served(inv: Inventory, conf: str, plugins_dir: str, vm_name: str, host_names: List[str]) -> None:
+    """The migration again, through `serve` as an oVirt 4.5 engine calls it (XML-RPC, per-unit weights)."""
+    from .sim.served import ServeProcess
+    hosts = [inv.host_by_name(name).id for name in host_names]
+    vm = inv.vm_by_name(vm_name).id
+    names = {inv.host_by_name(name).id: name for name in host_names}
+    server = ServeProcess(conf, plugins_dir)
+    try:
+        client = server.client()
+        offered = client.discover()
+        started = time.monotonic()
+        filtered = client.runFilters(["VfFilter"], hosts, vm, {})
+        weighed = client.runCostFunctions([["VfWeight", 1]], filtered["result"], vm, {})
+        elapsed = time.monotonic() - started
+    finally:
+        server.stop()
+    print("\n== The migration again, through `ovirt-vf-scheduler serve` (the proxy on oVirt 4.5) ==")
+    print("   discover -> filters %s, scores %s" % (sorted(offered["filters"]), sorted(offered["scores"])))
+    print("   runFilters -> result_code %d, kept %s" % (filtered["result_code"],
+                                                       ", ".join(names[h] for h in filtered["result"])))
+    print("   runCostFunctions -> result_code %d, per unit: %s" % (weighed["result_code"], ", ".join(
+        "[%s, %d, %s]" % (names[h], score, unit) for h, score, unit in weighed["result"])))
+    print("   both calls answered in %.3f s, login and capacity read included (a fresh serve); warm calls take\n"
+          "   milliseconds, a plugin process a few tenths of a second" % elapsed)
+
+
 def main(verbose: bool = False) -> int:
     inv = sample_cluster()
     fake_a, fake_b = sample_ucs_fakes(inv)
@@ -133,14 +159,15 @@ def main(verbose: bool = False) -> int:
               "[ucsm] port_profiles = check (a host whose UCS domain lacks the VM's port profile is dropped)")
         candidates = ["blade1", "blade2", "blade3", "blade4", "blade5", "rack1"]
         _scenario("VM start", inv, "web1", candidates, settings, plugins_dir, env)
-        print("   (web1 is now starting: until the engine shows it on its host, its 2 VFs stay claimed\n"
-              "    there and count as 'pending' in the next decisions)")
+        print("   (web1 is now starting: until the engine shows it on a host, its 2 VFs stay claimed on\n"
+              "    every host it was kept for, whichever the engine picks, and count as 'pending' there)")
         _scenario("Migration (source blade4 excluded)", inv, "blade4-app1",
                   [name for name in candidates if name != "blade4"], settings, plugins_dir, env,
                   verb="migrates it to")
         _scenario("VM start, port profile defined only in UCS domain A", inv, "db1", candidates, settings,
                   plugins_dir, env)
         _scenario("Plain VM start", inv, "batch1", candidates, settings, plugins_dir, env)
+        _served(inv, conf, plugins_dir, "blade4-app1", [name for name in candidates if name != "blade4"])
         if verbose:
             with open(settings.log_file, encoding="utf-8") as log:
                 print("\n== decision log (%s) ==\n%s" % (settings.log_file, log.read()))
