@@ -11,7 +11,6 @@ No request at all depends on the number of candidate hosts, and a VM without VF 
 after step 2. The SDK client is used as is; its SSO login has no timeout, so the caller's
 deadline watchdog bounds the whole run.
 """
-import io
 import logging
 import re
 import time
@@ -29,6 +28,9 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 # Network names that can go into a search term as they are; anything else (spaces, quotes,
 # wildcards) falls back to the broader "every running VM" query, which is still correct.
 _SEARCHABLE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+MAX_ANSWER = 512 * 2 ** 20   # bytes: every host of 1,000 with its devices is ~115 MB
 
 
 class EngineError(DataSourceError):
@@ -102,7 +104,7 @@ def vm_search(vm_id: Optional[str], networks: Optional[FrozenSet[str]]) -> str:
 def sdk_connection(settings: EngineSettings, token: Optional[str], max_seconds: float = 0):
     """An ovirtsdk4 Connection with our TLS settings; each request AND the SSO login are bounded
     by the config's timeout (and by `max_seconds` if given). Raises ovirtsdk4.Error."""
-    from .sdk_login import BoundedConnection
+    from .connection import BoundedConnection
     # A second past the caller's limit: its own deadline (a plugin's watchdog) fires first and
     # says so, rather than a request that happened to be running then.
     limit = min(settings.timeout, max_seconds + 1) if max_seconds else settings.timeout
@@ -149,30 +151,28 @@ class EngineSession:
         self._conn.close(logout=False)
 
     def _get(self, what: str, path: str, query: Dict[str, str], item: str, convert: Callable,
-             single: bool = False):
-        """GET a collection through the SDK connection (its auth, TLS, token renewal and
-        timeout) and convert each `item` element while streaming through the body with lxml.
+             single: bool = False) -> list:
+        """GET through the connection (its auth, TLS, token renewal and timeout) and convert each
+        top-level `item` element (`single`: the document's root) while the body streams in.
 
         The SDK's readers build a full object for every attribute and take ~5x longer on the
-        large VM and host lists (bench/RESULTS.md); streaming keeps memory at one element,
-        not a tree of the whole (100+ MB at 1000 hosts) document.
+        large VM and host lists, and the SDK buffers a whole answer before it can be read
+        (bench/RESULTS.md); parsing as the bytes arrive keeps memory at one element, and the
+        parse runs while the engine is still sending. `single` and a 404: [] (no such object).
         """
-        from ovirtsdk4 import http
         self.requests.append(what)
+        items = _Items(item, convert, single)
         try:
-            response = self._conn.wait(self._conn.send(http.Request(method="GET", path=path, query=query)))
-            if single and response.code == 404:
+            status, other = self._conn.stream_get(path, query, items.feed, MAX_ANSWER)
+            if single and status == 404:
                 return []
-            if response.code in (401, 403):
+            if status in (401, 403):
                 raise EngineError("engine %s refused the credentials on %s (HTTP %s%s)"
-                                  % (self._url, what, response.code, _fault_text(response.body)))
-            if response.code != 200:
+                                  % (self._url, what, status, _fault_text(other)))
+            if status != 200:
                 raise EngineError("engine %s answered %s with HTTP %s%s"
-                                  % (self._url, what, response.code, _fault_text(response.body)))
-            self._conn.check_xml_content_type(response)
-            if single:
-                return [convert(etree.fromstring(response.body, _PARSER))]
-            return _stream(response.body, item, convert)
+                                  % (self._url, what, status, _fault_text(other)))
+            return items.close()
         except self._sdk.AuthError as err:
             raise EngineError("engine %s refused the credentials on %s: %s"
                               % (self._url, what, one_line(err))) from None
@@ -209,20 +209,37 @@ class EngineSession:
                          "host", _host_record)
 
 
-def _stream(body: bytes, item: str, convert: Callable) -> list:
-    """convert(element) for each top-level `item` element; None results are dropped."""
-    converted = []
-    events = etree.iterparse(io.BytesIO(body), events=("end",), tag=item, resolve_entities=False,
-                             no_network=True, load_dtd=False, huge_tree=False)
-    for _, element in events:
-        if element.getparent() is not None and element.getparent().getparent() is None:
-            value = convert(element)
-            if value is not None:
-                converted.append(value)
-            element.clear()
-            while element.getprevious() is not None:
-                del element.getparent()[0]
-    return converted
+class _Items:
+    """convert(element) for each top-level `item` element of a document fed in chunks (None
+    results are dropped); elements are freed as soon as they are converted."""
+
+    def __init__(self, item: str, convert: Callable, single: bool):
+        self._parser = etree.XMLPullParser(events=("end",), tag=item, resolve_entities=False,
+                                           no_network=True, load_dtd=False, huge_tree=False)
+        self._convert = convert
+        self._single = single
+        self.converted: list = []
+
+    def feed(self, chunk: bytes) -> None:
+        self._parser.feed(chunk)
+        self._take()
+
+    def _take(self) -> None:
+        for _, element in self._parser.read_events():
+            parent = element.getparent()
+            if (parent is None) if self._single else (parent is not None and parent.getparent() is None):
+                value = self._convert(element)
+                if value is not None:
+                    self.converted.append(value)
+                element.clear()
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+
+    def close(self) -> list:
+        """The converted items; XMLSyntaxError when the document is not complete."""
+        self._parser.close()
+        self._take()
+        return self.converted
 
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)

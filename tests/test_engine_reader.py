@@ -110,3 +110,22 @@ def test_cold_processes_at_once_all_succeed_and_leave_one_valid_token(world, eng
     assert engine.logins == cold_logins
     engine.faults.login_delay = 0.0
     assert units.filter(hosts, vm.id).ok and engine.logins == cold_logins    # the survivor token works
+
+
+def test_an_answer_larger_than_the_bound_is_refused_not_buffered(tmp_path, engine, world):
+    """Every read is bounded in size: the stream stops at the bound, nothing past it is kept."""
+    from ovirt_scheduler_proxy_plugins import connection
+    from ovirt_scheduler_proxy_plugins.config import EngineSettings
+    from ovirt_scheduler_proxy_plugins.engine import sdk_connection
+    for i in range(5):
+        world.add_host("big%d" % i, vf_devices=16)
+    conn = sdk_connection(EngineSettings(engine.url, "admin@internal", "secret"), None)
+    seen = []
+    try:
+        with pytest.raises(connection.ovirtsdk4.Error, match="answer larger than 0 MB: refused"):
+            conn.stream_get("/hosts", {"follow": "nics,devices", "all_content": "true"}, seen.append, 100_000)
+        assert sum(map(len, seen)) <= 100_000
+        status, _ = conn.stream_get("/vnicprofiles", {}, seen.append, 100_000)    # the next read works
+        assert status == 200
+    finally:
+        conn.close(logout=False)

@@ -251,7 +251,7 @@ class App:
         self.server = _Server(self, listen)
         self.address = self.server.server_address[:2]
         # The SDK's import (~0.15 s) before the first call needs it, not during it.
-        threading.Thread(target=lambda: __import__("ovirt_scheduler_proxy_plugins.sdk_login"),
+        threading.Thread(target=lambda: __import__("ovirt_scheduler_proxy_plugins.connection"),
                          name="preload", daemon=True).start()
 
     # -- config and status

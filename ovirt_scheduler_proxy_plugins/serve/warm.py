@@ -133,6 +133,7 @@ class WarmEngine:
         self._recent: "OrderedDict[str, Tuple[UsageView, VmRecord, float]]" = OrderedDict()
         self._refreshing = False
         self._hosts_read_at: Optional[float] = None     # when serve last read every host itself
+        self._refresh_took = 0.0                         # seconds the last view refresh took
         self._decisions = _Connection()
         self._background = _Connection()
         self._backoff = _Backoff()
@@ -216,7 +217,9 @@ class WarmEngine:
         data serve read past half the capacity TTL (the largest read of all stays off decisions)."""
         with self._state:
             view = self._view
-            view_due = view is not None and settings.usage_max_age > 0 and view.age() > settings.usage_max_age / 2
+            # at most half the time busy refreshing (a big view takes a while to read and parse)
+            view_due = (view is not None and settings.usage_max_age > 0
+                        and view.age() > max(settings.usage_max_age / 2, 2 * self._refresh_took))
             hosts_due = self._hosts_read_at is not None and \
                 time.monotonic() - self._hosts_read_at > settings.capacity_ttl / 2
             if self._refreshing or self._backoff.failing or not (view_due or hosts_due):
@@ -237,6 +240,7 @@ class WarmEngine:
                     asked_at = time.monotonic()
                     profiles = session.vf_profiles(settings.vf_property)
                     vms = session.vms(None, vf_networks(profiles)) if profiles else []
+                    self._refresh_took = time.monotonic() - asked_at
                 session.drain_requests()
                 session.save_token()
             if view:
