@@ -164,22 +164,35 @@ def verdict_word(verdict: Verdict) -> str:
     return "keep" if verdict.keep else "hold" if verdict.reason in HELD_BACK else "DROP"
 
 
+LINE_HOSTS = 24      # hosts detailed in one decision line; the summary counts them all
+
+
+def _more(shown: int, total: int) -> str:
+    return "; ... %d more hosts (ovirt-vf-scheduler explain shows every one)" % (total - shown) \
+        if total > shown else ""
+
+
 def filter_line(snap: Snapshot, verdicts: List[Verdict]) -> str:
+    """The summary, then each host's verdict and reason: kept hosts first, at most LINE_HOSTS
+    of them in all (a 1,000-host cluster would write 100 KB per decision otherwise)."""
     demand = snap.vm.demand
     if demand.vfs <= 0:
         return "needs no VF: all %d hosts pass" % len(verdicts)
+    ordered = sorted(verdicts, key=lambda v: not v.keep)[:LINE_HOSTS]
     parts = ["%s %s: %s" % (host_label(v.host_id, snap.hosts), verdict_word(v),
-                            reason_words(v, snap.hosts.get(v.host_id))) for v in verdicts]
+                            reason_words(v, snap.hosts.get(v.host_id))) for v in ordered]
     wanted = " (port profiles: %s)" % names(demand.port_profiles) if demand.port_profiles else ""
-    return "%s%s | %s" % (summary(verdicts, snap.vm.name), wanted, "; ".join(parts) if parts else "no hosts")
+    return "%s%s | %s%s" % (summary(verdicts, snap.vm.name), wanted, "; ".join(parts) if parts else "no hosts",
+                            _more(len(parts), len(verdicts)))
 
 
 def weight_line(snap: Snapshot, scores: List[Score]) -> str:
+    """Each host's score and arithmetic, best first, at most LINE_HOSTS of them."""
     if snap.vm.demand.vfs <= 0 and not snap.hosts:
         return "needs no VF: all %d hosts score %s" % (len(scores), sorted({s.value for s in scores}))
     parts = []
-    for score in scores:
+    for score in sorted(scores, key=lambda s: s.value)[:LINE_HOSTS]:
         host = snap.hosts.get(score.host_id)
         state = arithmetic(host) if host else "no data"
         parts.append("%s=%d (%s)" % (host_label(score.host_id, snap.hosts), score.value, state))
-    return "; ".join(parts) if parts else "no hosts"
+    return ("; ".join(parts) if parts else "no hosts") + _more(len(parts), len(scores))

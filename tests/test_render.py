@@ -30,3 +30,18 @@ def test_ties_are_called_ties():
     assert render.lowest([("b", 5), ("a", 5), ("c", 9)]) == (["a", "b"], 5)
     assert render.tie(["a", "b", "c"], 0) == ("VfWeight scores a, b and c equally (weight 0, a 3-way tie): the "
                                               "engine's other weights decide among them")
+
+
+def test_a_decision_line_details_at_most_line_hosts_kept_ones_first_and_counts_them_all():
+    """30 hosts, the VM needs 2: h0..h9 have 8 free (kept), h10..h29 none. The line names the 10
+    kept and 14 dropped hosts (24 in all) and says how many more there are; the summary counts 30."""
+    from ovirt_scheduler_proxy_plugins.model import Snapshot, Vm
+    hosts = {"h%d" % i: host("h%d" % i, vfs=8, used=0 if i < 10 else 8) for i in range(30)}
+    order = ["h%d" % i for i in range(29, -1, -1)]                 # the engine's order: dropped first
+    snap = Snapshot(vm=Vm("vm", "web", need(2), None, "down"), hosts=hosts)
+    line = render.filter_line(snap, decide.filter_hosts(need(2), order, hosts, True))
+    assert line.startswith("10 of 30 hosts can run web (20 too few free VFs) | h9 keep: ")
+    assert line.count(" keep: ") == 10 and line.count(" DROP: ") == 14
+    assert line.endswith("; ... 6 more hosts (ovirt-vf-scheduler explain shows every one)")
+    weights = render.weight_line(snap, decide.score_hosts("spread", need(2), order, hosts))
+    assert weights.count(" free [") == 24 and weights.startswith("h9=992 ")   # best first: 8 - 2 = 6 left
