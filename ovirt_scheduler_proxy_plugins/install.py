@@ -9,7 +9,9 @@ import stat
 import tempfile
 from typing import List, Tuple
 
-from .config import DEFAULT_PLUGINS_DIR  # noqa: F401  (re-exported: install-plugins, check)
+from . import config
+
+DEFAULT_PLUGINS_DIR = config.DEFAULT_PLUGINS_DIR       # install-plugins' and check's default
 
 MARKER = "(ovirt-vf-scheduler plugin module)"   # in each shipped module's docstring
 # Who answers the engine's scheduler calls: serve's unit on oVirt 4.5, the stock proxy before.

@@ -162,27 +162,26 @@ class Service:
         future: Future = self._foreign_pool.submit(foreign.run, self._plugins_dir, unit, args)
         return future.result
 
-    def _start(self, kind: str, name: str, ours: Callable[[], Callable], args: tuple):
-        """A waiter for unit `name` of `kind`, or None when no such unit exists."""
-        if name in units.UNITS and (units.UNITS[name].kind == "do_filter") == (kind == "filters"):
-            return ours()
-        unit = self._foreign.get((kind, name))
-        return self._theirs(unit, args) if unit else None
+    def _start_all(self, kind: str, names: List[str], host_ids: List[str], vm_id: str, props: Dict[str, str],
+                   started: float) -> Tuple[Dict[str, Callable], Dict[str, List[str]]]:
+        """Start every unit of `kind` named in the call, all at once; (waiter per unit, the names
+        no unit answers to, as plugin_errors)."""
+        waiters, missing = {}, {}
+        for name in names:
+            if name in units.UNITS and (units.UNITS[name].kind == "do_filter") == (kind == "filters"):
+                waiters[name] = self._ours(name, host_ids, vm_id, props, started)
+            elif (kind, name) in self._foreign:
+                waiters[name] = self._theirs(self._foreign[(kind, name)], (host_ids, vm_id, props))
+            else:
+                missing[name] = ["plugin not found: '%s'" % name]
+        return waiters, missing
 
     # -- the engine's calls
     def run_filters(self, names, host_ids, vm_id, props) -> dict:
         started = time.monotonic()
         names, host_ids = _names(names, "the filter list"), _host_ids(host_ids)
         vm_id, props = _uuid(vm_id, "the VM id"), _props(props)
-        plugin_errors: Dict[str, List[str]] = {}
-        waiters = {}
-        for name in names:
-            waiter = self._start("filters", name, lambda n=name: self._ours(n, host_ids, vm_id, props, started),
-                                 (host_ids, vm_id, props))
-            if waiter is None:
-                plugin_errors[name] = ["plugin not found: '%s'" % name]
-            else:
-                waiters[name] = waiter
+        waiters, plugin_errors = self._start_all("filters", names, host_ids, vm_id, props, started)
         valid = []
         for name, waiter in waiters.items():
             kept, error = _filter_result(waiter(), host_ids)
@@ -202,16 +201,8 @@ class Service:
         names = _names([_unit_factor(pair) for pair in _list(pairs, "the weight list", MAX_UNITS)],
                        "the weight list")
         host_ids, vm_id, props = _host_ids(host_ids), _uuid(vm_id, "the VM id"), _props(props)
-        plugin_errors: Dict[str, List[str]] = {}
+        waiters, plugin_errors = self._start_all("scores", names, host_ids, vm_id, props, started)
         errors: List[str] = []
-        waiters = {}
-        for name in names:
-            waiter = self._start("scores", name, lambda n=name: self._ours(n, host_ids, vm_id, props, started),
-                                 (host_ids, vm_id, props))
-            if waiter is None:
-                plugin_errors[name] = ["plugin not found: '%s'" % name]
-            else:
-                waiters[name] = waiter
         entries = []
         for name, waiter in waiters.items():
             scores, error, note = _score_result(waiter(), host_ids)

@@ -23,23 +23,11 @@ import time
 import xmlrpc.client
 from typing import Dict, List, Optional
 
+from ..serve import client as rpc_client
 from .proxy import UnitRun, proxy_env
 
 CLI = os.path.join(os.path.dirname(sys.executable), "ovirt-vf-scheduler")
 _SERVING = re.compile(r"serving .* on (\S+):(\d+) \(")
-
-
-class _KeepAlive(xmlrpc.client.Transport):
-    """One persistent HTTP/1.1 connection, as the engine's client keeps."""
-
-    def __init__(self, timeout: float):
-        super().__init__()
-        self._timeout = timeout
-
-    def make_connection(self, host):
-        conn = super().make_connection(host)
-        conn.timeout = self._timeout
-        return conn
 
 
 class ServeProcess:
@@ -81,7 +69,7 @@ class ServeProcess:
     def client(self, timeout: float = 120.0) -> xmlrpc.client.ServerProxy:
         """A client per thread (an HTTP connection is not shared across threads)."""
         if getattr(self._local, "client", None) is None:
-            self._local.client = xmlrpc.client.ServerProxy(self.url, transport=_KeepAlive(timeout))
+            self._local.client = rpc_client.proxy(self.url, timeout)     # kept alive, as the engine's
         return self._local.client
 
     def post(self, body: bytes, path: str = "/", headers: Optional[Dict[str, str]] = None):

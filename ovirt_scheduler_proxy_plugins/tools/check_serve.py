@@ -13,6 +13,7 @@ from xml.parsers.expat import ExpatError
 
 from .. import config
 from ..config import Settings
+from ..serve import client
 from .findings import FAIL, OK, WARN, Finding
 
 ENABLE_HINT = ("on oVirt 4.5: systemctl enable --now ovirt-vf-scheduler (then restart ovirt-engine, which "
@@ -53,24 +54,13 @@ def holder(port: int) -> Optional[Tuple[int, str]]:
     return None
 
 
-class _Timeout(xmlrpc.client.Transport):
-    def __init__(self, timeout: float):
-        super().__init__()
-        self._timeout = timeout
-
-    def make_connection(self, host):
-        conn = super().make_connection(host)
-        conn.timeout = self._timeout
-        return conn
-
-
 def finding(settings: Optional[Settings], timeout: float) -> Finding:
     host, port = settings.serve.listen if settings is not None else config.DEFAULT_LISTEN
     url = "http://%s:%d/" % ("[%s]" % host if ":" in host else host, port)
     held = holder(port)
     by = " (port held by pid %d: %s)" % held if held else ""
     try:
-        offered = xmlrpc.client.ServerProxy(url, transport=_Timeout(min(timeout, 10.0))).discover()
+        offered = client.proxy(url, min(timeout, 10.0)).discover()
     except OSError as err:
         return Finding("serve", FAIL, "nothing answers the engine's discover at %s: %s%s"
                        % (url, getattr(err, "strerror", None) or err, by), ENABLE_HINT)
