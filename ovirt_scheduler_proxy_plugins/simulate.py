@@ -12,7 +12,7 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
+import time
 from typing import List, Optional
 
 from . import config, demo, install
@@ -48,9 +48,9 @@ def _instructions(conf: str, plugins_dir: str, engine_url: str, ucsm_urls: List[
 
 
 def main(with_ucsm: bool = False, port: int = 0, state_dir: Optional[str] = None) -> int:
-    stop = threading.Event()
+    stop: List[int] = []       # the handler only notes the signal (an Event's lock could deadlock)
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda signum, frame: stop.append(signum))
     keep = state_dir is not None
     state = os.path.abspath(state_dir) if keep else tempfile.mkdtemp(prefix="vf-sim-")
     os.makedirs(os.path.join(state, "cache"), exist_ok=True)     # where status finds the units' counts
@@ -75,8 +75,8 @@ def main(with_ucsm: bool = False, port: int = 0, state_dir: Optional[str] = None
         os.makedirs(plugins_dir, exist_ok=True)
         install.install(plugins_dir)
         print(_instructions(conf, plugins_dir, engine.url, [u.url for u in ucsms], inv), flush=True)
-        while not stop.wait(0.5):
-            pass
+        while not stop:
+            time.sleep(0.2)
     finally:
         engine.stop()             # a no-op when it never started
         for ucsm in ucsms:

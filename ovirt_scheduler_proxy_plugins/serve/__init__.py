@@ -79,4 +79,10 @@ def main(args: argparse.Namespace) -> int:
         print("ovirt-vf-scheduler serve: cannot listen on %s:%d: %s" % (listen[0], listen[1], err.strerror or err),
               file=sys.stderr)
         return 1
-    return app.serve_forever()
+    code = app.serve_forever()
+    # Not the interpreter's exit, which joins every pool thread: one may still be waiting (up to
+    # its request timeout) for a hung engine after its call was answered.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

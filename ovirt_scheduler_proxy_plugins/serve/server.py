@@ -317,34 +317,36 @@ class App:
 
     # -- life cycle
     def serve_forever(self) -> int:
-        stop = threading.Event()
-
-        def on_signal(signum, frame):
-            LOG.warning("signal %d: finishing the calls in flight, then exiting", signum)
-            stop.set()
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        # The handler only notes the signal: taking a lock there (an Event, a log handler) can
+        # deadlock with the main thread holding the same lock when the signal lands.
+        signalled = []
+        signal.signal(signal.SIGTERM, lambda signum, frame: signalled.append(signum))
+        signal.signal(signal.SIGINT, lambda signum, frame: signalled.append(signum))
         thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
                                   name="accept", daemon=True)
         thread.start()
         LOG.warning("serving VfFilter, VfWeight%s on %s:%d (plugins dir %s)", "".join(
             ", " + name for _, name in sorted(self.foreign)), self.address[0], self.address[1], self.plugins_dir)
-        while not stop.wait(1.0):
-            pass
+        while not signalled:
+            time.sleep(0.2)
+        LOG.warning("signal %d: finishing the calls in flight, then exiting", signalled[0])
         self.shutdown()
         return 0
 
     def shutdown(self) -> None:
+        """Stop accepting, let the calls in flight be answered (each is bounded by its deadline),
+        then go: a worker still waiting for a hung engine or plugin has nobody left to answer."""
         self.server.shutdown()
         self.server.server_close()
         give_up = time.monotonic() + DRAIN_SECONDS
         with self._inflight_lock:
             while self._inflight and time.monotonic() < give_up:
                 self._inflight_lock.wait(0.2)
+            left = self._inflight
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.foreign_pool.shutdown(wait=False, cancel_futures=True)
         self.warm.close()
-        LOG.warning("stopped")
+        LOG.warning("stopped%s", " (%d calls still unanswered after %d s)" % (left, DRAIN_SECONDS) if left else "")
         self.log_file.close()
 
 

@@ -150,10 +150,15 @@ class WarmEngine:
     def failing(self) -> bool:
         return self._backoff.failing
 
-    def close(self) -> None:
+    def close(self, wait: float = 2.0) -> None:
+        """Close both connections; one still busy after `wait` seconds (a request waiting for a
+        hung engine, bounded by its own timeout) is left to the process's exit."""
         for conn in (self._decisions, self._background):
-            with conn.io:
-                conn.close()
+            if conn.io.acquire(timeout=wait):
+                try:
+                    conn.close()
+                finally:
+                    conn.io.release()
 
     # -- used by WarmReads
     def request(self, settings: Settings, deadline: float, asked: List[str], call):
