@@ -13,6 +13,7 @@ What a long-lived server owes the engine (proxy-contract.md section 7) and how i
 One log line per call (method, units, hosts, elapsed) beside the units' decision lines, in the
 config's log_file; server life (start, reloads, stop) also on stderr (the journal).
 """
+import contextlib
 import logging
 import os
 import signal
@@ -22,7 +23,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from socketserver import ThreadingMixIn
-from typing import Optional, Tuple
+from typing import Iterator, Optional, Tuple
 from xmlrpc.client import Fault
 from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
@@ -166,7 +167,9 @@ class _Handler(SimpleXMLRPCRequestHandler):
         if not 0 <= length <= MAX_BODY:
             self.send_error(413 if length > MAX_BODY else 411)
             return
-        super().do_POST()
+        with self.server.app.in_flight():
+            super().do_POST()
+            self.wfile.flush()
 
     def do_GET(self) -> None:  # noqa: N802
         if self.path.split("?")[0] == "/metrics":
@@ -291,8 +294,6 @@ class App:
         if len(params) != len(takes):
             raise Fault(2, "bad call: %s takes %d arguments (%s), got %d"
                         % (method, len(takes), ", ".join(takes) or "none", len(params)))
-        with self._inflight_lock:
-            self._inflight += 1
         started = time.monotonic()
         outcome = "fault"
         try:
@@ -311,6 +312,15 @@ class App:
             if outcome == "fault":
                 self.metrics.call_errors.labels(method).inc()
             LOG.info("call %s%s -> %s in %.3fs", method, _describe(params), outcome, elapsed)
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """One request, from its arrival until its answer is written: what SIGTERM waits for."""
+        with self._inflight_lock:
+            self._inflight += 1
+        try:
+            yield
+        finally:
             with self._inflight_lock:
                 self._inflight -= 1
                 self._inflight_lock.notify_all()
