@@ -36,6 +36,7 @@ from .protocol import Service
 from .warm import WarmEngine
 
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
+LIFE = logging.getLogger("ovirt_vf_scheduler.serve.life")   # start, reloads, stop: INFO, yet on stderr
 MAX_BODY = 2 * 1024 * 1024      # 5000 host ids are ~300 KB of XML
 MAX_CONNECTIONS = 64
 WORKERS = 8
@@ -267,7 +268,7 @@ class App:
             LOG.error("cannot open the decision log %s", problem)
         for warning in settings.warnings:
             LOG.warning("%s", warning)
-        LOG.info("configuration %s loaded (engine %s, capacity from %s, usage_max_age %gs)",
+        LIFE.info("configuration %s loaded (engine %s, capacity from %s, usage_max_age %gs)",
                  settings.path, settings.engine.url, settings.capacity_source, settings.usage_max_age)
 
     def _pending_claims(self) -> int:
@@ -335,11 +336,11 @@ class App:
         thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
                                   name="accept", daemon=True)
         thread.start()
-        LOG.warning("serving VfFilter, VfWeight%s on %s:%d (plugins dir %s)", "".join(
+        LIFE.info("serving VfFilter, VfWeight%s on %s:%d (plugins dir %s)", "".join(
             ", " + name for _, name in sorted(self.foreign)), self.address[0], self.address[1], self.plugins_dir)
         while not signalled:
             time.sleep(0.2)
-        LOG.warning("signal %d: finishing the calls in flight, then exiting", signalled[0])
+        LIFE.info("signal %d: finishing the calls in flight, then exiting", signalled[0])
         self.shutdown()
         return 0
 
@@ -356,7 +357,10 @@ class App:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.foreign_pool.shutdown(wait=False, cancel_futures=True)
         self.warm.close()
-        LOG.warning("stopped%s", " (%d calls still unanswered after %d s)" % (left, DRAIN_SECONDS) if left else "")
+        if left:
+            LOG.warning("stopped (%d calls still unanswered after %d s)", left, DRAIN_SECONDS)
+        else:
+            LIFE.info("stopped")
         self.log_file.close()
 
 
@@ -384,7 +388,8 @@ def _describe(params: tuple) -> str:
 
 
 def stderr_logging() -> None:
+    """The journal gets warnings, errors and the server's life, not one line per call."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)
+    handler.addFilter(lambda record: record.levelno >= logging.WARNING or record.name == LIFE.name)
     handler.setFormatter(logging.Formatter("ovirt-vf-scheduler serve: %(levelname)s %(message)s"))
     logging.getLogger().addHandler(handler)
