@@ -17,7 +17,7 @@ from conftest import CLI, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmServer
-from ovirt_scheduler_proxy_plugins.serve import foreign
+from ovirt_scheduler_proxy_plugins.serve import foreign, protocol
 
 WIRE = os.path.join(os.path.dirname(__file__), "data", "engine-wire")
 H1, H2, VM = ("11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222",
@@ -469,3 +469,12 @@ def test_host_data_is_refreshed_in_the_background_before_its_ttl(world, engine, 
         assert " requests=1 " in last, last
     finally:
         assert server.stop() == 0
+
+
+def test_a_foreign_weight_becomes_a_java_int_or_nothing():
+    """What a foreign plugin prints is read by literal_eval: 1e999 is an infinity, which round()
+    cannot turn into an int; the engine reads the weight as a Java Integer."""
+    assert [protocol._weight(v) for v in (7.6, -2.5, 2 ** 40, -2 ** 40, 1e999, -1e999)] == [
+        8, -2, 2 ** 31 - 1, -2 ** 31, 2 ** 31 - 1, -2 ** 31]
+    assert all(type(protocol._weight(v)) is int for v in (7.6, 1e999, 3))
+    assert [protocol._weight(v) for v in (float("nan"), True, "3", None, [1])] == [None] * 5

@@ -85,10 +85,11 @@ def _props(value) -> Dict[str, str]:
 
 
 def _weight(value) -> Optional[int]:
-    """A foreign weight as a Java Integer: numbers rounded and clamped, anything else None."""
+    """A foreign weight as a Java Integer: numbers clamped and rounded (infinities to the bounds),
+    anything else (NaN included) None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         return None
-    return int(max(INT32[0], min(INT32[1], round(value))))
+    return int(round(max(INT32[0], min(INT32[1], value))))
 
 
 def answer(result, plugin_errors: Dict[str, List[str]], errors: List[str]) -> dict:
