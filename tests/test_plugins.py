@@ -82,6 +82,17 @@ def test_pack_and_reserve_from_cluster_properties(start_world, units):
     assert reserved == {start_world.host_by_name("novf").id: 0, start_world.host_by_name("roomy").id: 14}
 
 
+def test_reserve_mode_on_an_engine_without_vf_profiles(world, units):
+    """No vNIC profile carries vmfex yet: nothing holds VFs, and reserve still ranks capacity
+    (serve once failed here: its usage view is only made when there are VF profiles)."""
+    world.add_host("vfs", vf_devices=8)
+    world.add_host("none", vf_devices=0)
+    vm = world.add_vm("plain", plain_nics=2).id
+    run = units.weight(ids(world, "vfs", "none"), vm, {"vf_weight_mode": "reserve"})
+    assert_clean(run)
+    assert dict(int_scores(run.result)) == {world.host_by_name("vfs").id: 8, world.host_by_name("none").id: 0}
+
+
 def test_reserve_property_reduces_free(start_world, units):
     run = units.filter(ids(start_world, "enough"), start_world.vm_by_name("new").id, {"vf_reserve": "5"})
     assert_clean(run)

@@ -327,10 +327,15 @@ class WarmReads:
 
     def holdings(self, vms: List[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
         """Counted once per view: the scheduled VM (the one record that may differ from the
-        view's) is left out of usage by accounting.usage_from anyway."""
+        view's) is left out of usage by accounting.usage_from anyway. No view when the engine has
+        no VF profiles (vms_for is not asked): then nothing holds VFs."""
+        if self._counted is None:
+            return holdings(vms, vf_profile_ids)
         return self._counted.holdings(vf_profile_ids)
 
     def seen(self, vms: List[VmRecord]) -> Mapping[str, Tuple[Optional[str], str]]:
+        if self._counted is None:
+            return seen_in(vms)
         return ChainMap(seen_in(vms[:1]) if self._fresh_vm else {}, self._counted.seen())
 
     def drain_requests(self) -> List[str]:
