@@ -478,3 +478,21 @@ def test_a_foreign_weight_becomes_a_java_int_or_nothing():
         8, -2, 2 ** 31 - 1, -2 ** 31, 2 ** 31 - 1, -2 ** 31]
     assert all(type(protocol._weight(v)) is int for v in (7.6, 1e999, 3))
     assert [protocol._weight(v) for v in (float("nan"), True, "3", None, [1])] == [None] * 5
+
+
+def test_a_foreign_plugin_flooding_its_output_is_killed_at_the_cap(tmp_path):
+    """Output is read as it comes and capped: a plugin printing without end costs at most the
+    cap in memory, and is killed then, not at the end of its budget."""
+    (tmp_path / "chatty.py").write_text(
+        "import sys\nclass Chatty:\n    def do_score(self, hosts, vm, args):\n"
+        "        while True:\n            sys.stdout.write('x' * 65536)\n")
+    unit = foreign.ForeignUnit("Chatty", "scores", "chatty", "", "")
+    env_path = os.environ["PATH"]
+    os.environ["PATH"] = os.path.dirname(proxy.sys.executable) + os.pathsep + env_path
+    try:
+        started = time.monotonic()
+        ran = foreign.run(str(tmp_path), unit, ([H1], VM, {}), budget=20.0)
+    finally:
+        os.environ["PATH"] = env_path
+    assert ran == foreign.ForeignResult(error="more than 4 MB of output (killed)")
+    assert time.monotonic() - started < 10

@@ -12,6 +12,7 @@ with a one-line reason, which serve reports to the engine in plugin_errors.
 import ast
 import logging
 import os
+import selectors
 import signal
 import subprocess
 import time
@@ -56,24 +57,49 @@ class ForeignResult:
     error: Optional[str] = None
 
 
-def _python() -> str:
-    return "python3"            # as the proxy: the first python3 on PATH
+PYTHON = "python3"              # as the proxy: the first python3 on PATH
 
 
-def _run(code: str, cwd: str, budget: float) -> Tuple[int, bytes, bytes, bool]:
-    """(exit code, stdout, stderr, killed) of `python3 -c code` in `cwd`, within `budget`."""
-    proc = subprocess.Popen([_python(), "-c", code], cwd=cwd, stdin=subprocess.DEVNULL,
+def _run(code: str, cwd: str, budget: float) -> Tuple[int, bytes, bytes, str]:
+    """(exit code, stdout, stderr, why it was killed or "") of `python3 -c code` in `cwd`: killed
+    with its process group past `budget` or past _MAX_OUTPUT bytes of output (read as it comes,
+    so a chatty plugin costs at most that much memory)."""
+    proc = subprocess.Popen([PYTHON, "-c", code], cwd=cwd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=max(0.1, budget))
-        return proc.returncode, out[:_MAX_OUTPUT], err, False
-    except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + max(0.1, budget)
+    got = {proc.stdout: bytearray(), proc.stderr: bytearray()}
+    killed = ""
+    with selectors.DefaultSelector() as selector:
+        for pipe in got:
+            selector.register(pipe, selectors.EVENT_READ)
+        while selector.get_map() and not killed:
+            left = deadline - time.monotonic()
+            for key, _ in selector.select(max(0.0, left)):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                got[key.fileobj] += chunk
+            if sum(len(data) for data in got.values()) > _MAX_OUTPUT:
+                killed = "more than %d MB of output" % (_MAX_OUTPUT // 2 ** 20)
+            elif time.monotonic() >= deadline:
+                killed = "no answer within %g s" % budget
+    if killed:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
             pass
-        out, err = proc.communicate()
-        return proc.returncode, out[:_MAX_OUTPUT], err, True
+    try:
+        proc.wait(max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:   # output closed, yet still running: it gets no more time
+        killed = killed or "no answer within %g s" % budget
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    return proc.returncode, bytes(got[proc.stdout]), bytes(got[proc.stderr]), killed
 
 
 def module_names(plugins_dir: str, ours: List[str]) -> List[str]:
@@ -114,7 +140,7 @@ def discover(plugins_dir: str, ours: List[str], reserved: List[str]) -> Dict[Tup
             found = None
         if not isinstance(found, dict):
             LOG.warning("plugin module %s: not loaded: %s", module,
-                        "its import took longer than %g s" % BUDGET if killed
+                        "its import was killed: %s" % killed if killed
                         else _first_line(err) or "exit code %s" % code)
             continue
         for kind, entries in found.items():
@@ -143,7 +169,7 @@ def run(plugins_dir: str, unit: ForeignUnit, args: tuple, budget: float = BUDGET
     except OSError as error:
         return ForeignResult(error="cannot start python3: %s" % (error.strerror or error))
     if killed:
-        return ForeignResult(error="no answer within %g s (killed)" % budget)
+        return ForeignResult(error="%s (killed)" % killed)
     if code_ != 0:
         return ForeignResult(error="exit code %d: %s" % (code_, _first_line(err) or "no message"))
     if err:
