@@ -166,10 +166,10 @@ class WarmEngine:
         deadline; an engine that did not answer puts the backoff in force."""
         self._backoff.check()
         if not self._decisions.io.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            err = EngineUnreachable("engine %s: no answer within the deadline (an earlier request is still "
+            # Queued behind a slow request: no evidence against the engine, so no backoff (the
+            # request it waited for starts one itself if the engine does not answer).
+            raise EngineUnreachable("engine %s: no answer within the deadline (an earlier request is still "
                                     "waiting for one)" % settings.engine.url)
-            self._backoff.failed(err)
-            raise err
         try:
             self._backoff.check()          # the request we waited behind may just have failed
             session = self._decisions.session(settings)
