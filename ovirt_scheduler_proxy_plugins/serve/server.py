@@ -172,6 +172,11 @@ class _Handler(SimpleXMLRPCRequestHandler):
             super().do_POST()
             self.wfile.flush()
 
+    def end_headers(self) -> None:
+        if self.server.app.stopping:
+            self.send_header("Connection", "close")     # and close_connection: the last answer here
+        super().end_headers()
+
     def do_GET(self) -> None:  # noqa: N802
         if self.path.split("?")[0] == "/metrics":
             body, ctype, status = self.server.app.metrics.text(), CONTENT_TYPE, 200
@@ -243,6 +248,7 @@ class App:
         self.config = ConfigWatch(conf_path, self._config_changed)
         self.metrics = Metrics(self.warm.view_age, self._pending_claims)
         self._inflight = 0
+        self.stopping = False                   # set at SIGTERM: answers then close their connection
         self._inflight_lock = threading.Condition()
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="decision")
         self.foreign_pool = ThreadPoolExecutor(max_workers=FOREIGN_WORKERS, thread_name_prefix="plugin")
@@ -346,7 +352,9 @@ class App:
 
     def shutdown(self) -> None:
         """Stop accepting, let the calls in flight be answered (each is bounded by its deadline),
-        then go: a worker still waiting for a hung engine or plugin has nobody left to answer."""
+        then go: a worker still waiting for a hung engine or plugin has nobody left to answer.
+        Kept-alive connections are closed after their next answer, so they cannot keep the drain open."""
+        self.stopping = True
         self.server.shutdown()
         self.server.server_close()
         give_up = time.monotonic() + DRAIN_SECONDS
