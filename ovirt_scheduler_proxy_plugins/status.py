@@ -18,8 +18,10 @@ Times are wall-clock seconds (time.time()); counts run from "since" (the file's 
 import logging
 import os
 import re
+import threading
 import time
-from typing import Dict, Optional
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
 
 from .store import StoreError, locked, read_json, write_json
 
@@ -50,26 +52,94 @@ def _update(path: str, fresh: Dict[str, object], change) -> None:
         LOG.warning("status not recorded in %s: %s", path, err)
 
 
-def record(cache_dir: Optional[str], unit: str, outcome: str, reason: str = "", now: Optional[float] = None) -> None:
-    """Count one answer of `unit`: OK (decided from the data), FAIL_OPEN (the unit's answer is an error:
-    the proxy ignores it) or FAIL_CLOSED (the filter kept no host because it could not decide);
-    `reason` says why it failed. cache_dir None (no config to tell it): nothing is recorded."""
-    if outcome not in OUTCOMES:
-        raise ValueError("unknown outcome %r" % outcome)
+@dataclass
+class Tally:
+    """Answers of one unit not yet written: one for a plugin process; for serve, all those that
+    arrived while its recorder was writing (BackgroundRecorder)."""
+    counts: Dict[str, int] = field(default_factory=dict)
+    last_decision: Optional[float] = None
+    last_failure: Optional[Tuple[float, str, str]] = None          # (when, outcome, reason)
+
+    def add(self, outcome: str, reason: str = "", now: Optional[float] = None) -> "Tally":
+        """OK (decided from the data), FAIL_OPEN (the unit's answer is an error: the proxy ignores
+        it) or FAIL_CLOSED (the filter kept no host because it could not decide); `reason` says why."""
+        if outcome not in OUTCOMES:
+            raise ValueError("unknown outcome %r" % outcome)
+        now = time.time() if now is None else now
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        if outcome == OK:
+            self.last_decision = now
+        else:
+            self.last_failure = (now, outcome, " ".join(reason.split())[:_REASON_MAX])
+        return self
+
+
+def write(cache_dir: Optional[str], unit: str, tally: Tally) -> None:
+    """Add `tally` to the unit's status file. cache_dir None (no config to tell it): nothing is recorded."""
     if cache_dir is None:
         return
-    now = time.time() if now is None else now
-    fresh = {"unit": unit, "since": now, "decisions": 0, "fail_open": 0, "fail_closed": 0,
+    fresh = {"unit": unit, "since": time.time(), "decisions": 0, "fail_open": 0, "fail_closed": 0,
              "last_decision": None, "last_failure": None, "last_failure_kind": None, "last_failure_reason": None}
 
     def change(value: Dict[str, object]) -> None:
-        value[_COUNTERS[outcome]] = int(value.get(_COUNTERS[outcome]) or 0) + 1
-        if outcome == OK:
-            value["last_decision"] = now
-        else:
-            value.update(last_failure=now, last_failure_kind=outcome,
-                         last_failure_reason=" ".join(reason.split())[:_REASON_MAX])
+        for outcome, count in tally.counts.items():
+            value[_COUNTERS[outcome]] = int(value.get(_COUNTERS[outcome]) or 0) + count
+        if tally.last_decision is not None:
+            value["last_decision"] = tally.last_decision
+        if tally.last_failure is not None:
+            when, kind, reason = tally.last_failure
+            value.update(last_failure=when, last_failure_kind=kind, last_failure_reason=reason)
     _update(_path(cache_dir, "unit", unit), fresh, change)
+
+
+def record(cache_dir: Optional[str], unit: str, outcome: str, reason: str = "", now: Optional[float] = None) -> None:
+    """Count one answer of `unit` (see Tally.add)."""
+    write(cache_dir, unit, Tally().add(outcome, reason, now))
+
+
+class BackgroundRecorder:
+    """serve's recorder: answers are tallied in memory (one Tally per cache dir and unit, so memory
+    is bounded) and written by one thread, off the request path: a slow disk or a held lock never
+    delays an answer, and answers arriving while it writes are merged into the next write."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._tallies: Dict[Tuple[Optional[str], str], Tally] = {}
+        self._writing = 0
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="status-writer", daemon=True)
+        self._thread.start()
+
+    def record(self, cache_dir: Optional[str], unit: str, outcome: str, reason: str = "") -> None:
+        with self._cond:
+            self._tallies.setdefault((cache_dir, unit), Tally()).add(outcome, reason)
+            self._cond.notify()
+
+    def unwritten(self) -> int:
+        """Status files with answers not yet written (serve's /metrics)."""
+        with self._cond:
+            return len(self._tallies) + self._writing
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._tallies and not self._closing:
+                    self._cond.wait()
+                if not self._tallies:
+                    return
+                tallies, self._tallies = self._tallies, {}
+                self._writing = len(tallies)
+            for (cache_dir, unit), tally in tallies.items():
+                write(cache_dir, unit, tally)
+            with self._cond:
+                self._writing = 0
+
+    def close(self, wait: float = 2.0) -> None:
+        """Write what is left (within `wait`: each write waits at most for its lock)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(wait)
 
 
 def record_source(cache_dir: str, source: str, error: Optional[str] = None, now: Optional[float] = None) -> None:

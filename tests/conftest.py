@@ -96,6 +96,19 @@ class Proxy:
                 self.server = served.ServeProcess(conf_path, self.plugins_dir)
             return self.server
 
+    def status_written(self, timeout=10.0):
+        """serve writes the unit status files in the background: wait until its /metrics says
+        nothing is left unwritten (a plugin process has written its own before it exits)."""
+        if self.mode != "serve" or self.server is None:
+            return
+        give_up = time.monotonic() + timeout
+        while time.monotonic() < give_up:
+            code, body = self.server.get("/metrics")
+            if code == 200 and re.search(rb"^ovirt_vf_scheduler_status_unwritten 0\.0$", body, re.M):
+                return
+            time.sleep(0.02)
+        raise AssertionError("serve left unit status unwritten for %g s" % timeout)
+
     def stop(self):
         """Stop serve (if running): SIGTERM must end it with exit 0 and without a traceback."""
         if self.server is not None:

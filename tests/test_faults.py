@@ -244,7 +244,7 @@ def test_fault_case(ctx, case, unit):
         expected = expect.expected(ctx, unit)
         assert (int_scores(run.result) if unit == "VfWeight" else run.result) == expected
     assert_no_secret_shown(ctx, run)
-    assert_state_intact(ctx.units.state_dir)
+    assert_state_intact(ctx.units)
 
 
 # Configuration errors always fail open (exit 1): the on_error policy may itself be what is broken.
@@ -288,7 +288,7 @@ def test_twenty_processes_at_once_on_one_cache_dir(ctx):
     assert all(r.ok and r.stderr == "" for r in runs), [r.stderr for r in runs if not r.ok]
     assert all(r.elapsed < DEADLINE + SLACK for r in runs)
     assert {tuple(r.result) for r in runs if r.unit == "VfFilter"} == {tuple(ctx.hosts)}
-    assert_state_intact(ctx.units.state_dir)
+    assert_state_intact(ctx.units)
 
 
 def test_expired_token_is_renewed_once(ctx):
@@ -304,11 +304,13 @@ def assert_no_secret_shown(ctx, run):
         assert secret not in run.stderr + ctx.units.log_text(), secret
 
 
-def assert_state_intact(state_dir):
+def assert_state_intact(units):
     """Every state file is either absent or valid JSON (atomic replace, never half-written),
-    and no temp file is left behind. A file the test scribbled may stay as it was when nothing
-    needed to rewrite it (serve keeps its token in memory; a weight after the filter reads nothing)."""
-    cache = os.path.join(state_dir, "cache")
+    and no temp file is left behind, once serve's status writer is idle. A file the test scribbled
+    may stay as it was when nothing needed to rewrite it (serve keeps its token in memory; a weight
+    after the filter reads nothing)."""
+    units.status_written()
+    cache = os.path.join(units.state_dir, "cache")
     if not os.path.isdir(cache):
         return
     for name in os.listdir(cache):

@@ -18,9 +18,11 @@ from ovirt_scheduler_proxy_plugins.tools.status_report import CRITICAL, OK, WARN
 HOUR = 3600.0
 
 
-def run_status(conf, *args):
-    return subprocess.run([CLI, "status", "--config", conf] + list(args), capture_output=True, text=True,
-                          timeout=60)
+def run_status(units, *args):
+    """`status` on the runner's config, once what the units answered is written."""
+    units.status_written()
+    return subprocess.run([CLI, "status", "--config", units.conf_path] + list(args), capture_output=True,
+                          text=True, timeout=60)
 
 
 def test_concurrent_processes_lose_no_count(tmp_path):
@@ -69,22 +71,22 @@ def hosts(world):
 def test_ok_after_decisions_then_critical_after_the_filter_fails_open(two_hosts, engine, units):
     vm = two_hosts.vm_by_name("web").id
     assert units.filter(hosts(two_hosts), vm).ok
-    only_filter = run_status(units.conf_path)
+    only_filter = run_status(units)
     assert only_filter.returncode == 1 and "VfWeight no decision recorded yet" in only_filter.stdout.splitlines()[0]
     assert units.weight(hosts(two_hosts), vm).ok
-    healthy = run_status(units.conf_path)
+    healthy = run_status(units)
     assert healthy.returncode == 0, healthy.stdout
     assert healthy.stdout.startswith("VF-SCHEDULER OK - the units decide normally | 'VfFilter_decisions'=1c")
     engine.stop()
     assert units.filter(hosts(two_hosts), vm).returncode == 1                    # fail-open: the proxy ignores it
-    failed = run_status(units.conf_path, "--json")
+    failed = run_status(units, "--json")
     report = json.loads(failed.stdout)
     assert (failed.returncode, report["status"], report["exit_code"]) == (2, CRITICAL, 2)
     record = report["units"]["VfFilter"]
     assert (record["decisions"], record["fail_open"], record["fail_closed"]) == (1, 1, 0)
     assert engine.url in record["last_failure_reason"] and "on_error = open" in record["last_failure_reason"]
     assert [line["status"] for line in report["lines"]] == [CRITICAL, OK, OK]    # VfFilter, VfWeight, claims
-    text = run_status(units.conf_path).stdout.splitlines()[0]
+    text = run_status(units).stdout.splitlines()[0]
     assert text.startswith("VF-SCHEDULER CRITICAL - VfFilter failed open (every host passed) ")
 
 
@@ -94,7 +96,7 @@ def test_fail_closed_and_a_failing_weight(two_hosts, engine, units):
     vm = two_hosts.vm_by_name("web").id
     assert units.filter(hosts(two_hosts), vm).result == []
     assert units.weight(hosts(two_hosts), vm).returncode == 1
-    report = json.loads(run_status(units.conf_path, "--json").stdout)
+    report = json.loads(run_status(units, "--json").stdout)
     assert report["units"]["VfFilter"]["fail_closed"] == 1 and report["units"]["VfWeight"]["fail_open"] == 1
     assert {line["name"]: line["status"] for line in report["lines"]} == {"VfFilter": CRITICAL, "VfWeight": WARN,
                                                                          "claims": OK}
@@ -104,7 +106,7 @@ def test_a_unit_failing_on_its_config_is_counted_where_status_looks(two_hosts, e
     os.unlink(os.path.join(units.state_dir, "engine.pw"))                     # the units cannot log in
     run = units.filter(hosts(two_hosts), two_hosts.vm_by_name("web").id)
     assert run.returncode == 1 and "password_file: cannot read" in run.stderr
-    result = run_status(units.conf_path, "--json")
+    result = run_status(units, "--json")
     report = json.loads(result.stdout)
     assert result.returncode == 2 and report["lines"][0]["name"] == "config"
     assert "password_file: cannot read" in report["units"]["VfFilter"]["last_failure_reason"]   # [scheduler] cache_dir
@@ -117,11 +119,11 @@ def test_ucsm_down_in_min_mode_is_a_warning_not_silence(two_hosts, engine, units
                                                                                        "[ucsm]\ncache_ttl = 1\n"))
     vm = two_hosts.vm_by_name("web").id
     assert units.filter(hosts(two_hosts), vm).ok and units.weight(hosts(two_hosts), vm).ok
-    assert run_status(units.conf_path).returncode == 0
+    assert run_status(units).returncode == 0
     ucsm.stop()
     os.unlink(os.path.join(units.state_dir, "cache", "capacity-ucsm.json"))     # as after cache_ttl
     assert units.filter(hosts(two_hosts), vm).result == hosts(two_hosts)       # the engine's numbers decide
-    result = run_status(units.conf_path)
+    result = run_status(units)
     lines = result.stdout.splitlines()
     assert result.returncode == 1 and lines[0].startswith("VF-SCHEDULER WARN - ucsm failing (last good read ")
     assert "capacity_source = min decides with the engine's numbers alone" in result.stdout
@@ -130,10 +132,10 @@ def test_ucsm_down_in_min_mode_is_a_warning_not_silence(two_hosts, engine, units
 def test_pending_claims_against_the_thresholds(two_hosts, engine, units):
     vm = two_hosts.vm_by_name("web").id
     assert units.filter(hosts(two_hosts), vm).ok and units.weight(hosts(two_hosts), vm).ok
-    assert run_status(units.conf_path).returncode == 0
-    warn = run_status(units.conf_path, "--claims-warn", "1")
+    assert run_status(units).returncode == 0
+    warn = run_status(units, "--claims-warn", "1")
     assert warn.returncode == 1 and "claims 1 pending claim holding 2 VFs" in warn.stdout.splitlines()[0]
-    assert run_status(units.conf_path, "--claims-warn", "1", "--claims-critical", "1").returncode == 2
+    assert run_status(units, "--claims-warn", "1", "--claims-critical", "1").returncode == 2
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the command as another user")
@@ -151,3 +153,33 @@ def test_a_user_who_cannot_read_cache_dir_gets_unknown(engine):
         assert "sudo -u ovirt ovirt-vf-scheduler status" in err
     finally:
         shutil.rmtree(top)
+
+
+def test_serves_recorder_never_waits_for_the_disk_and_loses_no_count(tmp_path):
+    """While another process holds the status file's lock, answers are still recorded at once
+    (in memory); once it is released, every one of them is in the file."""
+    import threading
+    import time
+    from ovirt_scheduler_proxy_plugins.store import locked
+    cache = str(tmp_path)
+    status.record(cache, "VfFilter", status.OK)
+    recorder = status.BackgroundRecorder()
+    path = os.path.join(cache, "status-unit-VfFilter.json")
+    with locked(path, timeout=5):
+        started = time.monotonic()
+        workers = [threading.Thread(target=lambda: [recorder.record(cache, "VfFilter", status.OK if i % 5 else
+                                                                    status.FAIL_OPEN, "engine down")
+                                                    for i in range(250)]) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert time.monotonic() - started < 0.5              # not one of them waited for the lock
+        assert recorder.unwritten() >= 1
+        time.sleep(0.3)
+    recorder.close()
+    assert recorder.unwritten() == 0
+    record = status.read_all(cache)["units"]["VfFilter"]
+    # The writer waited for the lock (up to status._LOCK_WAIT, longer than it was held here).
+    assert (record["decisions"], record["fail_open"]) == (1 + 800, 200), record
+    assert record["last_failure_reason"] == "engine down"

@@ -12,13 +12,12 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class Metrics:
-    def __init__(self, view_age: Callable[[], Optional[float]], pending_claims: Callable[[], int]):
+    def __init__(self, view_age: Callable[[], Optional[float]], pending_claims: Callable[[], int],
+                 status_unwritten: Callable[[], int]):
         self.registry = CollectorRegistry(auto_describe=True)
         prefix = "ovirt_vf_scheduler_"
         self.decisions = Counter(prefix + "decisions", "Unit decisions by outcome: ok, fail_open, fail_closed",
                                  ["unit", "outcome"], registry=self.registry)
-        self.verdicts = Counter(prefix + "host_verdicts", "Hosts kept or dropped by VfFilter",
-                                ["verdict"], registry=self.registry)
         self.calls = Histogram(prefix + "call_seconds", "Time to answer an engine call, by method",
                                ["method"], registry=self.registry,
                                buckets=(.002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10, 30))
@@ -32,6 +31,8 @@ class Metrics:
               registry=self.registry).set_function(lambda: _or(view_age(), -1.0))
         Gauge(prefix + "pending_claims", "VFs promised to VMs the engine does not show placed yet",
               registry=self.registry).set_function(lambda: float(pending_claims()))
+        Gauge(prefix + "status_unwritten", "Unit status files with answers not yet written (stays up: a stuck disk)",
+              registry=self.registry).set_function(lambda: float(status_unwritten()))
 
     def text(self) -> bytes:
         return generate_latest(self.registry)

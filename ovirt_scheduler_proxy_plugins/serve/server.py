@@ -246,7 +246,8 @@ class App:
         logging.captureWarnings(True)
         self.warm = WarmEngine()
         self.config = ConfigWatch(conf_path, self._config_changed)
-        self.metrics = Metrics(self.warm.view_age, self._pending_claims)
+        self.recorder = status.BackgroundRecorder()
+        self.metrics = Metrics(self.warm.view_age, self._pending_claims, self.recorder.unwritten)
         self._inflight = 0
         self.stopping = False                   # set at SIGTERM: answers then close their connection
         self._inflight_lock = threading.Condition()
@@ -285,8 +286,8 @@ class App:
 
     def _answered(self, done: units.UnitAnswer, settings: Optional[config.Settings]) -> None:
         """Every answer of our units: metrics, and the status file `ovirt-vf-scheduler status` reads
-        (plugin processes record the same)."""
-        status.record(settings.cache_dir if settings else config.state_dir(self.config.path), done.unit,
+        (plugin processes record the same; here written in the background)."""
+        self.recorder.record(settings.cache_dir if settings else config.state_dir(self.config.path), done.unit,
                       done.outcome, done.error or "")
         self.metrics.decisions.labels(done.unit, done.outcome).inc()
         if done.error is not None:
@@ -369,6 +370,7 @@ class App:
             LOG.warning("stopped (%d calls still unanswered after %d s)", left, DRAIN_SECONDS)
         else:
             LIFE.info("stopped")
+        self.recorder.close()
         self.log_file.close()
 
 
