@@ -22,7 +22,7 @@ from .model import DataSourceError
 from .store import StoreError, locked
 
 LOG = logging.getLogger("ovirt_vf_scheduler")
-_LOG_MAX_BYTES = 5 * 1024 * 1024
+LOG_MAX_BYTES = 5 * 1024 * 1024
 _LOG_BACKUPS = 5
 _FALLBACK_DEADLINE = 10.0
 EXIT_FAILED = 1
@@ -32,10 +32,10 @@ def rotate_if_big(path: str) -> None:
     """Size-based rotation done under a lock at process start, so concurrent plugin
     processes never rotate under each other's feet (a RotatingFileHandler per process would)."""
     try:
-        if os.path.getsize(path) < _LOG_MAX_BYTES:
+        if os.path.getsize(path) < LOG_MAX_BYTES:
             return
         with locked(path, timeout=0.5):
-            if os.path.getsize(path) < _LOG_MAX_BYTES:
+            if os.path.getsize(path) < LOG_MAX_BYTES:
                 return
             for index in range(_LOG_BACKUPS - 1, 0, -1):
                 if os.path.exists("%s.%d" % (path, index)):
@@ -45,17 +45,25 @@ def rotate_if_big(path: str) -> None:
         pass   # rotation is housekeeping; appending still works
 
 
-def open_log(path: str) -> int:
-    """Open the log for appending (O_APPEND keeps concurrent lines whole) and route logging there."""
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+
+
+def open_append(path: str) -> int:
+    """The log's fd for appending (O_APPEND keeps concurrent lines whole), rotated first if it is
+    past LOG_MAX_BYTES; its directory created. Raises OSError."""
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)
     rotate_if_big(path)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+
+
+def open_log(path: str) -> int:
+    """Open the log for appending and route logging there."""
+    fd = open_append(path)
     stream = os.fdopen(os.dup(fd), "a", encoding="utf-8", buffering=1)
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

@@ -14,7 +14,7 @@ from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
 from ovirt_scheduler_proxy_plugins.sim.workspace import write_config, write_secret
 
-CLI = os.path.join(os.path.dirname(sys.executable), "ovirt-vf-scheduler")
+CLI = served.CLI
 _PLAIN_HTTP_WARNING = re.compile(r" warning: \[(engine|ucsm)\] url http://")
 
 

@@ -194,7 +194,7 @@ class Service:
         waiters, plugin_errors = self._start_all("filters", names, host_ids, vm_id, props, started)
         valid = []
         for name, waiter in waiters.items():
-            kept, error = _filter_result(waiter(), host_ids)
+            kept, error = _filter_result(waiter())
             if error:
                 plugin_errors[name] = [error]
             if kept is not None:
@@ -248,7 +248,7 @@ def _unit_factor(pair) -> str:
     return pair[0]
 
 
-def _filter_result(done, host_ids: List[str]) -> Tuple[Optional[set], Optional[str]]:
+def _filter_result(done) -> Tuple[Optional[set], Optional[str]]:
     """(kept ids or None when the unit gave no answer, the error to report)."""
     if isinstance(done, UnitAnswer):
         return (None if done.result is None else set(done.result)), done.error

@@ -28,7 +28,7 @@ from xmlrpc.client import Fault
 from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 from .. import config, install, status, units
-from ..proxy_io import rotate_if_big
+from ..proxy_io import LOG_FORMAT, LOG_MAX_BYTES, open_append
 from ..store import Ledger
 from . import foreign
 from .metrics import CONTENT_TYPE, Metrics
@@ -87,11 +87,11 @@ class ConfigWatch:
 
 class _LogFile(logging.Handler):
     """The decision log: the config's log_file, followed across config edits, reopened when
-    another process (a plugin run) rotated it, and rotated here past 5 MB."""
+    another process (a plugin run) rotated it, and rotated here past LOG_MAX_BYTES (as by the plugins)."""
 
     def __init__(self):
         super().__init__(logging.INFO)
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"))
+        self.setFormatter(logging.Formatter(LOG_FORMAT))
         self._path: Optional[str] = None
         self._stream = None
         self._inode = None
@@ -110,11 +110,7 @@ class _LogFile(logging.Handler):
         if not self._path:
             return None
         try:
-            directory = os.path.dirname(self._path)
-            if directory:
-                os.makedirs(directory, exist_ok=True)
-            rotate_if_big(self._path)
-            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            fd = open_append(self._path)
             self._stream = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
             self._inode = os.fstat(fd).st_ino
             return None
@@ -136,7 +132,7 @@ class _LogFile(logging.Handler):
                 self._checked = now
                 try:
                     moved = os.stat(self._path).st_ino != self._inode or \
-                        os.fstat(self._stream.fileno()).st_size >= 5 * 1024 * 1024
+                        os.fstat(self._stream.fileno()).st_size >= LOG_MAX_BYTES
                 except OSError:
                     moved = True
                 if moved:

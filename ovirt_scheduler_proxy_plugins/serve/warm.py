@@ -146,10 +146,6 @@ class WarmEngine:
         with self._state:
             return self._view.age() if self._view else None
 
-    @property
-    def failing(self) -> bool:
-        return self._backoff.failing
-
     def close(self, wait: float = 2.0) -> None:
         """Close both connections; one still busy after `wait` seconds (a request waiting for a
         hung engine, bounded by its own timeout) is left to the process's exit."""

@@ -23,6 +23,7 @@ import time
 import xmlrpc.client
 from typing import Dict, List, Optional
 
+from ..config import CONF_ENV
 from ..serve import client as rpc_client
 from .proxy import UnitRun, proxy_env
 
@@ -33,14 +34,12 @@ _SERVING = re.compile(r"serving .* on (\S+):(\d+) \(")
 class ServeProcess:
     """`serve` on 127.0.0.1:<free port> with a config file and a plugin dir; stderr collected."""
 
-    def __init__(self, conf_path: str, plugins_dir: str, extra_env: Optional[Dict[str, str]] = None,
-                 args: Optional[List[str]] = None):
+    def __init__(self, conf_path: str, plugins_dir: str):
         self.conf_path = conf_path
         self.plugins_dir = plugins_dir
-        env = proxy_env({"OVIRT_VF_SCHEDULER_CONF": conf_path})
-        env.update(extra_env or {})
-        self.proc = subprocess.Popen([CLI, "serve", "--listen", "127.0.0.1:0", "--plugins-dir", plugins_dir]
-                                     + list(args or ()), env=env, stdin=subprocess.DEVNULL,
+        env = proxy_env({CONF_ENV: conf_path})
+        self.proc = subprocess.Popen([CLI, "serve", "--listen", "127.0.0.1:0", "--plugins-dir", plugins_dir],
+                                     env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.stderr_lines: List[str] = []
         self._ready = threading.Event()
@@ -66,26 +65,24 @@ class ServeProcess:
     def url(self) -> str:
         return "http://127.0.0.1:%d/" % self.port
 
-    def client(self, timeout: float = 120.0) -> xmlrpc.client.ServerProxy:
+    def client(self) -> xmlrpc.client.ServerProxy:
         """A client per thread (an HTTP connection is not shared across threads)."""
         if getattr(self._local, "client", None) is None:
-            self._local.client = rpc_client.proxy(self.url, timeout)     # kept alive, as the engine's
+            self._local.client = rpc_client.proxy(self.url, 120.0)     # kept alive, as the engine's
         return self._local.client
 
     def post(self, body: bytes, path: str = "/", headers: Optional[Dict[str, str]] = None):
         """Send raw bytes (e.g. the engine's own request bodies); (status, body)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            conn.request("POST", path, body, dict({"Content-Type": "text/xml"}, **(headers or {})))
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
+        return self._request("POST", path, body, dict({"Content-Type": "text/xml"}, **(headers or {})))
 
     def get(self, path: str):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        return self._request("GET", path)
+
+    def _request(self, method: str, path: str, body: Optional[bytes] = None,
+                 headers: Optional[Dict[str, str]] = None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
-            conn.request("GET", path)
+            conn.request(method, path, body, headers or {})
             response = conn.getresponse()
             return response.status, response.read()
         finally:
