@@ -59,8 +59,10 @@ def narrow(demand: int, verdicts: List[Verdict], hosts: Dict[str, HostVfs], scor
 
 
 def claim_hosts(verdicts: List[Verdict]) -> List[str]:
-    """Where the VM may take new VFs: the kept hosts that fit (its current host holds them already)."""
-    return list(dict.fromkeys(v.host_id for v in verdicts if v.keep and v.reason is Reason.FITS))
+    """Where the VM may take new VFs: every kept host, whatever kept it (a host kept with unknown
+    port profiles or capacity under on_error = open may be the engine's pick too); the ledger
+    leaves out the VM's current host, which holds its VFs already."""
+    return list(dict.fromkeys(v.host_id for v in verdicts if v.keep))
 
 
 def worth_waiting(demand: int, verdicts: List[Verdict], hosts: Dict[str, HostVfs]) -> Optional[List[str]]:

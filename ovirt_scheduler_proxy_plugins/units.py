@@ -86,7 +86,7 @@ def _filter(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline
         verdicts = filter_verdicts(settings, snap, host_ids)
     waited = time.monotonic() - waited_from if requests > len(snap.requests) else 0.0
     # The engine skips the weights when one host is left, exactly the "last VF" case, so the
-    # filter claims: on every host it keeps that fits (the weight narrows it to what it sees).
+    # filter claims: on every host it keeps (the weight narrows it to what it sees).
     claim = _record_claim(settings, snap, narrowing.claim_hosts(verdicts))
     LOG.info("%s: %s%s%s", _context(FILTER, snap, started), render.filter_line(snap, verdicts),
              render.waited(waited, snap.vm.demand.vfs, verdicts), claim)
@@ -108,7 +108,7 @@ def _weight(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline
         if narrowed is not None:
             claim = " | claim: %d VFs on %s" % (narrowed.demand, render.claim_hosts(narrowed.targets, snap.hosts))
         else:   # no VfFilter in the policy: claim where the VM fits, as the filter would have
-            claim = _record_claim(settings, snap, [s.host_id for s in scores if s.value < decide.SCORE_UNKNOWN])
+            claim = _record_claim(settings, snap, [s.host_id for s in scores if s.value < decide.SCORE_NO_FIT])
     LOG.info("%s mode=%s: %s%s", _context(WEIGHT, snap, started), settings.weight_mode,
              render.weight_line(snap, scores), claim)
     return [(s.host_id, int(s.value)) for s in scores]
