@@ -114,6 +114,15 @@ def prune(claims: Iterable[Claim], seen: Seen, now: float, boot: str, ttl: float
     return kept[-MAX_CLAIMS:]
 
 
+def prune_unseen(claims: Iterable[Claim], now: float, boot: str, ttl: float) -> List[Claim]:
+    """What can be dropped without a view of the engine (when a claim is written): claims of
+    another boot, and expired ones that are no migration. An expired migration claim stays: only
+    a view can tell whether the migration still runs (prune, at the next decision)."""
+    kept = [c for c in claims if is_live(c, now, boot, ttl) or (c.boot == boot and c.source is not None)]
+    kept.sort(key=lambda c: c.at)
+    return kept[-MAX_CLAIMS:]
+
+
 def pending_by_host(claims: Iterable[Claim], scheduled_vm_id: str) -> Dict[str, Pending]:
     """Per host, the claims of every VM but the scheduled one (a rerun of the same VM replaces
     its claim rather than competing with it), each counted on every host it may go to."""

@@ -15,7 +15,7 @@ import time
 import zlib
 from typing import Any, Dict, Iterator, List, Optional
 
-from .claims import Claim, Seen, is_live, prune
+from .claims import Claim, Seen, is_live, prune, prune_unseen
 
 LOG = logging.getLogger("ovirt_vf_scheduler.store")
 _FUTURE_SLACK = 60.0   # an entry stamped further in the future than this means the clock jumped
@@ -239,7 +239,7 @@ class Ledger:
         try:
             with locked(self.path):
                 others = [c for c in self._load() if c.vm_id != vm_id]
-                self._save(prune(others, {}, now, self.boot, self.ttl, now) + [claim])
+                self._save(prune_unseen(others, now, self.boot, self.ttl) + [claim])
             return claim
         except StoreError as err:
             LOG.warning("claim for VM %s not recorded: %s", vm_id, err)

@@ -83,6 +83,22 @@ def test_ledger_round_trip_replace_narrow_and_release(tmp_path):
     assert ledger.record("m", 2, ["src"], "src") is None                  # only its own source: nothing new
 
 
+def test_recording_a_claim_keeps_a_long_migration_for_the_view_to_judge(tmp_path):
+    """Writing a claim has no view of the engine: an expired migration claim may still be
+    running, so it stays until a decision's view says whether the VM still migrates."""
+    ledger = Ledger(str(tmp_path), ttl=120.0)
+    now = time.monotonic()
+    old = {"mig": claim("mig", hosts=("dst",), source="src", at=now - 600, boot=ledger.boot).to_json(),
+           "start": claim("start", hosts=("h1",), at=now - 600, boot=ledger.boot).to_json()}
+    with open(ledger.path, "w") as handle:
+        json.dump(old, handle)
+    ledger.record("new", 1, ["h1"], None)
+    assert set(json.load(open(ledger.path))) == {"mig", "new"}           # the expired start is gone
+    still = ledger.pending({"mig": ("src", "migrating")}, time.monotonic())
+    assert sorted(c.vm_id for c in still) == ["mig", "new"]               # still migrating: counted
+    assert [c.vm_id for c in ledger.pending({}, time.monotonic())] == ["new"]    # not seen: TTL applies
+
+
 def test_corrupt_ledger_is_treated_as_empty_and_repaired(tmp_path):
     ledger = Ledger(str(tmp_path), ttl=120.0)
     with open(ledger.path, "w") as handle:
