@@ -245,19 +245,24 @@ class Ledger:
             LOG.warning("claim for VM %s not recorded: %s", vm_id, err)
             return None
 
-    def narrow(self, vm_id: str, hosts: List[str]) -> Optional[Claim]:
+    def narrow(self, vm_id: str, hosts: List[str], max_age: float) -> Optional[Claim]:
         """The engine picks among `hosts` (the weight is called with what every filter kept):
-        the VM's claim keeps only those of its hosts. None when the VM has no claim."""
+        the VM's claim, made by the filter of this scheduling (at most `max_age` seconds ago),
+        keeps only those of its hosts. None when there is no such claim, or when none of its
+        hosts is among `hosts` (then it is not this scheduling's): the caller claims afresh."""
         now = time.monotonic()
         wanted = set(hosts)
         try:
             with locked(self.path):
                 claims = self._load()
-                mine = next((c for c in claims if c.vm_id == vm_id and is_live(c, now, self.boot, self.ttl)), None)
+                mine = next((c for c in claims if c.vm_id == vm_id and is_live(c, now, self.boot, self.ttl)
+                             and now - c.at <= max_age), None)
                 if mine is None:
                     return None
                 narrowed = tuple(h for h in mine.hosts if h in wanted)
-                if narrowed == mine.hosts or not any(h != mine.source for h in narrowed):
+                if not any(h != mine.source for h in narrowed):
+                    return None
+                if narrowed == mine.hosts:
                     return mine
                 mine = Claim(vm_id, mine.demand, narrowed, mine.source, mine.at, mine.boot)
                 self._save([c for c in claims if c.vm_id != vm_id] + [mine])

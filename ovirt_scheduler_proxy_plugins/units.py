@@ -23,6 +23,9 @@ FILTER = "VfFilter"
 WEIGHT = "VfWeight"
 WAIT_POLL = 0.25        # seconds between two looks while the filter waits for pending placements
 WAIT_MARGIN = 1.0       # seconds of the deadline kept for answering after a wait
+# One scheduling: the engine calls the weights right after the filters; both calls are bounded
+# by the proxy's 30 s. A claim older than this was made by an earlier scheduling of the VM.
+ROUND_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -104,11 +107,13 @@ def _weight(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline
     claim = ""
     if settings.claims and snap.vm.demand.vfs > 0:
         # The engine calls the weights with what every filter kept: the VM goes to one of them.
-        narrowed = Ledger(settings.cache_dir, settings.claim_ttl).narrow(vm_id, host_ids)
-        if narrowed is not None:
+        may_go = [s.host_id for s in scores if s.value < decide.SCORE_NO_FIT]
+        narrowed = Ledger(settings.cache_dir, settings.claim_ttl).narrow(vm_id, host_ids, ROUND_SECONDS)
+        if narrowed is not None and set(may_go) <= set(narrowed.hosts) | {snap.vm.host_id}:
             claim = " | claim: %d VFs on %s" % (narrowed.demand, render.claim_hosts(narrowed.targets, snap.hosts))
-        else:   # no VfFilter in the policy: claim where the VM fits, as the filter would have
-            claim = _record_claim(settings, snap, [s.host_id for s in scores if s.value < decide.SCORE_NO_FIT])
+        else:   # no claim of this scheduling (no VfFilter in the policy, it failed open, or the
+            # claim is an earlier scheduling's): claim where the VM may go, as the filter would have
+            claim = _record_claim(settings, snap, may_go)
     LOG.info("%s mode=%s: %s%s", _context(WEIGHT, snap, started), settings.weight_mode,
              render.weight_line(snap, scores), claim)
     return [(s.host_id, int(s.value)) for s in scores]

@@ -73,8 +73,10 @@ def test_ledger_round_trip_replace_narrow_and_release(tmp_path):
     ledger.record("a", 2, ["h1", "h2", "h3"], None)
     ledger.record("b", 1, ["h2"], None)
     ledger.record("a", 3, ["h2", "h3"], None)                 # a rerun replaces a's claim
-    assert ledger.narrow("a", ["h3", "h9"]).hosts == ("h3",)  # the weight saw only h3, h9
-    assert ledger.narrow("nobody", ["h3"]) is None
+    assert ledger.narrow("a", ["h3", "h9"], 60).hosts == ("h3",)  # the weight saw only h3, h9
+    assert ledger.narrow("nobody", ["h3"], 60) is None
+    assert ledger.narrow("a", ["h7"], 60) is None             # none of its hosts: not this scheduling's
+    assert ledger.narrow("a", ["h3"], -1) is None             # older than the scheduling
     pending = {c.vm_id: (c.demand, c.hosts) for c in ledger.pending({}, time.monotonic())}
     assert pending == {"a": (3, ("h3",)), "b": (1, ("h2",))}
     assert [c.vm_id for c in ledger.pending({"b": ("h2", "up")}, time.monotonic())] == ["a"]   # b placed
@@ -176,6 +178,23 @@ def test_a_claim_holds_whatever_host_the_engine_picks(world, engine, units):
     assert units.filter([a, b], vm3).result == [a]
     assert "claims.json" not in os.listdir(os.path.join(units.state_dir, "cache")) or set(
         json.load(open(os.path.join(units.state_dir, "cache", "claims.json")))) == {vm2, vm3}
+
+
+def test_the_weight_claims_afresh_when_the_claim_is_not_this_schedulings(world, engine, units):
+    """The weight narrows the claim its filter just made; a claim naming none of the hosts it is
+    called with (VfFilter failed open this time, or left the policy) is an earlier scheduling's:
+    the VM is claimed on the hosts it may go to now, never left counted where it cannot go."""
+    a, b, c, d = (world.add_host(name, vf_devices=8).id for name in ("a", "b", "c", "d"))
+    vm = world.add_vm("vm", vmfex_nics=2).id
+    assert units.filter([a, b], vm).result == [a, b]
+    def last_weight_line():
+        return [line for line in units.log_text().splitlines() if ": VfWeight vm=" in line][-1]
+    assert units.weight([a, b], vm).ok
+    assert "claim: 2 VFs on any of a, b" in last_weight_line()
+    assert units.weight([c, d], vm).ok                                   # a later scheduling, weight only
+    assert "claim: 2 VFs on any of c, d" in last_weight_line()
+    ledger = json.load(open(os.path.join(units.state_dir, "cache", "claims.json")))
+    assert ledger[vm]["hosts"] == [c, d]
 
 
 def test_the_filter_waits_for_a_placement_rather_than_refuse(world, engine, units):
