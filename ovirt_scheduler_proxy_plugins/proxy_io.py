@@ -18,7 +18,6 @@ import time
 from typing import Callable, Optional
 
 from . import config, snapshot, status, units
-from .model import DataSourceError
 from .store import StoreError, locked
 
 LOG = logging.getLogger("ovirt_vf_scheduler")
@@ -144,14 +143,9 @@ def run_plugin(unit: str, host_ids, vm_id: str, args: dict) -> None:
         LOG.warning("%s", warning)
     run.on_timeout = lambda: units.deadline_failure(unit, settings)
     run.start_watchdog(deadline)
+    reads = snapshot.OneShotReads(settings, deadline)
     try:
-        session = snapshot.open_session(settings, deadline)
-    except DataSourceError as err:
-        run.finish(units.failure(unit, settings, units.one_line(err), units.cause_of(err)))
-        return
-    try:
-        outcome = units.answer(unit, settings, snapshot.OneShotReads(session), host_ids, vm_id,
-                               deadline, run.started)
+        outcome = units.answer(unit, settings, reads, host_ids, vm_id, deadline, run.started)
     finally:
-        session.close()
+        reads.close()
     run.finish(outcome)

@@ -26,18 +26,34 @@ def open_session(settings: Settings, deadline: Optional[float]) -> EngineSession
 
 class OneShotReads:
     """Every read fresh, in the fewest requests (the scheduled VM and the usage in one search):
-    what a plugin process or an operator command does."""
+    what a plugin process or an operator command does. The session is opened at the first read
+    (so that its failure is the decision's failure, like any other) unless one is given; close()
+    closes the one it opened."""
 
-    memo: Optional[dict] = None     # no in-memory cache to keep: the process ends after one decision
+    def __init__(self, settings: Settings, deadline: Optional[float], session: Optional[EngineSession] = None):
+        self._settings, self._deadline = settings, deadline
+        self._session, self._owned = session, session is None
+        self._profiles: Optional[Dict[str, VfProfile]] = None
+        self.memo: dict = {}        # cache files parsed once, even when the filter waits and reads again
 
-    def __init__(self, session: EngineSession):
-        self.session = session
+    @property
+    def session(self) -> EngineSession:
+        if self._session is None:
+            self._session = open_session(self._settings, self._deadline)
+        return self._session
+
+    def close(self) -> None:
+        if self._owned and self._session is not None:
+            self._session.close()
 
     def forget(self) -> None:
-        """Every read is fresh already."""
+        """Usage and host data are read afresh anyway; the VF profiles are kept (they do not
+        change while a filter waits for pending placements to show)."""
 
     def vf_profiles(self, vf_property: str) -> Dict[str, VfProfile]:
-        return self.session.vf_profiles(vf_property)
+        if self._profiles is None:
+            self._profiles = self.session.vf_profiles(vf_property)
+        return self._profiles
 
     def vms_for(self, vm_id: str, networks: FrozenSet[str]) -> Tuple[List[VmRecord], float]:
         """The scheduled VM plus the running VMs on `networks`, and when they were asked for
@@ -49,7 +65,7 @@ class OneShotReads:
         return self.session.hosts()
 
     def drain_requests(self) -> List[str]:
-        return self.session.drain_requests()
+        return self._session.drain_requests() if self._session is not None else []
 
     @staticmethod
     def holdings(vms: List[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
@@ -76,10 +92,9 @@ def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmReco
     demand of the VMs holding or claiming VFs (the margin of narrowing.py).
     `reads` (OneShotReads or serve's WarmReads) answers hosts() when the capacity cache is cold
     and counts `vms` (its own, possibly cached, way); `seen_at` is when `vms` was asked for."""
-    memo = getattr(reads, "memo", None)
-    engine_hosts = capacity.engine_hosts(settings, host_ids, reads.hosts, memo)
+    engine_hosts = capacity.engine_hosts(settings, host_ids, reads.hosts, reads.memo)
     check_port_profiles = settings.checks_port_profiles and bool(port_profiles)
-    ucsm = UcsmFacts(settings, engine_hosts, deadline, check_port_profiles, memo) if settings.ucsm else None
+    ucsm = UcsmFacts(settings, engine_hosts, deadline, check_port_profiles, reads.memo) if settings.ucsm else None
     caps = capacity.capacities(settings, engine_hosts, ucsm)
     domains = ucsm.port_profiles() if check_port_profiles else {}
     held = reads.holdings(vms, vf_profile_ids)
@@ -111,11 +126,11 @@ def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
     if not is_uuid(vm_id):
         raise EngineError("the VM id %r from the proxy is not a UUID" % vm_id)
     if reads is None:
-        session = open_session(settings, deadline)
+        reads = OneShotReads(settings, deadline)
         try:
-            return take(settings, vm_id, host_ids, deadline, capacity_without_demand, OneShotReads(session))
+            return take(settings, vm_id, host_ids, deadline, capacity_without_demand, reads)
         finally:
-            session.close()
+            reads.close()
     started = time.monotonic()
     try:
         snap = _read(settings, reads, vm_id, host_ids, deadline, capacity_without_demand)

@@ -1,4 +1,5 @@
 """The UCS-M client and read_domains against the fake UCS-M over real HTTP(S)."""
+import gc
 import logging
 import re
 import time
@@ -359,11 +360,15 @@ def test_tls_with_an_unknown_ca_fails(tls_fake):
 
 def test_insecure_tls_works_without_any_warning(tls_fake):
     filters_before = list(warnings.filters)
+    gc.collect()        # files other tests left to the garbage collector warn when collected
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = read(settings_for(tls_fake, insecure=True), sample_servers(4))
     assert result["id-0"].dynamic_eth == 10
-    assert [str(warning.message) for warning in caught] == []
+    # Only a file another test left unclosed may show (the read opens no file); an unclosed
+    # socket, and above all InsecureRequestWarning, must not.
+    assert [str(warning.message) for warning in caught
+            if not str(warning.message).startswith("unclosed file")] == []
     assert warnings.filters == filters_before      # the suppression stayed local
 
 

@@ -38,7 +38,7 @@ def read(settings: Settings, host_ids: List[str], deadline: float) -> HostsVfs:
         profiles = session.vf_profiles(settings.vf_property)
         vms = session.vms(NO_VM, vf_networks(profiles)) if profiles else []
         vf_profile_ids = frozenset(profiles)
-        hosts, summary, _ = host_states(settings, OneShotReads(session), host_ids, vms, vf_profile_ids,
+        hosts, summary, _ = host_states(settings, OneShotReads(settings, deadline, session), host_ids, vms, vf_profile_ids,
                                         deadline) if host_ids else ({}, "", 0)
     finally:
         session.close()
