@@ -94,13 +94,13 @@ class Run:
         os.dup2(log_fd, 2)
 
     def start_watchdog(self, deadline: float) -> None:
+        self._budget = deadline - self.started
         timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
         timer.daemon = True
         timer.start()
 
     def _expire(self) -> None:
-        LOG.error("%s: deadline of the run exceeded after %.1f s (engine or UCS-M too slow, or hung)",
-                  self.unit, time.monotonic() - self.started)
+        LOG.error("%s: deadline of %.0f s exceeded (engine or UCS-M too slow, or hung)", self.unit, self._budget)
         self.finish(self.on_timeout())
 
     def finish(self, outcome: "units.UnitAnswer") -> None:

@@ -239,6 +239,8 @@ def test_fault_case(ctx, case, unit):
         assert (run.returncode, run.stdout) == (1, ""), run
         assert run.stderr.startswith("ovirt-vf-scheduler %s: " % unit) and run.stderr.count("\n") == 1
         assert expect.words in run.stderr, run.stderr
+        if os.path.exists(ctx.units.log_path):          # an operator finds the reason in the log too
+            assert expect.words in ctx.units.log_text(), ctx.units.log_text()
     else:
         assert (run.returncode, run.stderr) == (0, ""), run
         expected = expect.expected(ctx, unit)

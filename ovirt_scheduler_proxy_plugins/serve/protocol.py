@@ -137,8 +137,9 @@ class Service:
             return lambda: self._report(done, None)
         try:
             settings = config.with_cluster_properties(settings, props)
-        except config.ConfigError as err:
+        except config.ConfigError as err:     # the cluster's policy properties: per call, so logged per call
             done = units.config_failure(unit, err)
+            LOG.error("%s: %s", unit, done.error)
             return lambda: self._report(done, settings)
         deadline = started + settings.deadline
         reads = self._warm.reads(settings, deadline, reuse_for=vm_id if unit == units.WEIGHT else None)
