@@ -121,4 +121,3 @@ class Snapshot:
     source_summary: str = ""                                  # e.g. "engine (cache age 42s)"
     requests: Tuple[str, ...] = ()                            # what was asked, for the decision log
     largest_demand: int = 0                                   # of the VMs holding or claiming VFs
-    elapsed: float = 0.0                                      # seconds spent reading

@@ -23,7 +23,6 @@ from .store import StoreError, locked
 LOG = logging.getLogger("ovirt_vf_scheduler")
 LOG_MAX_BYTES = 5 * 1024 * 1024
 _LOG_BACKUPS = 5
-_FALLBACK_DEADLINE = 10.0
 EXIT_FAILED = 1
 
 

@@ -131,13 +131,11 @@ def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
             return take(settings, vm_id, host_ids, deadline, capacity_without_demand, reads)
         finally:
             reads.close()
-    started = time.monotonic()
     try:
         snap = _read(settings, reads, vm_id, host_ids, deadline, capacity_without_demand)
     finally:
         asked = tuple(reads.drain_requests())     # also after a failure: never into the next decision
     snap.requests = asked
-    snap.elapsed = time.monotonic() - started
     return snap
 
 

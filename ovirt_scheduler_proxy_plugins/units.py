@@ -78,16 +78,17 @@ def _filter(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline
     verdicts = filter_verdicts(settings, snap, host_ids)
     # Nothing is kept, but a host might fit once the engine shows where pending VMs went: wait
     # for that (bounded), rather than refuse a VM that may well fit.
-    waited_from, requests = time.monotonic(), len(snap.requests)
+    waited_from, asked, polls = time.monotonic(), snap.requests, 0
     give_up = min(deadline - WAIT_MARGIN, started + settings.claim_wait)
     while settings.claims and narrowing.worth_waiting(snap.vm.demand.vfs, verdicts, snap.hosts) \
             and time.monotonic() + WAIT_POLL < give_up:
         time.sleep(WAIT_POLL)
         reads.forget()
         snap = snapshot.take(settings, vm_id, host_ids, deadline, reads=reads)
-        requests += len(snap.requests)
+        asked, polls = asked + snap.requests, polls + 1
         verdicts = filter_verdicts(settings, snap, host_ids)
-    waited = time.monotonic() - waited_from if requests > len(snap.requests) else 0.0
+    snap.requests = asked                        # the decision log counts every look
+    waited = time.monotonic() - waited_from if polls else 0.0
     # The engine skips the weights when one host is left, exactly the "last VF" case, so the
     # filter claims: on every host it keeps (the weight narrows it to what it sees).
     claim = _record_claim(settings, snap, narrowing.claim_hosts(verdicts))
