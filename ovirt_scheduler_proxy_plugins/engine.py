@@ -8,8 +8,9 @@ Query plan (engine-rest.md section 2, narrowed so documents stay small on big en
   3. GET /hosts?follow=nics,devices&all_content=true
                                               -> capacity of every host; only when the cache is cold
 No request at all depends on the number of candidate hosts, and a VM without VF vNICs stops
-after step 2. The SDK client is used as is; its SSO login has no timeout, so the caller's
-deadline watchdog bounds the whole run.
+after step 2 (serve reads the scheduled VM alone, GET /vms/<id>, while its usage view is fresh).
+Through connection.BoundedConnection: the SDK's connection with a login bounded by [engine]
+timeout, and the large answers parsed as they stream in (_Items) instead of the SDK's readers.
 """
 import logging
 import re
