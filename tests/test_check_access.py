@@ -99,3 +99,18 @@ def test_units_that_failed_open_in_the_last_hour_fail_check(world, engine, units
     line = next(text for text in run.stdout.splitlines() if text.startswith("FAIL  status VfFilter"))
     assert "failed open (every host passed) " in line and engine.url in line
     assert run.returncode == 3
+
+
+def test_a_probe_that_hangs_is_killed_not_waited_for(monkeypatch):
+    """A path on a dead NFS mount can hang the probe child in stat(): check gives up after its
+    probe time and kills the child, instead of waiting for it for ever."""
+    import pwd
+    import time
+    from ovirt_scheduler_proxy_plugins.tools import check_access
+    monkeypatch.setattr(check_access, "_PROBE_SECONDS", 0.5)
+    monkeypatch.setattr(check_access, "_problem", lambda need: time.sleep(60))   # the child's stat() hangs
+    need = check_access.Need("/var/cache/somewhere", "[scheduler] cache_dir", check_access.WRITE, is_dir=True)
+    started = time.monotonic()
+    with pytest.raises(OSError, match="the probe as user nobody gave no answer"):
+        check_access._probe_as(pwd.getpwnam("nobody"), [need])
+    assert time.monotonic() - started < 3

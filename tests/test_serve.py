@@ -523,3 +523,29 @@ def test_a_foreign_plugin_flooding_its_output_is_killed_at_the_cap(tmp_path):
         os.environ["PATH"] = env_path
     assert ran == foreign.ForeignResult(error="more than 4 MB of output (killed)")
     assert time.monotonic() - started < 10
+
+
+def test_check_names_a_port_held_by_something_that_is_not_http(tmp_path):
+    """e.g. sshd moved to 18781: check must say so, not end in a traceback."""
+    from ovirt_scheduler_proxy_plugins import config
+    from ovirt_scheduler_proxy_plugins.tools import check_serve
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def answer_like_sshd():
+        conn, _ = listener.accept()
+        conn.sendall(b"SSH-2.0-OpenSSH_8.7\r\n")
+        conn.recv(65536)
+        conn.close()
+    threading.Thread(target=answer_like_sshd, daemon=True).start()
+    conf = write_conf(str(tmp_path / "state"), "https://engine.example.com/ovirt-engine/api")
+    settings = config.load(conf)
+    settings = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve, listen=("127.0.0.1", port)))
+    try:
+        found = check_serve.finding(settings, 5)
+    finally:
+        listener.close()
+    assert found.status == "FAIL"
+    assert found.message.startswith("http://127.0.0.1:%d/ answers, but not the scheduler proxy's protocol" % port)

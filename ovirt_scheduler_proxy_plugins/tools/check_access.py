@@ -11,6 +11,7 @@ import grp
 import os
 import pwd
 import select
+import signal
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
@@ -127,6 +128,11 @@ def _probe_as(user: pwd.struct_passwd, wanted: Sequence[Need]) -> List[Problem]:
             data += chunk
     finally:
         os.close(reader)
+        if not data.endswith(b"."):       # hung (a dead NFS mount?) or gone: never wait for it
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         os.waitpid(pid, 0)
     if not data.endswith(b"."):
         raise OSError("the probe as user %s gave no answer" % user.pw_name)

@@ -6,6 +6,7 @@ stay disabled until the next engine restart. This calls `discover` as the engine
 the port is taken, names the process holding it (from /proc: every process as root, one's own
 otherwise).
 """
+import http.client
 import os
 import xmlrpc.client
 from typing import Optional, Tuple
@@ -64,11 +65,16 @@ def finding(settings: Optional[Settings], timeout: float) -> Finding:
     except OSError as err:
         return Finding("serve", FAIL, "nothing answers the engine's discover at %s: %s%s"
                        % (url, getattr(err, "strerror", None) or err, by), ENABLE_HINT)
-    except (xmlrpc.client.Error, ExpatError, ValueError) as err:
+    except (xmlrpc.client.Error, http.client.HTTPException, ExpatError, ValueError) as err:
         return Finding("serve", FAIL, "%s answers, but not the scheduler proxy's protocol: %s%s"
                        % (url, " ".join(str(err).split())[:120], by),
                        "stop what holds port %d, then %s" % (port, ENABLE_HINT))
-    names = {kind: sorted((offered or {}).get(kind) or {}) for kind in ("filters", "scores", "balance")}
+    if not isinstance(offered, dict) or not all(isinstance(offered.get(kind) or {}, dict)
+                                                for kind in ("filters", "scores", "balance")):
+        return Finding("serve", FAIL, "%s answers discover, but not with the proxy's struct of units: %s%s"
+                       % (url, " ".join(repr(offered).split())[:120], by),
+                       "stop what holds port %d, then %s" % (port, ENABLE_HINT))
+    names = {kind: sorted(offered.get(kind) or {}) for kind in ("filters", "scores", "balance")}
     missing = [unit for unit, kind in (("VfFilter", "filters"), ("VfWeight", "scores")) if unit not in names[kind]]
     others = sorted(set(names["filters"] + names["scores"] + names["balance"]) - {"VfFilter", "VfWeight"})
     extra = "; also %s" % ", ".join(others) if others else ""
