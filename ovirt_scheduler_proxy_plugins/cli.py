@@ -21,6 +21,10 @@ def _install_plugins(args: argparse.Namespace) -> int:
     except install.InstallError as err:
         print("ovirt-vf-scheduler install-plugins: %s" % err, file=sys.stderr)
         return 1
+    except OSError as err:          # e.g. an existing module it may not read
+        print("ovirt-vf-scheduler install-plugins: %s: %s" % (getattr(err, "filename", None) or args.plugins_dir,
+                                                             err.strerror or err), file=sys.stderr)
+        return 1
     for path, state in actions:
         print("%-9s %s" % (state, path))
     if any(state != "unchanged" for _, state in actions):

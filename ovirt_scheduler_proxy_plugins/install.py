@@ -23,29 +23,33 @@ class InstallError(Exception):
     pass
 
 
+def user_name(uid: int) -> str:
+    """The user's name, or the number when no passwd entry has it (containers)."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
 def mode_and_owner(path: str) -> str:
     """'0555 root:root': what an operator needs to see beside a permission problem."""
     try:
         info = os.stat(path)
     except OSError:
         return "missing"
-    try:
-        user = pwd.getpwuid(info.st_uid).pw_name
-    except KeyError:
-        user = str(info.st_uid)
-    try:
-        group = grp.getgrgid(info.st_gid).gr_name
-    except KeyError:
-        group = str(info.st_gid)
-    return "%04o %s:%s" % (stat.S_IMODE(info.st_mode), user, group)
+    return "%04o %s:%s" % (stat.S_IMODE(info.st_mode), user_name(info.st_uid), group_name(info.st_gid))
 
 
 def _cannot_write(plugins_dir: str, err: OSError = None) -> InstallError:
     """Names the directory and the permission missing (never a temporary file name or a bare errno)."""
-    try:
-        who = pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        who = str(os.geteuid())
+    who = user_name(os.geteuid())
     if err is not None and err.errno == errno.EROFS:
         why = "it is on a read-only file system"
     elif err is None or err.errno in (errno.EACCES, errno.EPERM):

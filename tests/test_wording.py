@@ -24,6 +24,24 @@ def test_install_plugins_into_a_directory_the_user_cannot_write():
         shutil.rmtree(target)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the command as another user")
+def test_install_plugins_over_a_module_the_user_cannot_read():
+    target = tempfile.mkdtemp(prefix="vf-plugins-")
+    try:
+        subprocess.run([CLI, "install-plugins", "--plugins-dir", target], check=True, stdout=subprocess.DEVNULL)
+        module = os.path.join(target, "vf_filter.py")
+        with open(module, "r+b") as handle:            # same size: only reading it can tell
+            handle.seek(-1, os.SEEK_END)
+            handle.write(b" ")
+        os.chmod(module, 0o600)
+        os.chmod(target, 0o777)
+        code, out, err = run_cli_as("nobody", ["install-plugins", "--plugins-dir", target, "--force"])
+        assert (code, out) == (1, "")
+        assert err == "ovirt-vf-scheduler install-plugins: %s: Permission denied\n" % module
+    finally:
+        shutil.rmtree(target)
+
+
 def test_install_plugins_into_a_missing_directory_says_where_it_comes_from(tmp_path):
     run = subprocess.run([CLI, "install-plugins", "--plugins-dir", str(tmp_path / "nope")], capture_output=True,
                          text=True, timeout=30)

@@ -7,7 +7,6 @@ user's uid and groups; the child only calls os functions (it may not be able to 
 more: the interpreter's own files need not be readable by that user). Every problem comes with
 the exact command that fixes it.
 """
-import grp
 import os
 import pwd
 import select
@@ -16,7 +15,8 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from .. import config
-from ..install import mode_and_owner
+from ..install import group_name, mode_and_owner
+from ..install import user_name as name_of
 from .findings import FAIL, OK, WARN, Finding
 
 READ, WRITE = "read", "write"
@@ -187,10 +187,7 @@ def findings(settings: config.Settings, user_name: str) -> List[Finding]:
         return [Finding("files as user", FAIL, "user %s does not exist, and the units run as that user"
                         % user_name, "the engine's package creates %s; or pass --user with the user the "
                         "proxy runs as" % config.SERVICE_USER)]
-    try:
-        group = grp.getgrgid(user.pw_gid).gr_name
-    except KeyError:
-        group = str(user.pw_gid)
+    group = group_name(user.pw_gid)
     wanted = needs(settings)
     note = ""
     if os.geteuid() == user.pw_uid:
@@ -203,8 +200,7 @@ def findings(settings: config.Settings, user_name: str) -> List[Finding]:
                             "run ovirt-vf-scheduler check as user %s" % user_name)]
     else:
         problems = _probe_here(wanted)
-        note = " (checked as %s: run check as root to check as %s)" % (pwd.getpwuid(os.geteuid()).pw_name,
-                                                                         user_name)
+        note = " (checked as %s: run check as root to check as %s)" % (name_of(os.geteuid()), user_name)
     out = []
     for kind in ("files as user", "state dirs"):
         mine = [p for p in problems if _check_name(p.need) == kind]

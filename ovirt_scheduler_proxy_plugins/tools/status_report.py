@@ -9,12 +9,12 @@ source that `min` mode papers over are WARN.
 """
 import argparse
 import os
-import pwd
 import time
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
 
 from .. import config, status
+from ..install import user_name
 from ..store import Ledger
 from . import common, output
 from .findings import FAIL
@@ -188,11 +188,6 @@ def check_findings(settings: config.Settings) -> List[Finding]:
     return out
 
 
-def _user() -> str:
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        return str(os.geteuid())
 
 
 def main(args: argparse.Namespace) -> int:
@@ -207,7 +202,7 @@ def main(args: argparse.Namespace) -> int:
         data = report(settings, cache_dir, args.window, args.claims_warn, args.claims_critical)
     except OSError as err:
         raise common.ToolError("cannot read cache_dir %s as user %s: %s; run as root or as the units' user "
-                               "(sudo -u ovirt ovirt-vf-scheduler status)" % (cache_dir, _user(), err.strerror or err))
+                               "(sudo -u ovirt ovirt-vf-scheduler status)" % (cache_dir, user_name(os.geteuid()), err.strerror or err))
     data["lines"] = lines + data["lines"]
     level = worst(data["lines"])
     if args.json:
