@@ -34,7 +34,7 @@ def ucsm_settings(settings: Settings, urls: Optional[Tuple[str, ...]] = None):
     import ucsm_source   # only the UCS-M paths pay for its import
     ucsm = settings.ucsm
     return ucsm_source.UcsmSettings(
-        urls=urls or ucsm.urls, username=ucsm.username, password=ucsm.password, ca_file=ucsm.ca_file,
+        urls=ucsm.urls if urls is None else urls, username=ucsm.username, password=ucsm.password, ca_file=ucsm.ca_file,
         insecure=ucsm.insecure, timeout=ucsm.timeout, host_map=dict(ucsm.host_map))
 
 
@@ -105,7 +105,8 @@ class UcsmFacts:
             self._domains.update(domain_cache.update(domains))
             return
         self.failures = failures
-        status.record_source(self._settings.cache_dir, "ucsm", "UCS-M: %s" % "; ".join(self.failures.values()))
+        if asked:       # a domain held back after a failure was not read: nothing new to count
+            status.record_source(self._settings.cache_dir, "ucsm", "UCS-M: %s" % "; ".join(self.failures.values()))
         for line in self.failures.values():
             LOG.warning("%s", line)
         now = time.time()
