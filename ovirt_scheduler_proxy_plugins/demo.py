@@ -104,9 +104,8 @@ def _scenario(title: str, inv: Inventory, vm_name: str, host_names: List[str], s
     if len(ranked) == 1:
         print("-> the engine %s %s, the only host kept (the weights do not run for one host)" % (verb, ranked[0][0]))
     elif ranked:
-        best, low = render.lowest(ranked)
-        print("-> " + render.tie(best, low) if len(best) > 1 else
-              "-> the engine %s %s (VfWeight's lowest weight among the kept hosts: %d)" % (verb, best[0], low))
+        print("-> " + render.ranking(ranked, "the engine %s %%s (VfWeight's lowest weight among the kept hosts: "
+                                     "%%d)" % verb))
     else:
         print("-> no host can take it: the engine reports that the external filter removed every host")
 

@@ -120,16 +120,16 @@ def summary(verdicts: List[Verdict], vm_name: str) -> str:
     return "%d of %d hosts can run %s%s" % (kept, len(verdicts), vm_name, " (%s)" % why if why else "")
 
 
-def lowest(scored: List[Tuple[str, int]]) -> Tuple[List[str], int]:
-    """The names VfWeight scores lowest (best) among (name, score) pairs, and that score."""
+def ranking(scored: List[Tuple[str, int]], one_best: str) -> str:
+    """What VfWeight's scores (name, score) say: `one_best` % (name, score) for a single lowest
+    (best) host, else 'VfWeight scores a, b and c equally (weight 0, a 3-way tie): ...' -- never
+    'the lowest' of a tie."""
     low = min(score for _, score in scored)
-    return sorted(name for name, score in scored if score == low), low
-
-
-def tie(names: List[str], score: int) -> str:
-    """'VfWeight scores a, b and c equally (weight 0, a 3-way tie): ...' -- never 'the lowest' of a tie."""
+    best = sorted(name for name, score in scored if score == low)
+    if len(best) == 1:
+        return one_best % (best[0], low)
     return ("VfWeight scores %s and %s equally (weight %d, a %d-way tie): the engine's other weights decide "
-            "among them" % (", ".join(names[:-1]), names[-1], score, len(names)))
+            "among them" % (", ".join(best[:-1]), best[-1], low, len(best)))
 
 
 def claim_hosts(host_ids: Iterable[str], hosts: Dict[str, HostVfs]) -> str:

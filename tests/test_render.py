@@ -27,9 +27,11 @@ def test_enough_and_too_few_free_keep_their_usual_words():
 
 
 def test_ties_are_called_ties():
-    assert render.lowest([("b", 5), ("a", 5), ("c", 9)]) == (["a", "b"], 5)
-    assert render.tie(["a", "b", "c"], 0) == ("VfWeight scores a, b and c equally (weight 0, a 3-way tie): the "
-                                              "engine's other weights decide among them")
+    assert render.ranking([("b", 5), ("a", 5), ("c", 9)], "%s best at %d") == (
+        "VfWeight scores a and b equally (weight 5, a 2-way tie): the engine's other weights decide among them")
+    assert render.ranking([("c", 0), ("b", 0), ("a", 0)], "%s best at %d") == (
+        "VfWeight scores a, b and c equally (weight 0, a 3-way tie): the engine's other weights decide among them")
+    assert render.ranking([("b", 5), ("a", 6)], "%s best at %d") == "b best at 5"
 
 
 def test_a_decision_line_details_at_most_line_hosts_kept_ones_first_and_counts_them_all():

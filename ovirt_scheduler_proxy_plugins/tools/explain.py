@@ -127,7 +127,5 @@ def render_text(report: Dict[str, object], colour: bool) -> str:
     lines.append(output.paint(report["summary"], "bold", colour))
     kept = [(row["host"], row["score"]) for row in report["hosts"] if row["keep"]]
     if kept and (vm["demand"] > 0 or conf["weight_mode"] == "reserve"):
-        best, low = render.lowest(kept)
-        lines.append(render.tie(best, low) if len(best) > 1 else
-                     "VfWeight ranks %s first among the kept hosts (score %d, lower is better)" % (best[0], low))
+        lines.append(render.ranking(kept, "VfWeight ranks %s first among the kept hosts (score %d, lower is better)"))
     return "\n".join(lines)
