@@ -104,8 +104,8 @@ def _scenario(title: str, inv: Inventory, vm_name: str, host_names: List[str], s
     if len(ranked) == 1:
         print("-> the engine %s %s, the only host kept (the weights do not run for one host)" % (verb, ranked[0][0]))
     elif ranked:
-        print("-> " + render.ranking(ranked, "the engine %s %%s (VfWeight's lowest weight among the kept hosts: "
-                                     "%%d)" % verb))
+        print("-> " + render.ranking(ranked, "VfWeight ranks %s first (weight %d, lower is better); the engine adds "
+                                     "its own weights (CPU, memory) before it picks the host"))
     else:
         print("-> no host can take it: the engine reports that the external filter removed every host")
 

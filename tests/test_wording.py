@@ -66,7 +66,9 @@ def test_demo_calls_a_tie_a_tie_and_never_shows_negative_free():
     run = subprocess.run([CLI, "demo"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stderr == ""
     verdicts = [line for line in run.stdout.splitlines() if line.startswith("->")]
-    assert verdicts[0] == "-> the engine starts it on blade3 (VfWeight's lowest weight among the kept hosts: 988)"
+    # VfWeight's best is not the engine's pick: the engine sums every weight's rank (proxy-contract.md section 4)
+    assert verdicts[0] == ("-> VfWeight ranks blade3 first (weight 988, lower is better); the engine adds its own "
+                           "weights (CPU, memory) before it picks the host")
     assert len(verdicts) == 4                                           # the plain VM is the last scenario
     assert verdicts[3] == ("-> VfWeight scores blade1, blade2, blade3, blade4, blade5 and rack1 equally (weight 0, "
                            "a 6-way tie): the engine's other weights decide among them")
