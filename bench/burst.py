@@ -225,7 +225,7 @@ class TimedPlacement:
 
 
 class ManualPlacement:
-    """The engine shows a placed VM only when told: after `hold` more decisions, or at show_all().
+    """The engine shows a placed VM only when told: after `hold` more decisions, or at settle().
     For tests, so that what the units see does not depend on how fast the machine is."""
 
     def __init__(self, engine, hold: int):
@@ -243,12 +243,10 @@ class ManualPlacement:
         for _, vm_id, host_id, status in due:
             self.engine.place_vm(vm_id, host_id, status, after=0).wait(5)
 
-    def show_all(self) -> None:
+    def settle(self) -> None:
         for _, vm_id, host_id, status in self._queue:
             self.engine.place_vm(vm_id, host_id, status, after=0).wait(5)
         self._queue = []
-
-    settle = show_all
 
 
 def build(scenario: Scenario) -> Tuple[Inventory, List[str], Dict[str, int]]:
@@ -328,8 +326,8 @@ def _choose(kept: List[str], weighed: Optional[proxy.UnitRun], truth: Truth, nam
 
 
 def run_scenario(scenario: Scenario, lag: float, ledger: bool, interval: float = 0.0,
-                 model: EngineModel = EngineModel(pick="best"), runner: str = "process",
-                 manual_hold: Optional[int] = None, settle: bool = True,
+                 model: EngineModel = EngineModel(), runner: str = "process",
+                 manual_hold: Optional[int] = None,
                  extra_conf: str = "", after_decision: Optional[Callable[[int, "object"], None]] = None
                  ) -> BurstResult:
     """Play the engine for the whole burst; see the module docstring. `manual_hold` set: the
@@ -385,12 +383,11 @@ def run_scenario(scenario: Scenario, lag: float, ledger: bool, interval: float =
             placement.decided()
             if after_decision:
                 after_decision(index, b)
-        if settle:
-            placement.settle()
-            view = _engine_view(inv, b.engine)
-            true_used = {h: truth.capacity[h] - f for h, f in truth.free(time.monotonic() + 3600).items()}
-            if view != true_used:
-                result.mismatch = "engine %s != true %s" % (view, true_used)
+        placement.settle()
+        view = _engine_view(inv, b.engine)
+        true_used = {h: truth.capacity[h] - f for h, f in truth.free(time.monotonic() + 3600).items()}
+        if view != true_used:
+            result.mismatch = "engine %s != true %s" % (view, true_used)
     return result
 
 

@@ -14,6 +14,7 @@ from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
 from ovirt_scheduler_proxy_plugins.sim.workspace import write_config
+from ovirt_scheduler_proxy_plugins.store import Ledger
 
 
 class Bed:
@@ -35,7 +36,7 @@ class Bed:
 
     def forget_claims(self) -> None:
         """No pending claims: the next run of a benchmark starts from the same world."""
-        path = os.path.join(self.cache_dir, "claims.json")
+        path = Ledger(self.cache_dir, 0).path
         if os.path.exists(path):
             os.unlink(path)
 

@@ -39,7 +39,10 @@ def _served(b, vms: List[str], hosts: List[str], max_age: Optional[float]) -> Di
     """Filter then weight per VM through a fresh serve process; latencies and requests per VM."""
     conf = b.conf
     if max_age is not None:
-        text = open(b.conf).read().replace("[scheduler]\n", "[scheduler]\nusage_max_age = %g\n" % max_age)
+        text = open(b.conf).read()
+        if "[scheduler]\n" not in text:
+            raise RuntimeError("no [scheduler] section in %s to set usage_max_age in" % b.conf)
+        text = text.replace("[scheduler]\n", "[scheduler]\nusage_max_age = %g\n" % max_age)
         conf = b.conf + ".age%g" % max_age
         with open(conf, "w") as handle:
             handle.write(text)
