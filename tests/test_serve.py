@@ -198,20 +198,23 @@ def test_foreign_units_answer_like_under_the_proxy_but_failures_are_named(bed, w
         "result_code": 1, "result": ["", []], "plugin_errors": {"Nope": ["plugin not found: 'Nope'"]}}
 
 
-def test_a_hung_foreign_plugin_is_killed_with_its_children(tmp_path):
-    (tmp_path / "slow.py").write_text(
-        "import subprocess, time\nclass Slow:\n    def do_filter(self, hosts, vm, args):\n"
-        "        subprocess.Popen(['sleep', '60'])\n        time.sleep(60)\n")
-    unit = foreign.ForeignUnit("Slow", "filters", "slow", "", "")
-    env_path = os.environ["PATH"]
-    os.environ["PATH"] = os.path.dirname(proxy.sys.executable) + os.pathsep + env_path
-    try:
-        started = time.monotonic()
-        ran = foreign.run(str(tmp_path), unit, ([H1], VM, {}), budget=1.0)
-    finally:
-        os.environ["PATH"] = env_path
+def run_foreign(tmp_path, module, source, unit, kind, budget, monkeypatch):
+    """One call of a foreign unit as serve makes it, with this interpreter as the python3 on PATH;
+    (its result, seconds taken)."""
+    (tmp_path / (module + ".py")).write_text(source)
+    monkeypatch.setenv("PATH", os.path.dirname(proxy.sys.executable) + os.pathsep + os.environ["PATH"])
+    started = time.monotonic()
+    ran = foreign.run(str(tmp_path), foreign.ForeignUnit(unit, kind, module, "", ""), ([H1], VM, {}), budget=budget)
+    return ran, time.monotonic() - started
+
+
+def test_a_hung_foreign_plugin_is_killed_with_its_children(tmp_path, monkeypatch):
+    ran, took = run_foreign(tmp_path, "slow", "import subprocess, time\nclass Slow:\n"
+                            "    def do_filter(self, hosts, vm, args):\n"
+                            "        subprocess.Popen(['sleep', '60'])\n        time.sleep(60)\n",
+                            "Slow", "filters", 1.0, monkeypatch)
     assert ran == foreign.ForeignResult(error="no answer within 1 s (killed)")
-    assert time.monotonic() - started < 3
+    assert took < 3
     time.sleep(0.2)
     sleepers = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True).stdout.split()
     assert sleepers == []
@@ -507,22 +510,15 @@ def test_a_foreign_weight_becomes_a_java_int_or_nothing():
     assert [protocol._weight(v) for v in (float("nan"), True, "3", None, [1])] == [None] * 5
 
 
-def test_a_foreign_plugin_flooding_its_output_is_killed_at_the_cap(tmp_path):
+def test_a_foreign_plugin_flooding_its_output_is_killed_at_the_cap(tmp_path, monkeypatch):
     """Output is read as it comes and capped: a plugin printing without end costs at most the
     cap in memory, and is killed then, not at the end of its budget."""
-    (tmp_path / "chatty.py").write_text(
-        "import sys\nclass Chatty:\n    def do_score(self, hosts, vm, args):\n"
-        "        while True:\n            sys.stdout.write('x' * 65536)\n")
-    unit = foreign.ForeignUnit("Chatty", "scores", "chatty", "", "")
-    env_path = os.environ["PATH"]
-    os.environ["PATH"] = os.path.dirname(proxy.sys.executable) + os.pathsep + env_path
-    try:
-        started = time.monotonic()
-        ran = foreign.run(str(tmp_path), unit, ([H1], VM, {}), budget=20.0)
-    finally:
-        os.environ["PATH"] = env_path
+    ran, took = run_foreign(tmp_path, "chatty", "import sys\nclass Chatty:\n"
+                            "    def do_score(self, hosts, vm, args):\n"
+                            "        while True:\n            sys.stdout.write('x' * 65536)\n",
+                            "Chatty", "scores", 20.0, monkeypatch)
     assert ran == foreign.ForeignResult(error="more than 4 MB of output (killed)")
-    assert time.monotonic() - started < 10
+    assert took < 10
 
 
 def test_check_names_a_port_held_by_something_that_is_not_http(tmp_path):
