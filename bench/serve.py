@@ -82,7 +82,8 @@ def _process(b, vms: List[str], hosts: List[str]) -> Dict[str, object]:
 
 
 def memory(n_hosts: int, calls: int, n_vms: int) -> List[str]:
-    """RSS of serve every calls/10 calls (filter and weight alternating over `n_vms` VMs)."""
+    """RSS of serve every calls/10 calls (filter then weight, as the engine calls them: the weight
+    with the hosts the filter kept, cycling over `n_vms` VMs)."""
     inv = build_scale_inventory(n_hosts, VMS_PER_HOST)
     vms = [inv.add_vm("bench-new-%d" % i, cluster="Default", vmfex_nics=2, plain_nics=1).id for i in range(n_vms)]
     hosts = list(inv.hosts)
@@ -92,9 +93,13 @@ def memory(n_hosts: int, calls: int, n_vms: int) -> List[str]:
         try:
             step = max(1, calls // 10)
             started = time.monotonic()
+            kept = hosts
             for index in range(calls + 1):
                 vm = vms[(index // 2) % len(vms)]
-                call_unit(server, "VfFilter" if index % 2 == 0 else "VfWeight", hosts, vm)
+                if index % 2 == 0:
+                    kept = call_unit(server, "VfFilter", hosts, vm)["result"]
+                else:
+                    call_unit(server, "VfWeight", kept, vm)
                 if index % step == 0:
                     lines.append("  after %5d calls: RSS %6.1f MB (%.0f s)"
                                  % (index, _rss_mb(server.proc.pid), time.monotonic() - started))

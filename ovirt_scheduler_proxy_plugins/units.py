@@ -74,17 +74,22 @@ def _filter(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline
     if not host_ids:
         LOG.info("VfFilter vm=%s: no candidate hosts, nothing to filter", vm_id)
         return []
+    looked = time.monotonic()
     snap = snapshot.take(settings, vm_id, host_ids, deadline, reads=reads)
     verdicts = filter_verdicts(settings, snap, host_ids)
     # Nothing is kept, but a host might fit once the engine shows where pending VMs went: wait
-    # for that (bounded), rather than refuse a VM that may well fit.
+    # for that (bounded), rather than refuse a VM that may well fit. Between two looks at least
+    # as long as a look took, so that a big engine is never read more than half of the time.
     waited_from, asked, polls = time.monotonic(), snap.requests, 0
+    pause = max(WAIT_POLL, waited_from - looked)
     give_up = min(deadline - WAIT_MARGIN, started + settings.claim_wait)
     while settings.claims and narrowing.worth_waiting(snap.vm.demand.vfs, verdicts, snap.hosts) \
-            and time.monotonic() + WAIT_POLL < give_up:
-        time.sleep(WAIT_POLL)
+            and time.monotonic() + pause < give_up:
+        time.sleep(pause)
         reads.forget()
+        looked = time.monotonic()
         snap = snapshot.take(settings, vm_id, host_ids, deadline, reads=reads)
+        pause = max(WAIT_POLL, time.monotonic() - looked)
         asked, polls = asked + snap.requests, polls + 1
         verdicts = filter_verdicts(settings, snap, host_ids)
     snap.requests = asked                        # the decision log counts every look
