@@ -82,7 +82,9 @@ class Settings:
     claim_ttl: float = 120.0
     claim_hosts: int = 32               # the most hosts one pending claim may go to (narrowing.py)
     claim_wait: float = 8.0             # seconds the filter may wait for pending placements to show
-    usage_max_age: float = 2.0          # serve: seconds a usage read may serve later decisions
+    usage_max_age: float = 2.0          # serve without events: seconds a usage read may serve later decisions
+    usage_events: bool = True           # serve: keep usage from the engine's events (docs/engine-events.md)
+    usage_resync: float = 300.0         # serve with events: seconds between two full reads of usage
     cache_dir: str = "/var/cache/ovirt-vf-scheduler"
     log_file: str = "/var/log/ovirt-scheduler-proxy/ovirt-vf-scheduler.log"
     ucsm: Optional[UcsmConfig] = None
@@ -238,7 +240,8 @@ _SCHEDULER_KEYS = {"vf_property": _text, "vf_property_regex": _regex, "capacity_
                    "vf_driver": _text, "reserve": _count, "on_error": _choice(*ON_ERROR),
                    "deadline": _deadline, "weight_mode": _choice(*WEIGHT_MODES),
                    "capacity_ttl": _seconds, "claims": _bool, "claim_ttl": _seconds, "cache_dir": _text,
-                   "log_file": _text, "usage_max_age": _age, "claim_hosts": _positive, "claim_wait": _age}
+                   "log_file": _text, "usage_max_age": _age, "claim_hosts": _positive, "claim_wait": _age,
+                   "usage_events": _bool, "usage_resync": _seconds}
 _UCSM_KEYS = {"url": _url_list, "username": _text, "password": str, "password_file": _text,
               "ca_file": _text, "insecure": _bool, "timeout": _seconds, "cache_ttl": _seconds,
               "host_map": _host_map, "port_profiles": _choice(*PORT_PROFILE_RULES)}

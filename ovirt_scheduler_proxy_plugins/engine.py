@@ -15,7 +15,7 @@ timeout, and the large answers parsed as they stream in (_Items) instead of the 
 import logging
 import re
 import time
-from typing import Callable, Dict, FrozenSet, List, Optional
+from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from lxml import etree
 
@@ -23,6 +23,7 @@ from .accounting import HostRecord, VfProfile, VmRecord, VnicRecord
 from .config import EngineSettings
 from .model import DataSourceError
 from .store import TokenCache
+from .usage_events import USAGE_CODES, EventRecord
 
 LOG = logging.getLogger("ovirt_vf_scheduler.engine")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -32,10 +33,19 @@ _SEARCHABLE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 MAX_ANSWER = 512 * 2 ** 20   # bytes: every host of 1,000 with its devices is ~115 MB
+EVENT_PAGE = 500             # events per page: answers come newest first and `max` cuts the older ones
+EVENT_PAGES = 20             # more new events than this many pages: reading the VMs whole is cheaper
+# The search that makes `from` work for any account (a filtered user's `from` is ignored
+# without a search) and keeps the answer to what moves VF usage.
+EVENT_SEARCH = " or ".join("type=%d" % code for code in sorted(USAGE_CODES))
 
 
 class EngineError(DataSourceError):
     """The engine could not give a usable answer."""
+
+
+class TooManyEvents(EngineError):
+    """More new events than a poll reads: the caller reads the VMs whole instead."""
 
 
 class EngineUnreachable(EngineError):
@@ -67,6 +77,13 @@ def _vm_record(vm) -> VmRecord:
     vm_id = vm.get("id")
     return VmRecord(vm_id=vm_id, name=_text(vm, "name") or vm_id, status=_text(vm, "status") or "unknown",
                     host_id=_ref(vm, "host"), nics=nics)
+
+
+def _event_record(event) -> Optional[EventRecord]:
+    index, code = _text(event, "index") or "", _text(event, "code") or ""
+    if not (index.isdigit() and code.isdigit()):
+        return None
+    return EventRecord(index=int(index), code=int(code), vm_id=_ref(event, "vm"), host_id=_ref(event, "host"))
 
 
 def _count(element, path: str) -> int:
@@ -187,12 +204,39 @@ class EngineSession:
 
     def vf_profiles(self, vf_property: str) -> Dict[str, VfProfile]:
         """Profile id -> (network name, property value), for the vNIC profiles carrying `vf_property`."""
+        return self.vnic_profiles(vf_property)[0]
+
+    def vnic_profiles(self, vf_property: str) -> Tuple[Dict[str, VfProfile], FrozenSet[str]]:
+        """vf_profiles(), and the id of every vNIC profile (to notice one added later)."""
         def convert(profile):
             values = {_text(prop, "name"): _text(prop, "value") or ""
                       for prop in profile.iterfind("custom_properties/custom_property")}
-            return ((profile.get("id"), VfProfile(_text(profile, "network/name") or "", values[vf_property]))
-                    if vf_property in values else None)
-        return dict(self._get("GET vnicprofiles", "/vnicprofiles", {"follow": "network"}, "vnic_profile", convert))
+            vf = VfProfile(_text(profile, "network/name") or "", values[vf_property]) if vf_property in values else None
+            return profile.get("id"), vf
+        found = self._get("GET vnicprofiles", "/vnicprofiles", {"follow": "network"}, "vnic_profile", convert)
+        return {pid: vf for pid, vf in found if vf is not None}, frozenset(pid for pid, _ in found)
+
+    def newest_event(self) -> int:
+        """The index of the newest event in the engine's log (0 when it is empty)."""
+        found = self._get("GET events?max=1", "/events", {"max": "1"}, "event", _event_record)
+        return max((event.index for event in found), default=0)
+
+    def events_after(self, index: int) -> List[EventRecord]:
+        """Every event that moves VF usage with an index above `index`, oldest first.
+
+        The engine answers newest first and `max` keeps the newest, so a burst is read page by
+        page (`page K` in the search) until a page comes back short; an event logged meanwhile
+        shifts later pages by one, which repeats an event and never skips one.
+        """
+        found: Dict[int, EventRecord] = {}
+        for page in range(1, EVENT_PAGES + 1):
+            search = "%s page %d" % (EVENT_SEARCH, page)
+            got = self._get("GET events?from=%d page %d" % (index, page), "/events",
+                            {"from": str(index), "search": search, "max": str(EVENT_PAGE)}, "event", _event_record)
+            found.update((event.index, event) for event in got)
+            if len(got) < EVENT_PAGE:
+                return sorted(found.values(), key=lambda event: event.index)
+        raise TooManyEvents("more than %d new events after %d" % (EVENT_PAGE * EVENT_PAGES, index))
 
     def vms(self, vm_id: Optional[str], networks: Optional[FrozenSet[str]]) -> List[VmRecord]:
         """The VM `vm_id` (if given) and every running VM on `networks` (None: the VM alone)."""

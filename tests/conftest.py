@@ -94,6 +94,8 @@ class Proxy:
                 self.stop()
             if self.server is None:
                 self.server = served.ServeProcess(conf_path, self.plugins_dir)
+                # decide from the event-driven view, as in steady state (unless the engine is down)
+                self.server.wait_for_usage_events(required=False)
             return self.server
 
     def status_written(self, timeout=10.0):

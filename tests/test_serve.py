@@ -389,11 +389,36 @@ def test_sigterm_closes_kept_alive_connections_after_their_answer(bed, world, en
 
 
 def test_warm_decisions_cost_one_engine_request_per_vm(world, engine, tmp_path, plugin_dir):
-    """With a usage view to reuse: the filter reads only the VM, the weight reads nothing."""
+    """With the event-driven view: the filter reads the new events and the VM, the weight nothing."""
     world.add_host("a", vf_devices=4)
     world.add_host("b", vf_devices=4)
     vms = [world.add_vm("vm%d" % i, vmfex_nics=1).id for i in range(4)]
     conf = write_conf(str(tmp_path / "state"), engine.url, "usage_max_age = 60\n")
+    server = ServeProcess(conf, plugin_dir)
+    try:
+        server.wait_for_usage_events()
+        ab = hosts(world, "a", "b")
+        call_unit(server, "VfFilter", ab, vms[0])                                 # cold: hosts
+        engine.reset_requests()
+        for vm in vms[1:]:
+            call_unit(server, "VfFilter", ab, vm)
+            call_unit(server, "VfWeight", ab, vm)
+        api = [(r.path, r.query.get("follow")) for r in engine.requests if "/api" in r.path]
+        expected = []
+        for vm in vms[1:]:
+            expected += [("/ovirt-engine/api/events", None), ("/ovirt-engine/api/vms/%s" % vm, "nics")]
+        assert api == expected
+        assert engine.logins == 1
+    finally:
+        assert server.stop() == 0
+
+
+def test_without_events_a_fresh_view_is_reused(world, engine, tmp_path, plugin_dir):
+    """usage_events = no: a view read whole serves usage_max_age; the filter reads only the VM."""
+    world.add_host("a", vf_devices=4)
+    world.add_host("b", vf_devices=4)
+    vms = [world.add_vm("vm%d" % i, vmfex_nics=1).id for i in range(4)]
+    conf = write_conf(str(tmp_path / "state"), engine.url, "usage_max_age = 60\nusage_events = no\n")
     server = ServeProcess(conf, plugin_dir)
     try:
         ab = hosts(world, "a", "b")
@@ -405,6 +430,7 @@ def test_warm_decisions_cost_one_engine_request_per_vm(world, engine, tmp_path, 
         api = [r for r in engine.requests if "/api" in r.path]
         assert [(r.path, r.query) for r in api] == [("/ovirt-engine/api/vms/%s" % vm, {"follow": "nics"})
                                                     for vm in vms[1:]]
+        assert server.usage_mode() == "off"
         assert engine.logins == 1
     finally:
         assert server.stop() == 0
@@ -480,6 +506,7 @@ def test_host_data_is_refreshed_in_the_background_before_its_ttl(world, engine, 
     conf = write_conf(str(tmp_path / "state"), engine.url, "capacity_ttl = 2\nusage_max_age = 60\n")
     server = ServeProcess(conf, plugin_dir)
     try:
+        server.wait_for_usage_events()
         a = hosts(world, "a")
         call_unit(server, "VfFilter", a, vms[0])                           # cold: reads the hosts
         hosts_reads = lambda: sum(r.path.endswith("/hosts") for r in engine.requests)   # noqa: E731
@@ -492,11 +519,11 @@ def test_host_data_is_refreshed_in_the_background_before_its_ttl(world, engine, 
         assert hosts_reads() == 2
         time.sleep(1.0)                                 # 2.2 s after the first read: its TTL is over
         assert call_unit(server, "VfFilter", a, vms[2])["result"] == a
-        # the refreshed cache served it: the decision itself asked only for its VM (the refresh it
-        # may start again runs beside it)
+        # the refreshed cache served it: the decision itself asked only for its events and its VM
+        # (the refresh it may start again runs beside it)
         with open(os.path.join(os.path.dirname(conf), "log", "vf.log")) as log:
             last = [line for line in log if "VfFilter vm=vm2" in line][-1]
-        assert " requests=1 " in last, last
+        assert " requests=2 " in last, last
     finally:
         assert server.stop() == 0
 

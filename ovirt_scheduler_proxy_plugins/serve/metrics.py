@@ -6,6 +6,7 @@ in one process. Names follow the Prometheus conventions (unit suffixes, _total c
 from typing import Callable, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -13,8 +14,9 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 class Metrics:
     def __init__(self, view_age: Callable[[], Optional[float]], pending_claims: Callable[[], int],
-                 status_unwritten: Callable[[], int]):
+                 status_unwritten: Callable[[], int], usage: Callable[[], dict]):
         self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(_UsageCollector(usage))
         prefix = "ovirt_vf_scheduler_"
         self.decisions = Counter(prefix + "decisions", "Unit decisions by outcome: ok, fail_open, fail_closed",
                                  ["unit", "outcome"], registry=self.registry)
@@ -36,6 +38,39 @@ class Metrics:
 
     def text(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _UsageCollector:
+    """The event-driven usage view (live_usage.LiveUsage.describe()): its mode and what it read."""
+    PREFIX = "ovirt_vf_scheduler_usage_"
+
+    def __init__(self, usage: Callable[[], dict]):
+        self._usage = usage
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        found = self._usage()
+        counts = found["counts"]
+        mode = GaugeMetricFamily(self.PREFIX + "view_mode", "How usage is read: events (the view follows the "
+                                 "engine's events), starting (no full read yet), off (read whole per "
+                                 "usage_max_age; why in the log and `status`)", labels=["mode"])
+        for name in ("events", "starting", "off"):
+            mode.add_metric([name], 1.0 if found["mode"] == name else 0.0)
+        yield mode
+        yield GaugeMetricFamily(self.PREFIX + "event_index", "Newest engine event index the view applied",
+                                value=float(found["event_index"]))
+        for name, what in (("event_polls", "Event polls of the usage view"),
+                           ("events", "Events read by the usage view"),
+                           ("vm_reads", "VMs read again because an event named them")):
+            yield CounterMetricFamily(self.PREFIX + name, what, value=float(counts.get(name, 0)))
+        full = CounterMetricFamily(self.PREFIX + "full_reads", "Full reads of usage, by why (start, "
+                                   "usage_resync, gap, ...)", labels=["reason"])
+        for key, value in sorted(counts.items()):
+            if key.startswith("full_reads."):
+                full.add_metric([key[len("full_reads."):]], float(value))
+        yield full
 
 
 def _or(value: Optional[float], default: float) -> float:

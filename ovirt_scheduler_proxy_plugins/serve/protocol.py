@@ -142,7 +142,7 @@ class Service:
             LOG.error("%s: %s", unit, done.error)
             return lambda: self._report(done, settings)
         deadline = started + settings.deadline
-        reads = self._warm.reads(settings, deadline, reuse_for=vm_id if unit == units.WEIGHT else None)
+        reads = self._warm.reads(settings, deadline, vm_id, reuse=unit == units.WEIGHT)
         future = self._pool.submit(units.answer, unit, settings, reads, host_ids, vm_id, deadline, started)
 
         def wait() -> UnitAnswer:

@@ -243,7 +243,8 @@ class App:
         self.warm = WarmEngine()
         self.config = ConfigWatch(conf_path, self._config_changed)
         self.recorder = status.BackgroundRecorder()
-        self.metrics = Metrics(self.warm.view_age, self._pending_claims, self.recorder.unwritten)
+        self.metrics = Metrics(self.warm.view_age, self._pending_claims, self.recorder.unwritten,
+                               self.warm.live.describe)
         self._inflight = 0
         self.stopping = False                   # set at SIGTERM: answers then close their connection
         self._inflight_lock = threading.Condition()
@@ -271,6 +272,7 @@ class App:
             LOG.error("cannot open the decision log %s", problem)
         for warning in settings.warnings:
             LOG.warning("%s", warning)
+        self.warm.configure(settings)
         LIFE.info("configuration %s loaded (engine %s, capacity from %s, usage_max_age %gs)",
                  settings.path, settings.engine.url, settings.capacity_source, settings.usage_max_age)
 

@@ -22,59 +22,39 @@ import logging
 import threading
 import time
 from collections import ChainMap, OrderedDict
-from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from .. import capacity
 from ..accounting import HostRecord, VfProfile, VmRecord, holdings, vf_networks
 from ..config import Settings
 from ..engine import EngineError, EngineSession, EngineUnreachable
 from ..snapshot import open_session, seen_in
+from .live_usage import LiveUsage, UsageView, view_key
 
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
 REUSE_WINDOW = 5.0          # seconds the weight may reuse the filter's read of the same VM
 RECENT_READS = 64           # VM reads remembered for that (one per cluster in flight is plenty)
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 8.0
-
-
-@dataclass(frozen=True)
-class UsageView:
-    """One read of the running VMs on the VF networks, counted once for every decision using it."""
-    key: tuple                       # what it was read with (engine account, VF property)
-    profiles: Dict[str, VfProfile]   # VF vNIC profile id -> network, port profile
-    vms: Tuple[VmRecord, ...]        # running VMs on those networks
-    asked_at: float                  # time.monotonic() when the engine was asked
-    counted: dict = field(default_factory=dict, compare=False)   # holdings / seen, computed once
-
-    def age(self) -> float:
-        return time.monotonic() - self.asked_at
-
-    def holdings(self, vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
-        key = ("holdings", vf_profile_ids)
-        if key not in self.counted:
-            self.counted[key] = holdings(self.vms, vf_profile_ids)
-        return self.counted[key]
-
-    def seen(self) -> Dict[str, Tuple[Optional[str], str]]:
-        if "seen" not in self.counted:
-            self.counted["seen"] = seen_in(self.vms)
-        return self.counted["seen"]
-
-
-def _key(settings: Settings) -> tuple:
-    engine = settings.engine
-    return (engine.url, engine.username, engine.password, engine.ca_file, engine.insecure, engine.timeout,
-            settings.cache_dir, settings.vf_property)
+PROBE_EVERY = 0.25          # seconds between two probes of an engine in backoff
+PROBES_IN_FLIGHT = 8        # probes waiting for a hung engine at once (each bounded by its timeout)
+PROBE_TIME = 0.5            # seconds a probe asks for (the SDK rounds its timeout up to whole seconds)
 
 
 class _Backoff:
-    """Fail fast for a while after the engine did not answer (doubling, capped, reset on success)."""
+    """Fail fast for a while after the engine did not answer (doubling, capped, reset on success).
 
-    def __init__(self):
+    While it is in force a probe (`probe()`: one small request) goes out every PROBE_EVERY
+    seconds, so that the units decide normally again right after the engine is back, not at
+    the end of a step that may have grown to BACKOFF_MAX."""
+
+    def __init__(self, probe: Callable[[], None]):
         self._lock = threading.Lock()
         self._delay = 0.0
         self._until = 0.0
         self._reason = ""
+        self._probe = probe
+        self._probing = False
+        self._in_flight = 0
 
     def check(self) -> None:
         with self._lock:
@@ -89,11 +69,45 @@ class _Backoff:
             self._delay = min(max(self._delay * 2, BACKOFF_FIRST), BACKOFF_MAX)
             self._until = time.monotonic() + self._delay
             self._reason = str(err)
+            start, self._probing = not self._probing, True
+        if start:
+            threading.Thread(target=self._probe_while_failing, name="engine-probe", daemon=True).start()
 
     def succeeded(self) -> None:
         with self._lock:
             self._delay = 0.0
             self._until = 0.0
+
+    def _probe_while_failing(self) -> None:
+        try:
+            while self.failing:
+                with self._lock:
+                    start = self._in_flight < PROBES_IN_FLIGHT
+                    self._in_flight += start
+                if start:
+                    threading.Thread(target=self._probe_once, name="engine-probe-call", daemon=True).start()
+                time.sleep(PROBE_EVERY)
+        finally:
+            with self._lock:
+                self._probing = False
+
+    def _probe_once(self) -> None:
+        """Any answer at all (even an HTTP error) ends the backoff: the engine is there again."""
+        try:
+            self._probe()
+            answered = True
+        except EngineUnreachable:
+            answered = False
+        except EngineError:
+            answered = True
+        except Exception:   # noqa: BLE001 - a probe never kills its thread loudly; the next one runs
+            LOG.debug("engine probe failed", exc_info=True)
+            answered = False
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+        if answered:
+            self.succeeded()
 
     @property
     def failing(self) -> bool:
@@ -111,7 +125,7 @@ class _Connection:
 
     def session(self, settings: Settings) -> EngineSession:
         """Call with `io` held; reconnects when the account or TLS settings changed."""
-        key = _key(settings)
+        key = view_key(settings)
         if self._session is None or key != self._key:
             self.close()
             self._session = open_session(settings, None)
@@ -136,19 +150,31 @@ class WarmEngine:
         self._refresh_took = 0.0                         # seconds the last view refresh took
         self._decisions = _Connection()
         self._background = _Connection()
-        self._backoff = _Backoff()
+        self._backoff = _Backoff(self._probe)
+        self._settings: Optional[Settings] = None     # the last settings a request was made with
         self.memo: dict = {}                   # parsed cache files (store.HostCache)
+        self.live = LiveUsage(self.request, self.in_background)
 
-    def reads(self, settings: Settings, deadline: float, reuse_for: Optional[str] = None) -> "WarmReads":
-        return WarmReads(self, settings, deadline, reuse_for)
+    def configure(self, settings: Settings) -> None:
+        """A config was loaded (at start and after every change)."""
+        self.live.configure(settings)
+
+    def reads(self, settings: Settings, deadline: float, vm_id: str, reuse: bool = False) -> "WarmReads":
+        """The reads of one decision about `vm_id`; `reuse`: the weight, which may reuse the
+        filter's read of the same VM."""
+        return WarmReads(self, settings, deadline, vm_id, reuse)
 
     def view_age(self) -> Optional[float]:
+        live = self.live.current()
+        if live is not None:
+            return live.age()
         with self._state:
             return self._view.age() if self._view else None
 
     def close(self, wait: float = 2.0) -> None:
         """Close both connections; one still busy after `wait` seconds (a request waiting for a
         hung engine, bounded by its own timeout) is left to the process's exit."""
+        self.live.close()
         for conn in (self._decisions, self._background):
             if conn.io.acquire(timeout=wait):
                 try:
@@ -160,6 +186,7 @@ class WarmEngine:
     def request(self, settings: Settings, deadline: float, asked: List[str], call):
         """Run `call(session)` on the decisions' connection, one request at a time, within the
         deadline; an engine that did not answer puts the backoff in force."""
+        self._settings = settings
         self._backoff.check()
         if not self._decisions.io.acquire(timeout=max(0.0, deadline - time.monotonic())):
             # Queued behind a slow request: no evidence against the engine, so no backoff (the
@@ -182,10 +209,34 @@ class WarmEngine:
         self._backoff.succeeded()
         return value
 
+    def _probe(self) -> None:
+        """One small request on a connection of its own (the others may wait for a hung engine)."""
+        session = open_session(self._settings, time.monotonic() + PROBE_TIME)
+        try:
+            session.newest_event()
+        finally:
+            session.close()
+
+    def in_background(self, settings: Settings, work: Callable):
+        """work(run) with run(call) = call(session) on the background connection; an engine that
+        did not answer puts the backoff in force."""
+        self._settings = settings
+        try:
+            with self._background.io:
+                session = self._background.session(settings)
+                try:
+                    return work(lambda call: call(session))
+                finally:
+                    session.drain_requests()
+                    session.save_token()
+        except EngineError as err:
+            self._backoff.failed(err)
+            raise
+
     def fresh_view(self, settings: Settings) -> Optional[UsageView]:
         with self._state:
             view = self._view
-        if view is not None and view.key == _key(settings) and view.age() <= settings.usage_max_age:
+        if view is not None and view.key == view_key(settings) and view.age() <= settings.usage_max_age:
             return view
         return None
 
@@ -204,7 +255,7 @@ class WarmEngine:
     def recent(self, settings: Settings, vm_id: str) -> Optional[Tuple[UsageView, VmRecord]]:
         with self._state:
             found = self._recent.get(vm_id)
-        if found is None or found[0].key != _key(settings) or time.monotonic() - found[2] > REUSE_WINDOW:
+        if found is None or found[0].key != view_key(settings) or time.monotonic() - found[2] > REUSE_WINDOW:
             return None
         return found[0], found[1]
 
@@ -216,8 +267,9 @@ class WarmEngine:
     def refresh_ahead(self, settings: Settings) -> None:
         """Start one background refresh when the view is past half its allowed age, or the host
         data serve read past half the capacity TTL (the largest read of all stays off decisions)."""
+        events = self.live.current() is not None
         with self._state:
-            view = self._view
+            view = None if events else self._view
             # at most half the time busy refreshing (a big view takes a while to read and parse)
             view_due = (view is not None and settings.usage_max_age > 0
                         and view.age() > max(settings.usage_max_age / 2, 2 * self._refresh_took))
@@ -245,7 +297,7 @@ class WarmEngine:
                 session.drain_requests()
                 session.save_token()
             if view:
-                self.store_view(UsageView(_key(settings), profiles, tuple(vms), asked_at))
+                self.store_view(UsageView(view_key(settings), profiles, tuple(vms), asked_at))
         except EngineError as err:
             self._backoff.failed(err)
             LOG.warning("background refresh of the usage view failed: %s", err)
@@ -257,16 +309,20 @@ class WarmEngine:
 
 
 class WarmReads:
-    """The `reads` of one decision in serve (see snapshot.take): from the view when it is fresh,
-    or, for the weight (`reuse_for` = its VM), from the filter's read of the same VM."""
+    """The `reads` of one decision in serve (see snapshot.take): from the event-driven view
+    (live_usage) caught up for this decision, else from the view of a full read while it is
+    fresh, or, for the weight (`reuse`), from the filter's read of the same VM."""
 
-    def __init__(self, engine: WarmEngine, settings: Settings, deadline: float, reuse_for: Optional[str]):
+    def __init__(self, engine: WarmEngine, settings: Settings, deadline: float, vm_id: str, reuse: bool):
         self._engine = engine
         self._settings = settings
         self._deadline = deadline
+        self._vm_id = vm_id
+        self._since = time.monotonic()                 # the view must show every change before this
         self._asked: List[str] = []
-        self._reused = engine.recent(settings, reuse_for) if reuse_for else None
+        self._reused = engine.recent(settings, vm_id) if reuse else None
         self._view: Optional[UsageView] = None     # a fresh view to count with, if any
+        self._vm: Optional[List[VmRecord]] = None     # the scheduled VM, read already
         self._profiles: Dict[str, VfProfile] = {}
         self._counted: Optional[UsageView] = None      # the view vms_for answered from
         self._fresh_vm = False
@@ -277,6 +333,8 @@ class WarmReads:
         """Read afresh from now on: the filter is waiting for pending placements to show."""
         self._reused = None
         self._fresh_only = True
+        self._since = time.monotonic()
+        self._vm = None
 
     def _request(self, call):
         return self._engine.request(self._settings, self._deadline, self._asked, call)
@@ -284,11 +342,27 @@ class WarmReads:
     def vf_profiles(self, vf_property: str) -> Dict[str, VfProfile]:
         if self._reused is not None:
             self._profiles = self._reused[0].profiles
-        else:
-            self._view = None if self._fresh_only else self._engine.fresh_view(self._settings)
-            self._profiles = self._view.profiles if self._view is not None else \
-                self._request(lambda s: s.vf_profiles(vf_property))
+            return self._profiles
+        self._view = self._live_view()
+        if self._view is None and not self._fresh_only:
+            self._view = self._engine.fresh_view(self._settings)
+        self._profiles = self._view.profiles if self._view is not None else \
+            self._request(lambda s: s.vf_profiles(vf_property))
         return self._profiles
+
+    def _live_view(self) -> Optional[UsageView]:
+        """The event-driven view caught up for this decision, with the scheduled VM read; None
+        when the VM uses a vNIC profile the view does not know and the VF profiles changed."""
+        live = self._engine.live
+        view = live.view(self._settings, self._since, self._deadline, self._asked)
+        if view is None:
+            return None
+        vm_id = self._vm_id
+        self._vm = self._request(lambda s: s.vm(vm_id))
+        if not live.known_profiles(self._vm, self._settings, self._deadline, self._asked):
+            self._vm = None
+            return None
+        return view
 
     def vms_for(self, vm_id: str, networks: FrozenSet[str]) -> Tuple[List[VmRecord], float]:
         """The scheduled VM plus the usage view, and when the view was asked for."""
@@ -297,11 +371,12 @@ class WarmReads:
             view, vm = self._reused
         elif self._view is not None:
             view = self._view
-            vm = self._find(self._request(lambda s: s.vm(vm_id)), vm_id)
+            found = self._vm if self._vm is not None else self._request(lambda s: s.vm(vm_id))
+            vm = self._find(found, vm_id)
         else:
             asked_at = time.monotonic()
             records = self._request(lambda s: s.vms(vm_id, networks))
-            view = UsageView(_key(settings), self._profiles, tuple(records), asked_at)
+            view = UsageView(view_key(settings), self._profiles, tuple(records), asked_at)
             self._engine.store_view(view)
             vm = self._find(records, vm_id)
         if vm is not None:
@@ -311,7 +386,6 @@ class WarmReads:
         if vm is None:         # gone from the engine: never count with the view's old record of it
             return [record for record in view.vms if record.vm_id != vm_id], view.asked_at
         return [vm] + list(view.vms), view.asked_at       # the fresh record first: find_vm takes it
-
     @staticmethod
     def _find(records: List[VmRecord], vm_id: str) -> Optional[VmRecord]:
         return next((record for record in records if record.vm_id == vm_id), None)

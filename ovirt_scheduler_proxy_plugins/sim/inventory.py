@@ -145,6 +145,9 @@ class Inventory:
     # user -> top-level API collections that answer 403 to that user (fake choice: a real engine
     # filters lists by permission for non-admin users, and refuses admin-only resources).
     forbidden: Dict[str, frozenset] = field(default_factory=dict)
+    # Users the engine filters by permission (not admins): their GET /events ignores `from`
+    # unless a search is given.
+    filtered_users: frozenset = frozenset()
     # vNIC profile custom properties the engine accepts (name -> regex the whole value must match).
     device_properties: Dict[str, str] = field(default_factory=lambda: dict(DEFAULT_DEVICE_PROPERTIES))
 

@@ -29,6 +29,8 @@ from .proxy import UnitRun, proxy_env
 
 CLI = os.path.join(os.path.dirname(sys.executable), "ovirt-vf-scheduler")
 _SERVING = re.compile(r"serving .* on (\S+):(\d+) \(")
+_USAGE_MODE = re.compile(r'^ovirt_vf_scheduler_usage_view_mode\{mode="(\w+)"\} 1\.0$', re.M)
+_FULL_READS = re.compile(r'^ovirt_vf_scheduler_usage_full_reads_total\{reason="(\w+)"\} (\S+)$', re.M)
 
 
 class ServeProcess:
@@ -87,6 +89,28 @@ class ServeProcess:
             return response.status, response.read()
         finally:
             conn.close()
+
+    def usage_mode(self) -> str:
+        """How serve reads usage now (events, starting, off), from /metrics."""
+        found = _USAGE_MODE.search(self.get("/metrics")[1].decode())
+        return found.group(1) if found else "?"
+
+    def full_reads(self) -> Dict[str, int]:
+        """The usage view's full reads so far, by reason (ended ones, failed or not)."""
+        text = self.get("/metrics")[1].decode()
+        return {reason: int(float(value)) for reason, value in _FULL_READS.findall(text)}
+
+    def wait_for_usage_events(self, timeout: float = 30.0, required: bool = True) -> None:
+        """Until the event-driven usage view is in use, or (not `required`) its first full read
+        ended, whatever it gave (an engine a test keeps down)."""
+        limit = time.monotonic() + timeout
+        while True:
+            mode = self.usage_mode()
+            if mode == "events" or (not required and (mode == "off" or self.full_reads())):
+                return
+            if time.monotonic() > limit:
+                raise RuntimeError("serve's usage view is %s after %g s: %s" % (mode, timeout, self.stderr))
+            time.sleep(0.05)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
         if self.proc.poll() is None:

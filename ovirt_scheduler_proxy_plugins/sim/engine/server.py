@@ -18,8 +18,10 @@ from ovirtsdk4 import types
 from ovirtsdk4.writer import Writer
 
 from ..inventory import VM_STATUSES, Inventory, SimHost, SimVm
-from .common import API, JSON, SSO_LOGOUT_PATH, SSO_TOKEN_PATH, XML, _Fault, _get
+from .common import _EPOCH, API, JSON, SSO_LOGOUT_PATH, SSO_TOKEN_PATH, XML, _Fault, _get
+from .cost import VM_LIST_BULK, VM_SINGLE, CostModel, vm_queries
 from .documents import _Builder, _render_scheduling
+from .events import EventLog, SimEvent
 from .query import (_HOST_FOLLOW, _NIC_FOLLOW, _PROFILE_FOLLOW, _VM_FOLLOW, _compile_search, _follow_key,
                     _InvalidSearch, _parse_follow)
 from .writes import _Writes
@@ -164,6 +166,13 @@ class FakeEngine:
         self._timers: List[threading.Timer] = []
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
+        self.cost = CostModel()                     # backend queries per request, and their time
+        self.events = EventLog()
+        self.events.baseline(inventory.vms.values())
+        # Changes made to the inventory without mutate()/place_vm (tests add a running VM by
+        # hand) are found by comparing every VM at each events request; benchmarks turn it off.
+        self.watch_inventory = True
+        self._queries = threading.local()           # the current request's backend queries
 
     # -- lifecycle
     def start(self) -> "FakeEngine":
@@ -239,8 +248,21 @@ class FakeEngine:
 
     @contextlib.contextmanager
     def mutate(self) -> Iterator[Inventory]:
+        """Change the inventory as the engine would; the events for what changed are logged on exit."""
         with self._lock:
-            yield self.inventory
+            try:
+                yield self.inventory
+            finally:
+                self.events.observe(self.inventory.vms)
+
+    @contextlib.contextmanager
+    def inventory_unlogged(self) -> Iterator[Inventory]:
+        """Change the inventory with no event for it (an event the engine lost, for tests)."""
+        with self._lock:
+            try:
+                yield self.inventory
+            finally:
+                self.events.baseline(self.inventory.vms.values())
 
     def place_vm(self, vm_id: str, host_id: Optional[str], status: str = "up",
                  after: Optional[float] = None) -> threading.Event:
@@ -255,6 +277,7 @@ class FakeEngine:
             with self._lock:
                 vm = self.inventory.vms[vm_id]
                 vm.host_id, vm.status = host_id, status
+                self.events.observe(self.inventory.vms, only=[vm_id])
             done.set()
 
         delay = self.faults.lag_seconds if after is None else after
@@ -343,14 +366,21 @@ class FakeEngine:
         if faults.api_status is not None:
             raise _Fault(faults.api_status, "Operation Failed", "Injected fault (HTTP %d)" % faults.api_status)
         all_content = "true" in (query.get("all_content", "").lower(), headers.get("All-Content", "").lower())
-        payload = self._render(path[len(API):].strip("/").split("/"), query, all_content)
+        self._queries.count = 1
+        payload = self._render(path[len(API):].strip("/").split("/"), query, all_content, user)
+        delay = self.cost.charge(self._queries.count)
+        if delay:
+            time.sleep(delay)
         if faults.malformed_xml:
             return 200, XML, payload.replace(b">", b"", 1)
         if faults.truncated_xml:
             return 200, XML, payload[:len(payload) // 2]
         return 200, "text/html; charset=UTF-8" if faults.wrong_content_type else XML, payload
 
-    def _render(self, seg: List[str], query: Dict[str, str], all_content: bool) -> bytes:
+    def _charge(self, queries: int) -> None:
+        self._queries.count += queries
+
+    def _render(self, seg: List[str], query: Dict[str, str], all_content: bool, user: str) -> bytes:
         with self._lock:
             inv, b = self.inventory, _Builder(self.inventory)
             coll, oid, sub = (seg + [None, None])[:3] if seg != [""] else (None, None, None)
@@ -363,17 +393,21 @@ class FakeEngine:
             if coll == "vms":
                 follow = _parse_follow(query.get("follow"), _NIC_FOLLOW if sub else _VM_FOLLOW)
                 if oid is None:
-                    return self._write_list("vms", self._vm_entries(b, self._vm_list(query), follow, all_content))
+                    listed = self._vm_list(query)
+                    self._charge(VM_LIST_BULK + vm_queries(listed, follow))
+                    return self._write_list("vms", self._vm_entries(b, listed, follow, all_content))
                 vm = _get(inv.vms, oid, "VM")
                 if sub == "nics":
                     return self._write_list("nics", [(None, None, lambda n=n: b.nic(vm, n, follow)) for n in vm.nics])
                 if sub is None:
+                    self._charge(VM_SINGLE + vm_queries([vm], follow))
                     return self._write_one(self._vm_entries(b, [vm], follow, all_content)[0])
             elif coll == "hosts":
                 if oid is None:
                     follow = _parse_follow(query.get("follow"), _HOST_FOLLOW)
-                    entries = self._host_entries(b, self._host_list(query), follow, all_content)
-                    return self._write_list("hosts", entries)
+                    listed = self._host_list(query)
+                    self._charge(len(listed) * len(follow))         # the link follower, per host and link
+                    return self._write_list("hosts", self._host_entries(b, listed, follow, all_content))
                 host = _get(inv.hosts, oid, "host")
                 if sub is None:
                     follow = _parse_follow(query.get("follow"), _HOST_FOLLOW)
@@ -386,6 +420,7 @@ class FakeEngine:
             elif coll == "vnicprofiles" and sub is None:
                 follow = _parse_follow(query.get("follow"), _PROFILE_FOLLOW)
                 if oid is None:
+                    self._charge(len(inv.profiles) * len(follow))
                     return Writer.write([b.profile(p, follow) for p in inv.profiles.values()],
                                         root="vnic_profiles").encode()
                 return Writer.write(b.profile(_get(inv.profiles, oid, "vNIC profile"), follow)).encode()
@@ -393,22 +428,32 @@ class FakeEngine:
                 if oid is None:
                     return Writer.write([b.network(n.name) for n in inv.networks.values()], root="networks").encode()
                 return Writer.write(b.network(_get(inv.networks, oid, "network").name)).encode()
+            elif coll == "events" and sub is None and oid is None:
+                return self._render_events(query, user)
             elif coll == "clusters" and sub is None:
                 if oid is None:
                     return Writer.write([b.cluster(c) for c in inv.clusters.values()], root="clusters").encode()
                 return Writer.write(b.cluster(_get(inv.clusters, oid, "cluster"))).encode()
             raise _Fault(404, "Not Found", "No such path: /%s" % "/".join(seg))
 
+    def _render_events(self, query: Dict[str, str], user: str) -> bytes:
+        """GET /events (see events.py for the engine's rules this follows)."""
+        if self.watch_inventory:
+            self.events.observe(self.inventory.vms)
+        from_index = _java_int(query.get("from", ""))
+        max_count = _java_int(query.get("max", ""))
+        found = self.events.query(query.get("search", ""), from_index,
+                                  max_count if max_count is not None and max_count >= 0 else None,
+                                  user in self.inventory.filtered_users)
+        return Writer.write([_event(e) for e in found], root="events").encode()
+
     @staticmethod
     def _limit(items: list, query: Dict[str, str]) -> list:
         """`max` as the engine reads it (ParametersHelper.getIntegerParameter): absent, empty or not
         a Java int means no limit; the engine logs a bad value and ignores it, it is no fault.
         A negative max also means no limit here (fake choice: the engine's answer is unverified)."""
-        text = query.get("max", "")
-        if not _JAVA_INT.fullmatch(text) or not -2 ** 31 <= int(text) < 2 ** 31:
-            return items
-        limit = int(text)
-        return items if limit < 0 else items[:limit]
+        limit = _java_int(query.get("max", ""))
+        return items if limit is None or limit < 0 else items[:limit]
 
     def _vm_list(self, query: Dict[str, str]) -> List[SimVm]:
         try:
@@ -460,3 +505,24 @@ class FakeEngine:
             return ("<%s/>" % root).encode()
         return b"".join([b"<%s>" % root.encode()] + [self._write_one(e) for e in entries]
                         + [b"</%s>" % root.encode()])
+
+
+def _java_int(text: str) -> Optional[int]:
+    """An int parameter as the engine reads it: None when absent, empty or not a Java int."""
+    if not _JAVA_INT.fullmatch(text) or not -2 ** 31 <= int(text) < 2 ** 31:
+        return None
+    return int(text)
+
+
+def _event(event: SimEvent):
+    """An event as EventMapper writes it: index, code, severity, time, description, vm, host."""
+    obj = types.Event(id=str(event.index), index=event.index, code=event.code, severity=types.LogSeverity.NORMAL,
+                      time=_EPOCH, description=event.description, origin="oVirt", custom_id=-1, flood_rate=30)
+    if event.vm_id:
+        obj.vm = types.Vm(id=event.vm_id, name=event.vm_name)
+        obj.vm.href = "%s/vms/%s" % (API, event.vm_id)
+    if event.host_id:
+        obj.host = types.Host(id=event.host_id)
+        obj.host.href = "%s/hosts/%s" % (API, event.host_id)
+    obj.href = "%s/events/%d" % (API, event.index)
+    return obj

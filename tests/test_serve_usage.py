@@ -1,0 +1,174 @@
+"""serve's usage view from the engine's events (serve/live_usage.py), against a real serve and
+the fake engine over HTTP: what it reads, what heals it, and what it does when events fail."""
+import re
+import time
+
+import pytest
+
+from ovirt_scheduler_proxy_plugins.serve.warm import BACKOFF_FIRST, EngineError, EngineUnreachable, _Backoff
+from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
+from conftest import write_conf
+
+
+def ids(world, *names):
+    return [world.host_by_name(n).id for n in names]
+
+
+@pytest.fixture
+def vf_world(world):
+    """Hosts a and b with 4 VFs each: a 2-VF VM keeps both while both stay roomy, b alone once
+    a holds 2 VFs (scarce: one host kept, narrowing.py)."""
+    world.add_host("a", vf_devices=4)
+    world.add_host("b", vf_devices=4)
+    return world
+
+
+def serve(engine, tmp_path, plugins_dir, scheduler=""):
+    server = ServeProcess(write_conf(str(tmp_path / "state"), engine.url, scheduler), plugins_dir)
+    server.wait_for_usage_events()
+    return server
+
+
+def kept(server, world, vm_id):
+    answer = call_unit(server, "VfFilter", ids(world, "a", "b"), vm_id)
+    assert not answer.get("plugin_errors"), answer
+    names = {h.id: h.name for h in world.hosts.values()}
+    return sorted(names[h] for h in answer["result"])
+
+
+def vm_list_reads(engine):
+    return [r for r in engine.requests if r.path.endswith("/api/vms")]
+
+
+def test_starts_and_stops_reach_decisions_through_events_alone(vf_world, engine, tmp_path, plugins_dir):
+    world = vf_world
+    first, second = world.add_vm("first", vmfex_nics=2), world.add_vm("second", vmfex_nics=2)
+    server = serve(engine, tmp_path, plugins_dir, "claims = no\n")
+    try:
+        engine.reset_requests()
+        assert kept(server, world, second.id) == ["a", "b"]
+        engine.place_vm(first.id, world.host_by_name("a").id).wait(2)       # 153 + 32
+        assert kept(server, world, second.id) == ["b"]
+        engine.place_vm(first.id, None, "down").wait(2)                      # 61
+        assert kept(server, world, second.id) == ["a", "b"]
+        assert vm_list_reads(engine) == []                                   # never the whole list
+        assert engine.cost.total < 40
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_dropped_event_is_healed_by_the_next_full_read(vf_world, engine, tmp_path, plugins_dir):
+    world = vf_world
+    holder, new = world.add_vm("holder", vmfex_nics=2), world.add_vm("new", vmfex_nics=2)
+    server = serve(engine, tmp_path, plugins_dir, "claims = no\nusage_resync = 2\n")
+    try:
+        engine.watch_inventory = False
+        with engine.inventory_unlogged() as inv:                             # the event is lost
+            inv.vms[holder.id].host_id, inv.vms[holder.id].status = world.host_by_name("a").id, "up"
+        assert kept(server, world, new.id) == ["a", "b"]                     # stale: a looks free
+        before = server.full_reads().get("usage_resync", 0)
+        limit = time.monotonic() + 20
+        while server.full_reads().get("usage_resync", 0) == before:
+            assert time.monotonic() < limit, server.full_reads()
+            call_unit(server, "VfFilter", ids(world, "a", "b"), new.id)      # keeps the view active
+            time.sleep(0.2)
+        assert kept(server, world, new.id) == ["b"]
+    finally:
+        assert server.stop() == 0
+
+
+def test_deleted_events_make_a_full_read_due(vf_world, engine, tmp_path, plugins_dir):
+    world = vf_world
+    vm = world.add_vm("vm", vmfex_nics=1)
+    server = serve(engine, tmp_path, plugins_dir)
+    try:
+        engine.place_vm(vm.id, world.host_by_name("a").id).wait(2)
+        kept(server, world, world.add_vm("x", vmfex_nics=1).id)              # applies 153 and 32
+        engine.events.delete_up_to(engine.events.reserve())                 # an admin clears the log
+        kept(server, world, world.add_vm("y", vmfex_nics=1).id)
+        limit = time.monotonic() + 20
+        while "gone_from_the_engines_log" not in server.full_reads():
+            assert time.monotonic() < limit, server.full_reads()
+            time.sleep(0.1)
+        assert "gone from the engine's log" in server.stderr
+    finally:
+        assert server.stop() == 0
+
+
+def test_an_account_that_cannot_read_events_reads_as_before_and_says_so(vf_world, engine, tmp_path, plugins_dir):
+    world = vf_world
+    world.forbidden["admin@internal"] = frozenset(["events"])
+    holder, new = world.add_vm("holder", vmfex_nics=2), world.add_vm("new", vmfex_nics=2)
+    server = ServeProcess(write_conf(str(tmp_path / "state"), engine.url, "claims = no\n"), plugins_dir)
+    try:
+        server.wait_for_usage_events(required=False)
+        assert server.usage_mode() == "off"
+        assert "cannot read events" in server.stderr and "HTTP 403" in server.stderr
+        assert kept(server, world, new.id) == ["a", "b"]
+        engine.place_vm(holder.id, world.host_by_name("a").id).wait(2)
+        assert kept(server, world, new.id) == ["b"]                          # usage_max_age = 0: read whole
+        assert vm_list_reads(engine)
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_new_vnic_profile_on_the_scheduled_vm_is_read_before_deciding(vf_world, engine, tmp_path, plugins_dir):
+    """A profile made after the view's read, carrying the VF property: the VM's demand counts it."""
+    world = vf_world
+    server = serve(engine, tmp_path, plugins_dir, "claims = no\n")
+    try:
+        with engine.mutate():
+            world.add_vm("holder", host="a", vmfex_nics=2, vmfex_profile="fresh")   # a new VF profile
+            new = world.add_vm("new", vmfex_nics=2, vmfex_profile="fresh")
+        assert kept(server, world, new.id) == ["b"]
+    finally:
+        assert server.stop() == 0
+
+
+def test_after_a_hang_the_units_decide_again_within_a_second(vf_world, engine, tmp_path, plugins_dir):
+    world = vf_world
+    new = world.add_vm("new", vmfex_nics=1)
+    server = serve(engine, tmp_path, plugins_dir, "claims = no\n")
+    try:
+        engine.faults.api_delay = 60                                         # hung
+        for _ in range(3):                                                   # the backoff grows
+            answer = call_unit(server, "VfFilter", ids(world, "a", "b"), new.id)
+            assert answer.get("plugin_errors"), answer
+        engine.faults.api_delay = 0
+        back = time.monotonic()
+        while call_unit(server, "VfFilter", ids(world, "a", "b"), new.id).get("plugin_errors"):
+            time.sleep(0.05)
+        assert time.monotonic() - back < 1.0 + 0.5                           # the bound, plus a call's time
+    finally:
+        engine.faults.api_delay = 0
+        assert server.stop() == 0
+
+
+def test_http_500_is_no_reason_to_back_off(vf_world, engine, tmp_path, plugins_dir):
+    world = vf_world
+    new = world.add_vm("new", vmfex_nics=1)
+    server = serve(engine, tmp_path, plugins_dir, "claims = no\n")
+    try:
+        engine.faults.api_status = 500
+        failed = call_unit(server, "VfFilter", ids(world, "a", "b"), new.id)
+        assert "HTTP 500" in str(failed["plugin_errors"])
+        engine.faults.api_status = None
+        assert not call_unit(server, "VfFilter", ids(world, "a", "b"), new.id).get("plugin_errors")
+    finally:
+        engine.faults.api_status = None
+        assert server.stop() == 0
+
+
+def test_a_recovery_resets_the_backoff_to_its_first_step():
+    backoff = _Backoff(probe=lambda: (_ for _ in ()).throw(EngineUnreachable("still down")))
+    hung = EngineUnreachable("no answer")
+    backoff.failed(hung)
+    backoff.failed(hung)                                                     # 2 x BACKOFF_FIRST
+    backoff.succeeded()
+    backoff.failed(hung)
+    with pytest.raises(EngineUnreachable) as raised:
+        backoff.check()
+    assert float(re.search(r"for (\d+\.\d) s more", str(raised.value)).group(1)) <= BACKOFF_FIRST
+    backoff.failed(EngineError("HTTP 500"))                                  # an answer: no step
+    backoff.succeeded()
+    backoff.check()
