@@ -48,7 +48,7 @@ class Bed:
 
 
 @contextmanager
-def bed(inventory: Inventory, extra_conf: str = "") -> Iterator[Bed]:
+def bed(inventory: Inventory, extra_conf: str = "", engine_timeout: float = 20, deadline: float = 25) -> Iterator[Bed]:
     """`extra_conf` is appended to the [scheduler] section (and may open further sections)."""
     state = tempfile.mkdtemp(prefix="vf-bench-")
     try:
@@ -57,7 +57,7 @@ def bed(inventory: Inventory, extra_conf: str = "") -> Iterator[Bed]:
             os.mkdir(plugins_dir)
             install.install(plugins_dir)
             conf = write_config(state, engine.url, inventory.users["admin@internal"],
-                                "deadline = 25\n" + extra_conf, engine_timeout=20)
+                                "deadline = %g\n" % deadline + extra_conf, engine_timeout=engine_timeout)
             yield Bed(engine, state, conf, plugins_dir)
     finally:
         shutil.rmtree(state, ignore_errors=True)

@@ -1,16 +1,23 @@
-"""`serve` against plugin processes: the latency the engine sees, at 50/200/1000 hosts x 20 VMs.
+"""`serve` against plugin processes on an engine that charges for its reads, at 50/200/1000 hosts x 20 VMs.
 
-For each size, in one run: the same 30 VMs (2 VM-FEX vNICs each, scheduled one after the other
-over every host) decided
+The fake engine counts the backend queries a real engine runs for each request (sim/engine/
+cost.py: a VM list with follow=nics is 3N + 3) and sleeps `--query-ms` per query (default 1).
+For each size, in one run, the same VMs (2 VM-FEX vNICs each, scheduled one after the other,
+one every `--every` seconds: 30 VMs over a minute by default) decided
   - as ovirt-scheduler-proxy runs the units (sim/proxy.py: a python3 process per unit);
-  - through `ovirt-vf-scheduler serve` with the default usage_max_age (runFilters then
-    runCostFunctions per VM, over one keep-alive connection, as the engine calls it);
-  - through serve with usage_max_age = 0 (a fresh usage read for every VM).
-Prints p50/p95 per call, the ratios, and engine API requests per VM (filter + weight). With
+  - through `ovirt-vf-scheduler serve` reading usage from the engine's events (the default);
+  - through serve with [scheduler] usage_resync = 15 (full reads during the run: their parse runs
+    in a child process, so decisions must not slow down);
+  - through serve without events (usage_events = no: a full read every usage_max_age, today's
+    mode before the events).
+Prints p50/p95 per call, the engine's backend queries per VM (filter + weight, background work
+included: every query the engine ran from the first decision to one interval past the last,
+divided by the VMs) and per minute, and API requests per VM. At 1,000 hosts the modes that read
+usage whole decide `--slow-vms` VMs only (each read costs ~18,000 queries there). With
 `--calls N` it then makes N more calls at the largest size and prints serve's RSS every N/10
 calls (memory must stay flat).
 
-    python -m bench serve [--sizes 50,200,1000] [--vms 30] [--calls 10000]
+    python -m bench serve [--sizes 50,200,1000] [--vms 30] [--every 2] [--query-ms 1] [--calls 10000]
 """
 import argparse
 import os
@@ -25,6 +32,9 @@ from .common import bed, median, percentile, request_counts, table
 
 SIZES = (50, 200, 1000)
 VMS_PER_HOST = 20
+SLOW_FROM = 1000            # hosts from which the whole-read modes decide --slow-vms VMs only
+MODES = {"serve, events": "", "serve, events, usage_resync 15": "usage_resync = 15\n",
+         "serve, no events": "usage_events = no\n"}
 
 
 def _rss_mb(pid: int) -> float:
@@ -35,50 +45,69 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _served(b, vms: List[str], hosts: List[str], max_age: Optional[float]) -> Dict[str, object]:
-    """Filter then weight per VM through a fresh serve process; latencies and requests per VM."""
-    conf = b.conf
-    if max_age is not None:
-        text = open(b.conf).read()
-        if "[scheduler]\n" not in text:
-            raise RuntimeError("no [scheduler] section in %s to set usage_max_age in" % b.conf)
-        text = text.replace("[scheduler]\n", "[scheduler]\nusage_max_age = %g\n" % max_age)
-        conf = b.conf + ".age%g" % max_age
-        with open(conf, "w") as handle:
-            handle.write(text)
-        os.chmod(conf, 0o600)
-    server = ServeProcess(conf, b.plugins_dir)
+def _with_scheduler_lines(conf: str, lines: str, name: str) -> str:
+    """A copy of the config `conf` with more [scheduler] lines."""
+    text = open(conf).read()
+    if "[scheduler]\n" not in text:
+        raise RuntimeError("no [scheduler] section in %s to add %r to" % (conf, lines))
+    path = "%s.%s" % (conf, name)
+    with open(path, "w") as handle:
+        handle.write(text.replace("[scheduler]\n", "[scheduler]\n" + lines))
+    os.chmod(path, 0o600)
+    return path
+
+
+def _paced(b, vms: List[str], every: float, decide) -> Dict[str, object]:
+    """decide(vm) -> (filter s, weight s) for each VM, one every `every` seconds; what the engine ran."""
+    filters, weights = [], []
+    b.engine.reset_requests()
+    queries = b.engine.cost.total
+    started = time.monotonic()
+    for index, vm in enumerate(vms):
+        time.sleep(max(0.0, started + index * every - time.monotonic()))
+        took_filter, took_weight = decide(vm)
+        filters.append(took_filter)
+        weights.append(took_weight)
+    time.sleep(max(0.0, started + len(vms) * every - time.monotonic()))
+    elapsed = time.monotonic() - started
+    queries = b.engine.cost.total - queries
+    return {"filter": filters, "weight": weights, "api": request_counts(b.engine)["api"] / len(vms),
+            "queries": queries / len(vms), "per_minute": queries * 60.0 / elapsed}
+
+
+def _served(b, vms: List[str], hosts: List[str], lines: str, name: str, every: float) -> Dict[str, object]:
+    """Filter then weight per VM (the weight with the hosts the filter kept) through a fresh serve."""
+    server = ServeProcess(_with_scheduler_lines(b.conf, lines, name), b.plugins_dir)
     try:
+        server.wait_for_usage_events(timeout=600, required="usage_events = no" not in lines)
         call_unit(server, "VfFilter", hosts, vms[0])             # warm-up: SDK import, login, capacity
         call_unit(server, "VfWeight", hosts, vms[0])
-        filters, weights = [], []
-        b.engine.reset_requests()
-        for vm in vms:
+
+        def decide(vm):
             started = time.perf_counter()
             reply = call_unit(server, "VfFilter", hosts, vm)
-            filters.append(time.perf_counter() - started)
-            if reply["result_code"] != 0:
+            took = time.perf_counter() - started
+            if reply["result_code"] != 0 or reply.get("plugin_errors"):
                 raise RuntimeError("serve failed: %s" % reply)
             started = time.perf_counter()
             reply = call_unit(server, "VfWeight", reply["result"], vm)
-            weights.append(time.perf_counter() - started)
-            if reply["result_code"] != 0:
+            if reply["result_code"] != 0 or reply.get("plugin_errors"):
                 raise RuntimeError("serve failed: %s" % reply)
-        api = request_counts(b.engine)["api"] / len(vms)
+            return took, time.perf_counter() - started
+        found = _paced(b, vms[1:], every, decide)
+        found["full_reads"] = sum(server.full_reads().values())
+        return found
     finally:
         server.stop()
-    return {"filter": filters, "weight": weights, "api": api}
 
 
-def _process(b, vms: List[str], hosts: List[str]) -> Dict[str, object]:
+def _process(b, vms: List[str], hosts: List[str], every: float) -> Dict[str, object]:
     b.run("VfFilter", hosts, vms[0])
-    filters, weights = [], []
-    b.engine.reset_requests()
-    for vm in vms:
+
+    def decide(vm):
         run = b.run("VfFilter", hosts, vm)
-        filters.append(run.elapsed)
-        weights.append(b.run("VfWeight", run.result, vm).elapsed)
-    return {"filter": filters, "weight": weights, "api": request_counts(b.engine)["api"] / len(vms)}
+        return run.elapsed, b.run("VfWeight", run.result, vm).elapsed
+    return _paced(b, vms[1:], every, decide)
 
 
 def memory(n_hosts: int, calls: int, n_vms: int) -> List[str]:
@@ -109,16 +138,20 @@ def memory(n_hosts: int, calls: int, n_vms: int) -> List[str]:
     return lines
 
 
-def measure(n_hosts: int, n_vms: int) -> Dict[str, Dict[str, object]]:
+def measure(n_hosts: int, args: argparse.Namespace) -> Dict[str, Dict[str, object]]:
     inv = build_scale_inventory(n_hosts, VMS_PER_HOST)
-    vms = [inv.add_vm("bench-new-%d" % i, cluster="Default", vmfex_nics=2, plain_nics=1).id for i in range(n_vms)]
+    vms = [inv.add_vm("bench-new-%d" % i, cluster="Default", vmfex_nics=2, plain_nics=1).id
+           for i in range(args.vms + 1)]                      # the first one warms up
+    slow = vms[:args.slow_vms + 1] if n_hosts >= SLOW_FROM else vms
     hosts = list(inv.hosts)
-    with bed(inv) as b:
-        out = {"process": _process(b, vms, hosts)}
-        b.forget_claims()
-        out["serve"] = _served(b, vms, hosts, None)
-        b.forget_claims()
-        out["serve, usage_max_age 0"] = _served(b, vms, hosts, 0)
+    with bed(inv, engine_timeout=27, deadline=28) as b:
+        b.engine.cost.query_delay = args.query_ms / 1000.0
+        b.engine.watch_inventory = False                      # nothing changes the world here
+        out = {"process": _process(b, slow, hosts, args.every)}
+        for mode, lines in MODES.items():
+            b.forget_claims()
+            out[mode] = _served(b, slow if "no events" in mode else vms, hosts, lines,
+                                mode.replace(" ", "").replace(",", "-"), args.every)
     return out
 
 
@@ -126,6 +159,10 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench serve", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="hosts per run (default 50,200,1000)")
     parser.add_argument("--vms", type=int, default=30, help="VMs scheduled per mode and size (default 30)")
+    parser.add_argument("--every", type=float, default=2.0, help="seconds between two VMs (default 2)")
+    parser.add_argument("--query-ms", type=float, default=1.0, help="engine time per backend query (default 1)")
+    parser.add_argument("--slow-vms", type=int, default=4,
+                        help="VMs the whole-read modes decide at %d hosts and more (default 4)" % SLOW_FROM)
     parser.add_argument("--calls", type=int, default=10000,
                         help="calls of the memory run at the largest size (0: skip; default 10000)")
     return parser.parse_args(list(argv))
@@ -134,19 +171,23 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     sizes = [int(x) for x in args.sizes.split(",") if x]
-    rows = [["hosts", "VMs", "mode", "filter p50 ms", "p95", "weight p50 ms", "p95", "API/VM", "filter x"]]
+    rows = [["hosts", "VMs", "mode", "decided", "filter p50 ms", "p95", "weight p50 ms", "p95", "queries/VM",
+             "queries/min", "API/VM", "full reads", "filter x"]]
     for size in sizes:
-        found = measure(size, args.vms)
+        found = measure(size, args)
         base = median(found["process"]["filter"])
         for mode, r in found.items():
-            rows.append([size, size * VMS_PER_HOST, mode,
+            rows.append([size, size * VMS_PER_HOST, mode, len(r["filter"]),
                          "%.1f" % (1000 * median(r["filter"])), "%.1f" % (1000 * percentile(r["filter"], 95)),
                          "%.1f" % (1000 * median(r["weight"])), "%.1f" % (1000 * percentile(r["weight"], 95)),
-                         "%.1f" % r["api"], "%.2f" % (median(r["filter"]) / base)])
+                         "%.0f" % r["queries"], "%.0f" % r["per_minute"], "%.1f" % r["api"],
+                         r.get("full_reads", "-"), "%.3f" % (median(r["filter"]) / base)])
         print(table(rows), flush=True)
-    print("process = each unit a python3 process as ovirt-scheduler-proxy runs it; serve = the engine's "
-          "XML-RPC calls\nto a warm serve process; 'filter x' = filter p50 / process filter p50 at that size; "
-          "API/VM = engine\nrequests per VM for filter + weight; %d VMs per mode and size" % args.vms)
+    print("engine: %g ms per backend query; one VM every %g s; process = each unit a python3 process as "
+          "ovirt-scheduler-proxy runs it;\nserve = the engine's XML-RPC calls to a warm serve process; "
+          "queries/VM = the engine's backend queries per VM\n(filter + weight + background); 'full reads' = "
+          "serve's full usage reads since its start (the first one at start);\n'filter x' = filter p50 / "
+          "process filter p50 at that size" % (args.query_ms, args.every))
     if args.calls:
         print("memory of serve at %d hosts over %d calls:" % (sizes[-1], args.calls), flush=True)
         memory(sizes[-1], args.calls, args.vms)

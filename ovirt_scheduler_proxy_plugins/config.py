@@ -82,7 +82,7 @@ class Settings:
     claim_ttl: float = 120.0
     claim_hosts: int = 32               # the most hosts one pending claim may go to (narrowing.py)
     claim_wait: float = 8.0             # seconds the filter may wait for pending placements to show
-    usage_max_age: float = 2.0          # serve without events: seconds a usage read may serve later decisions
+    usage_max_age: float = 2.0          # serve: seconds a usage view may serve later decisions unasked
     usage_events: bool = True           # serve: keep usage from the engine's events (docs/engine-events.md)
     usage_resync: float = 300.0         # serve with events: seconds between two full reads of usage
     cache_dir: str = "/var/cache/ovirt-vf-scheduler"

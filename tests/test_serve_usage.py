@@ -1,10 +1,12 @@
 """serve's usage view from the engine's events (serve/live_usage.py), against a real serve and
 the fake engine over HTTP: what it reads, what heals it, and what it does when events fail."""
+import os
 import re
 import time
 
 import pytest
 
+from ovirt_scheduler_proxy_plugins import status
 from ovirt_scheduler_proxy_plugins.serve.warm import BACKOFF_FIRST, EngineError, EngineUnreachable, _Backoff
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 from conftest import write_conf
@@ -104,6 +106,8 @@ def test_an_account_that_cannot_read_events_reads_as_before_and_says_so(vf_world
         server.wait_for_usage_events(required=False)
         assert server.usage_mode() == "off"
         assert "cannot read events" in server.stderr and "HTTP 403" in server.stderr
+        source = status.read_all(os.path.join(str(tmp_path), "state", "cache"))["sources"]["engine-events"]
+        assert "cannot read events" in source["last_failure_reason"] and source["last_ok"] is None
         assert kept(server, world, new.id) == ["a", "b"]
         engine.place_vm(holder.id, world.host_by_name("a").id).wait(2)
         assert kept(server, world, new.id) == ["b"]                          # usage_max_age = 0: read whole

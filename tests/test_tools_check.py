@@ -101,8 +101,9 @@ def test_a_healthy_site_over_verified_tls_is_all_ok(https_engine, tls, tmp_path,
     assert found["serve"][0][1].startswith("http://127.0.0.1:%d/ offers VfFilter and VfWeight to the engine"
                                            % SERVING["server"].port)
     assert set(found) >= {"config", "state dirs", "plugin files", "proxy python", "serve", "engine login", "rights",
-                          "vf property", "ExternalSchedulerEnabled", "external units", "cluster policies",
-                          "capacity: engine"}
+                          "vf property", "usage events", "ExternalSchedulerEnabled", "external units",
+                          "cluster policies", "capacity: engine"}
+    assert found["usage events"][0][1].startswith("admin@internal can read events (newest ")
     assert re.search(r"^check: 0 FAIL, 0 WARN, \d+ OK \(worst: OK\)$", run.stdout, re.M)
 
 
@@ -207,6 +208,13 @@ def test_rights_options_and_units_each_fail_with_their_fix(world, http_conf, plu
     assert device[:2] == ("FAIL", "does not define vmfex for interfaces in cluster version 4.7")
     assert "--cver=4.7" in device[2]
     assert found["external units"][0][0] == "FAIL" and "VfWeight disabled" in found["external units"][0][1]
+
+
+def test_an_account_that_cannot_read_events_is_a_warning_with_its_fix(world, http_conf, plugins_dir):
+    world.forbidden["admin@internal"] = frozenset({"events"})
+    status, message, fix = lines(run_check(http_conf, plugins_dir))["usage events"][0]
+    assert status == "WARN" and "admin@internal cannot read events" in message and "HTTP 403" in message
+    assert "usage_events = no" in fix
 
 
 def test_internal_options_are_inferred_from_what_the_engine_did(world, http_conf, plugins_dir):

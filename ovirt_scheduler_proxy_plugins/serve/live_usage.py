@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
+from .. import status
 from ..accounting import VfProfile, VmRecord, holdings
 from ..config import Settings
 from ..engine import EngineError, EngineUnreachable, TooManyEvents
@@ -36,6 +37,7 @@ POLL_EVERY = 1.0            # seconds between background polls while anything is
 ACTIVE_FOR = 30.0           # seconds after a decision that the background keeps polling
 REREAD_MAX = 100            # VMs one catch-up may read again; more: a full read is due
 STARTING, EVENTS, OFF = "starting", "events", "off"
+SOURCE = "engine-events"    # its name in `status` (status.record_source)
 
 
 def view_key(settings: Settings) -> tuple:
@@ -245,7 +247,10 @@ class LiveUsage:
             LOG.warning("usage view: full read failed (%s): %s", why, found["error"])
             with self._state:
                 self._resync_due = self._resync_due or "the last full read failed"
+            status.record_source(settings.cache_dir, SOURCE, "full read failed: %s" % found["error"])
             return
+        status.record_source(settings.cache_dir, SOURCE, "cannot read events: %s" % found["no_events"]
+                             if "no_events" in found else None)
         if "no_events" in found:
             with self._state:
                 if self.mode != OFF:

@@ -318,7 +318,9 @@ class WarmReads:
         self._settings = settings
         self._deadline = deadline
         self._vm_id = vm_id
-        self._since = time.monotonic()                 # the view must show every change before this
+        # the view must show every change made before this: usage_max_age before the call (a view
+        # polled since serves it; the background polls every second while decisions come)
+        self._since = time.monotonic() - settings.usage_max_age
         self._asked: List[str] = []
         self._reused = engine.recent(settings, vm_id) if reuse else None
         self._view: Optional[UsageView] = None     # a fresh view to count with, if any
@@ -333,7 +335,7 @@ class WarmReads:
         """Read afresh from now on: the filter is waiting for pending placements to show."""
         self._reused = None
         self._fresh_only = True
-        self._since = time.monotonic()
+        self._since = time.monotonic()                 # and now every change made until now
         self._vm = None
 
     def _request(self, call):

@@ -68,6 +68,7 @@ def engine_findings(settings: Settings, timeout: float, progress: Callable[[str]
         if reads is None:
             return
         yield check_engine.vf_property(settings, reads)
+        yield check_engine.usage_events(settings, timeout)
         progress("reading clusters, engine options and scheduling policies")
         clusters = lookup.clusters(engine)
         yield check_engine.device_properties(engine, settings, reads, lookup.cluster_versions(clusters))

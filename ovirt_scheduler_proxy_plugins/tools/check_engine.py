@@ -131,6 +131,28 @@ def rights(engine: lookup.Engine, settings: Settings, timeout: float) -> Tuple[O
                           "with their devices and NIC VF data" % (user, vm_count, len(hosts)))
 
 
+EVENTS_HINT = ("give the account the right to read events (an admin role such as ReadOnlyAdmin on the System), "
+               "or set [scheduler] usage_events = no to read usage whole as before")
+
+
+def usage_events(settings: Settings, timeout: float) -> Finding:
+    """Whether serve can keep usage from the engine's events (live_usage), read as serve reads them."""
+    if not settings.usage_events:
+        return Finding("usage events", OK, "off ([scheduler] usage_events = no): serve reads the running VMs whole "
+                       "every usage_max_age (%g s)" % settings.usage_max_age)
+    session = open_session(settings, time.monotonic() + timeout)
+    try:
+        newest = session.newest_event()
+        session.events_after(max(0, newest - 1))
+    except EngineError as err:
+        return Finding("usage events", WARN, "%s cannot read events, so serve reads the running VMs whole every "
+                       "usage_max_age (~3 engine queries per VM): %s" % (settings.engine.username, err), EVENTS_HINT)
+    finally:
+        session.close()
+    return Finding("usage events", OK, "%s can read events (newest %d): serve follows them and reads usage whole "
+                   "every usage_resync (%g s)" % (settings.engine.username, newest, settings.usage_resync))
+
+
 def vf_property(settings: Settings, reads: Reads) -> Finding:
     prop = settings.vf_property
     if not reads.profiles:

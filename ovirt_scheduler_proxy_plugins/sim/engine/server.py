@@ -398,6 +398,7 @@ class FakeEngine:
                     return self._write_list("vms", self._vm_entries(b, listed, follow, all_content))
                 vm = _get(inv.vms, oid, "VM")
                 if sub == "nics":
+                    self._charge(1)                             # GetVmInterfacesByVmId
                     return self._write_list("nics", [(None, None, lambda n=n: b.nic(vm, n, follow)) for n in vm.nics])
                 if sub is None:
                     self._charge(VM_SINGLE + vm_queries([vm], follow))
