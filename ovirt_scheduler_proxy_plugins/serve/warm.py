@@ -6,15 +6,18 @@ in one object with one owner, every piece of it bounded:
  - one SDK connection for decisions (token reused, renewed on 401, SSO bounded) and a second
    one for background refreshes, so a big refresh never holds up a decision;
  - the usage view (the running VMs on the VF networks, with the vNIC profiles they were
-   counted with), reused for `[scheduler] usage_max_age` seconds; a decision then reads only
-   the scheduled VM (one small request). A call that finds the view past half its age starts
-   one background refresh (one in flight at most; none while nothing is scheduled), and so
-   does host data serve read past half [scheduler] capacity_ttl, so that the largest read of
-   all (every host with its devices) stays off the decisions;
+   counted with): kept current from the engine's events (live_usage), or, when the account
+   cannot read events, read whole and reused for `[scheduler] usage_max_age` seconds; either
+   way a decision reads only the scheduled VM (one small request). A call that finds a whole
+   read past half its age starts one background refresh (one in flight at most; none while
+   nothing is scheduled), and so does host data serve read past half [scheduler]
+   capacity_ttl, so that the largest read of all (every host with its devices) stays off the
+   decisions;
  - the scheduled VM's read, which the weight reuses right after the filter (the engine calls
    runCostFunctions for the VM it just filtered): 0 requests for the weight;
  - after an engine that did not answer at all (refused, timed out), calls fail at once for a
-   short, growing backoff instead of each holding the engine's scheduling lock for a timeout.
+   short, growing backoff instead of each holding the engine's scheduling lock for a timeout,
+   while a probe every PROBE_EVERY seconds ends it as soon as the engine answers again.
 Claims still go through the on-disk ledger and its lock, so plugin processes and `serve` on
 one host never double-book; only a view asked for after a claim was made can release it.
 """
