@@ -301,6 +301,7 @@ def _units(b, runner: str) -> Iterator[Callable[[str, List[str], str], proxy.Uni
         return
     server = ServeProcess(b.conf, b.plugins_dir)
     try:
+        server.wait_for_usage_events(required="usage_events = no" not in open(b.conf).read())
         yield lambda unit, hosts, vm: unit_run(server, unit, hosts, vm)
     finally:
         server.stop()

@@ -213,6 +213,19 @@ def test_the_filter_waits_for_a_placement_rather_than_refuse(world, engine, unit
     assert "waited" in units.log_text() and "then a host fit" in units.log_text()
 
 
+def test_a_waiting_filter_reads_afresh_whatever_view_it_may_reuse(world, engine, units, tmp_path):
+    """The same wait with a whole read serve may reuse for 60 s (usage_events = no): each look of
+    the waiting filter must read usage again, or vm1's placement never shows and vm4 is refused."""
+    conf = write_conf(str(tmp_path / "reuse"), engine.url, "usage_max_age = 60\nusage_events = no\n")
+    a, b = (world.add_host(name, vf_devices=4).id for name in ("a", "b"))
+    vms = [world.add_vm("vm%d" % i, vmfex_nics=2).id for i in range(1, 5)]
+    for vm, kept in zip(vms, ([a, b], [a], [b])):
+        assert units.filter([a, b], vm, conf_path=conf).result == kept
+    engine.place_vm(vms[0], b, "up", after=1.0)
+    run = units.filter([a, b], vms[3], conf_path=conf)
+    assert run.result == [a], units.log_text()[-600:]
+
+
 def test_a_claim_of_a_start_that_never_shows_expires(world, engine, units, tmp_path):
     conf = write_conf(str(tmp_path / "ttl"), engine.url, "claim_ttl = 1\n")
     last = [world.add_host("last", vf_devices=1).id]

@@ -73,6 +73,21 @@ def test_a_filtered_user_needs_a_search_for_from(world, engine):
     conn.close()
 
 
+def test_the_reader_gets_from_honoured_for_a_filtered_user(world, engine, tmp_path):
+    """Its search of the usage codes is what makes a filtered account's `from` count."""
+    world.users["user@internal"] = "pw"
+    world.filtered_users = frozenset(["user@internal"])
+    h = world.add_host("h")
+    with engine.mutate():
+        world.add_vm("v", host=h, vmfex_nics=1)
+    settings = EngineSettings(url=engine.url, username="user@internal", password="pw", insecure=True)
+    session = engine_reader.EngineSession(settings, TokenCache(str(tmp_path), engine.url, "user@internal"), None)
+    newest = session.newest_event()
+    assert session.events_after(newest) == []
+    assert len(session.events_after(newest - 1)) == 1
+    session.close()
+
+
 def test_the_reader_pages_through_a_burst_larger_than_a_page(world, engine, session, monkeypatch):
     monkeypatch.setattr(engine_reader, "EVENT_PAGE", 7)
     h = world.add_host("h")

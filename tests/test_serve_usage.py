@@ -79,6 +79,25 @@ def test_a_dropped_event_is_healed_by_the_next_full_read(vf_world, engine, tmp_p
         assert server.stop() == 0
 
 
+def test_an_event_committed_late_below_one_already_applied_still_counts(vf_world, engine, tmp_path, plugins_dir):
+    """The engine commits each event on its own: index k may appear after k+1 was read. The
+    view's polls reach back below the newest index, so k's VM start still reaches decisions."""
+    world = vf_world
+    holder, new = world.add_vm("holder", vmfex_nics=2), world.add_vm("new", vmfex_nics=2)
+    server = serve(engine, tmp_path, plugins_dir, "claims = no\n")
+    try:
+        engine.watch_inventory = False
+        late = engine.events.reserve()                                       # holder's start, uncommitted
+        with engine.inventory_unlogged() as inv:
+            inv.vms[holder.id].host_id, inv.vms[holder.id].status = world.host_by_name("a").id, "up"
+        engine.events.emit(32, world.add_vm("other", vmfex_nics=0), None, "started")   # k+1, seen first
+        assert kept(server, world, new.id) == ["a", "b"]                     # the start is not logged yet
+        engine.events.commit(late, 153, holder, world.host_by_name("a").id, "was started")
+        assert kept(server, world, new.id) == ["b"]
+    finally:
+        assert server.stop() == 0
+
+
 def test_deleted_events_make_a_full_read_due(vf_world, engine, tmp_path, plugins_dir):
     world = vf_world
     vm = world.add_vm("vm", vmfex_nics=1)
