@@ -36,6 +36,7 @@ LOG = logging.getLogger("ovirt_vf_scheduler.serve")
 POLL_EVERY = 1.0            # seconds between background polls while anything is scheduled
 ACTIVE_FOR = 30.0           # seconds after a decision that the background keeps polling
 REREAD_MAX = 100            # VMs one catch-up may read again; more: a full read is due
+RETRY_FIRST, RETRY_MAX = 5.0, 60.0   # seconds before a failed full read is tried again (doubling)
 STARTING, EVENTS, OFF = "starting", "events", "off"
 SOURCE = "engine-events"    # its name in `status` (status.record_source)
 
@@ -91,7 +92,10 @@ class LiveUsage:
         self._wake = threading.Event()
         self._closing = False
         self._thread: Optional[threading.Thread] = None
-        self.counts: Counter = Counter()    # event_polls, events, vm_reads, full_reads.<why>
+        self.counts: Counter = Counter()    # event_polls, events, vm_reads, full_reads.<why>; under _state
+        self._retry_at = 0.0                # a failed full read is tried again from then on
+        self._retry_step = 0.0
+        self._poll_failing = False          # the background poll's failure was logged
 
     # -- life cycle
     def configure(self, settings: Settings) -> None:
@@ -182,12 +186,12 @@ class LiveUsage:
             self._due(str(err))
             raise EngineError(str(err)) from None
         step = catch_up(cursor, events)
-        self.counts.update(event_polls=1, events=len(events))
+        self._count(event_polls=1, events=len(events))
         if len(step.vm_ids) > REREAD_MAX:
             self._due("%d VMs changed at once" % len(step.vm_ids))
             raise EngineError("%d VMs changed at once (more than %d to read again)" % (len(step.vm_ids), REREAD_MAX))
         reread = request(lambda s: {vm_id: _one(s.vm(vm_id)) for vm_id in step.vm_ids}) if step.vm_ids else {}
-        self.counts.update(vm_reads=len(reread))
+        self._count(vm_reads=len(reread))
         if step.gap:
             self._due(step.gap)
         if unknown_profiles([r for r in reread.values() if r is not None], view.known):
@@ -198,6 +202,10 @@ class LiveUsage:
             if self._view is view:
                 self._view, self._vms, self._cursor = new_view, new_vms, step.cursor
         return new_view
+
+    def _count(self, **counts: int) -> None:
+        with self._state:
+            self.counts.update(counts)
 
     def _due(self, why: str) -> None:
         with self._state:
@@ -211,23 +219,29 @@ class LiveUsage:
         while not self._closing:
             self._wake.wait(POLL_EVERY)
             self._wake.clear()
+            now = time.monotonic()
             with self._state:
                 settings = self._settings
-                active = time.monotonic() < self._active_until
-                due = self._resync_due
-                if due is None and settings is not None and self.mode != OFF and active and \
-                        time.monotonic() - self._read_at > settings.usage_resync:
-                    due = self._resync_due = "usage_resync"
                 if settings is None or not settings.usage_events or self._closing:
                     continue
+                active = now < self._active_until
+                # also while events cannot be read: the account's rights may have changed
+                if self._resync_due is None and active and now - self._read_at > settings.usage_resync:
+                    self._resync_due = "usage_resync"
+                due = self._resync_due if now >= self._retry_at else None
             try:
                 if due is not None:
                     self._full_read(settings, due)
                 elif active and self.mode == EVENTS and self._idle():
                     with self._sync:
                         self._background(settings, lambda call: self._catch_up(settings, call))
+                    if self._poll_failing:
+                        LOG.info("usage view: background polls answered again")
+                    self._poll_failing = False
             except EngineError as err:
-                LOG.warning("usage view: background poll failed: %s", err)
+                if not self._poll_failing:
+                    LOG.warning("usage view: background poll failed (logged once until one succeeds): %s", err)
+                self._poll_failing = True
             except Exception:   # noqa: BLE001 - a background thread must never die silently
                 LOG.exception("usage view: background work failed")
 
@@ -242,13 +256,18 @@ class LiveUsage:
         with self._state:
             self._resync_due = None if self._resync_due == why else self._resync_due
             self._read_at = started
-        self.counts["full_reads." + _reason_label(why)] += 1
+        self._count(**{"full_reads." + _reason_label(why): 1})
         if "error" in found:
-            LOG.warning("usage view: full read failed (%s): %s", why, found["error"])
             with self._state:
                 self._resync_due = self._resync_due or "the last full read failed"
+                self._retry_step = min(max(2 * self._retry_step, RETRY_FIRST), RETRY_MAX)
+                self._retry_at = time.monotonic() + self._retry_step
+            LOG.warning("usage view: full read failed (%s; next try in %g s): %s", why, self._retry_step,
+                        found["error"])
             status.record_source(settings.cache_dir, SOURCE, "full read failed: %s" % found["error"])
             return
+        with self._state:
+            self._retry_step, self._retry_at = 0.0, 0.0
         status.record_source(settings.cache_dir, SOURCE, "cannot read events: %s" % found["no_events"]
                              if "no_events" in found else None)
         if "no_events" in found:

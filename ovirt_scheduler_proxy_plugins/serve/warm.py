@@ -224,6 +224,7 @@ class WarmEngine:
         """work(run) with run(call) = call(session) on the background connection; an engine that
         did not answer puts the backoff in force."""
         self._settings = settings
+        self._backoff.check()                   # no background request while the engine is away
         try:
             with self._background.io:
                 session = self._background.session(settings)
