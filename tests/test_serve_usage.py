@@ -3,6 +3,7 @@ the fake engine over HTTP: what it reads, what heals it, and what it does when e
 import os
 import re
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -25,10 +26,16 @@ def vf_world(world):
     return world
 
 
-def serve(engine, tmp_path, plugins_dir, scheduler=""):
+@contextmanager
+def serving(engine, tmp_path, plugins_dir, scheduler="", events=True):
+    """A serve on the fake engine, its usage view in use (`events`: from events), stopped with exit 0."""
     server = ServeProcess(write_conf(str(tmp_path / "state"), engine.url, scheduler), plugins_dir)
-    server.wait_for_usage_events()
-    return server
+    try:
+        server.wait_for_usage_events(required=events)
+        yield server
+    finally:
+        engine.faults.api_delay, engine.faults.api_status = 0, None
+        assert server.stop() == 0
 
 
 def kept(server, world, vm_id):
@@ -45,8 +52,7 @@ def vm_list_reads(engine):
 def test_starts_and_stops_reach_decisions_through_events_alone(vf_world, engine, tmp_path, plugins_dir):
     world = vf_world
     first, second = world.add_vm("first", vmfex_nics=2), world.add_vm("second", vmfex_nics=2)
-    server = serve(engine, tmp_path, plugins_dir, "claims = no\n")
-    try:
+    with serving(engine, tmp_path, plugins_dir, "claims = no\n") as server:
         engine.reset_requests()
         assert kept(server, world, second.id) == ["a", "b"]
         engine.place_vm(first.id, world.host_by_name("a").id).wait(2)       # 153 + 32
@@ -55,15 +61,12 @@ def test_starts_and_stops_reach_decisions_through_events_alone(vf_world, engine,
         assert kept(server, world, second.id) == ["a", "b"]
         assert vm_list_reads(engine) == []                                   # never the whole list
         assert engine.cost.total < 40
-    finally:
-        assert server.stop() == 0
 
 
 def test_a_dropped_event_is_healed_by_the_next_full_read(vf_world, engine, tmp_path, plugins_dir):
     world = vf_world
     holder, new = world.add_vm("holder", vmfex_nics=2), world.add_vm("new", vmfex_nics=2)
-    server = serve(engine, tmp_path, plugins_dir, "claims = no\nusage_resync = 2\n")
-    try:
+    with serving(engine, tmp_path, plugins_dir, "claims = no\nusage_resync = 2\n") as server:
         engine.watch_inventory = False
         with engine.inventory_unlogged() as inv:                             # the event is lost
             inv.vms[holder.id].host_id, inv.vms[holder.id].status = world.host_by_name("a").id, "up"
@@ -75,8 +78,6 @@ def test_a_dropped_event_is_healed_by_the_next_full_read(vf_world, engine, tmp_p
             call_unit(server, "VfFilter", ids(world, "a", "b"), new.id)      # keeps the view active
             time.sleep(0.2)
         assert kept(server, world, new.id) == ["b"]
-    finally:
-        assert server.stop() == 0
 
 
 def test_an_event_committed_late_below_one_already_applied_still_counts(vf_world, engine, tmp_path, plugins_dir):
@@ -84,8 +85,7 @@ def test_an_event_committed_late_below_one_already_applied_still_counts(vf_world
     view's polls reach back below the newest index, so k's VM start still reaches decisions."""
     world = vf_world
     holder, new = world.add_vm("holder", vmfex_nics=2), world.add_vm("new", vmfex_nics=2)
-    server = serve(engine, tmp_path, plugins_dir, "claims = no\n")
-    try:
+    with serving(engine, tmp_path, plugins_dir, "claims = no\n") as server:
         engine.watch_inventory = False
         late = engine.events.reserve()                                       # holder's start, uncommitted
         with engine.inventory_unlogged() as inv:
@@ -94,15 +94,12 @@ def test_an_event_committed_late_below_one_already_applied_still_counts(vf_world
         assert kept(server, world, new.id) == ["a", "b"]                     # the start is not logged yet
         engine.events.commit(late, 153, holder, world.host_by_name("a").id, "was started")
         assert kept(server, world, new.id) == ["b"]
-    finally:
-        assert server.stop() == 0
 
 
 def test_deleted_events_make_a_full_read_due(vf_world, engine, tmp_path, plugins_dir):
     world = vf_world
     vm = world.add_vm("vm", vmfex_nics=1)
-    server = serve(engine, tmp_path, plugins_dir)
-    try:
+    with serving(engine, tmp_path, plugins_dir) as server:
         engine.place_vm(vm.id, world.host_by_name("a").id).wait(2)
         kept(server, world, world.add_vm("x", vmfex_nics=1).id)              # applies 153 and 32
         engine.events.delete_up_to(engine.events.reserve())                 # an admin clears the log
@@ -112,17 +109,13 @@ def test_deleted_events_make_a_full_read_due(vf_world, engine, tmp_path, plugins
             assert time.monotonic() < limit, server.full_reads()
             time.sleep(0.1)
         assert "gone from the engine's log" in server.stderr
-    finally:
-        assert server.stop() == 0
 
 
 def test_an_account_that_cannot_read_events_reads_as_before_and_says_so(vf_world, engine, tmp_path, plugins_dir):
     world = vf_world
     world.forbidden["admin@internal"] = frozenset(["events"])
     holder, new = world.add_vm("holder", vmfex_nics=2), world.add_vm("new", vmfex_nics=2)
-    server = ServeProcess(write_conf(str(tmp_path / "state"), engine.url, "claims = no\n"), plugins_dir)
-    try:
-        server.wait_for_usage_events(required=False)
+    with serving(engine, tmp_path, plugins_dir, "claims = no\n", events=False) as server:
         assert server.usage_mode() == "off"
         assert "cannot read events" in server.stderr and "HTTP 403" in server.stderr
         source = status.read_all(os.path.join(str(tmp_path), "state", "cache"))["sources"]["engine-events"]
@@ -131,55 +124,49 @@ def test_an_account_that_cannot_read_events_reads_as_before_and_says_so(vf_world
         engine.place_vm(holder.id, world.host_by_name("a").id).wait(2)
         assert kept(server, world, new.id) == ["b"]                          # usage_max_age = 0: read whole
         assert vm_list_reads(engine)
-    finally:
-        assert server.stop() == 0
 
 
 def test_a_new_vnic_profile_on_the_scheduled_vm_is_read_before_deciding(vf_world, engine, tmp_path, plugins_dir):
     """A profile made after the view's read, carrying the VF property: the VM's demand counts it."""
     world = vf_world
-    server = serve(engine, tmp_path, plugins_dir, "claims = no\n")
-    try:
+    with serving(engine, tmp_path, plugins_dir, "claims = no\n") as server:
         with engine.mutate():
             world.add_vm("holder", host="a", vmfex_nics=2, vmfex_profile="fresh")   # a new VF profile
             new = world.add_vm("new", vmfex_nics=2, vmfex_profile="fresh")
         assert kept(server, world, new.id) == ["b"]
-    finally:
-        assert server.stop() == 0
 
 
-def test_after_a_hang_the_units_decide_again_within_a_second(vf_world, engine, tmp_path, plugins_dir):
+def test_after_an_outage_the_units_decide_again_within_a_second(vf_world, engine, tmp_path, plugins_dir):
+    """The engine goes away long enough for the backoff to grow past 2 s, then comes back: a probe
+    finds it, so calls decide again within a second, not at the end of the backoff's step."""
     world = vf_world
     new = world.add_vm("new", vmfex_nics=1)
-    server = serve(engine, tmp_path, plugins_dir, "claims = no\n")
-    try:
-        engine.faults.api_delay = 60                                         # hung
-        for _ in range(3):                                                   # the backoff grows
-            answer = call_unit(server, "VfFilter", ids(world, "a", "b"), new.id)
-            assert answer.get("plugin_errors"), answer
-        engine.faults.api_delay = 0
+    with serving(engine, tmp_path, plugins_dir, "claims = no\n") as server:
+        engine.stop()                                                        # refused from now on
+        limit = time.monotonic() + 30
+        while True:
+            errors = str(call_unit(server, "VfFilter", ids(world, "a", "b"), new.id).get("plugin_errors"))
+            step = re.search(r"not retried for (\d+\.\d) s more", errors)
+            if step and float(step.group(1)) >= 2.0:
+                break
+            assert time.monotonic() < limit, errors
+            time.sleep(0.1)
+        engine.start()
         back = time.monotonic()
         while call_unit(server, "VfFilter", ids(world, "a", "b"), new.id).get("plugin_errors"):
             time.sleep(0.05)
         assert time.monotonic() - back < 1.0 + 0.5                           # the bound, plus a call's time
-    finally:
-        engine.faults.api_delay = 0
-        assert server.stop() == 0
 
 
 def test_http_500_is_no_reason_to_back_off(vf_world, engine, tmp_path, plugins_dir):
     world = vf_world
     new = world.add_vm("new", vmfex_nics=1)
-    server = serve(engine, tmp_path, plugins_dir, "claims = no\n")
-    try:
+    with serving(engine, tmp_path, plugins_dir, "claims = no\n") as server:
         engine.faults.api_status = 500
         failed = call_unit(server, "VfFilter", ids(world, "a", "b"), new.id)
         assert "HTTP 500" in str(failed["plugin_errors"])
         engine.faults.api_status = None
         assert not call_unit(server, "VfFilter", ids(world, "a", "b"), new.id).get("plugin_errors")
-    finally:
-        engine.faults.api_status = None
-        assert server.stop() == 0
 
 
 def test_a_recovery_resets_the_backoff_to_its_first_step():
