@@ -136,6 +136,23 @@ def test_a_new_vnic_profile_on_the_scheduled_vm_is_read_before_deciding(vf_world
         assert kept(server, world, new.id) == ["b"]
 
 
+def test_a_new_plain_vnic_profile_costs_a_profile_read_not_a_full_read(vf_world, engine, tmp_path, plugins_dir):
+    world = vf_world
+    new = world.add_vm("new", vmfex_nics=2)
+    with serving(engine, tmp_path, plugins_dir, "claims = no\n") as server:
+        with engine.mutate():
+            world.add_vm("web", host="a", plain_nics=1, plain_profile="new-plain")
+        engine.reset_requests()
+        kept(server, world, new.id)                                          # its poll reads web again
+        limit = time.monotonic() + 10
+        while not any(r.path.endswith("/vnicprofiles") for r in engine.requests):
+            assert time.monotonic() < limit, "the profiles were not read again"
+            time.sleep(0.05)
+        time.sleep(1.5)                                                      # a full read would start now
+        assert set(server.full_reads()) == {"start"}
+        assert vm_list_reads(engine) == []
+
+
 def test_after_an_outage_the_units_decide_again_within_a_second(vf_world, engine, tmp_path, plugins_dir):
     """The engine goes away long enough for the backoff to grow past 2 s, then comes back: a probe
     finds it, so calls decide again within a second, not at the end of the backoff's step."""

@@ -96,6 +96,7 @@ class LiveUsage:
         self._retry_at = 0.0                # a failed full read is tried again from then on
         self._retry_step = 0.0
         self._poll_failing = False          # the background poll's failure was logged
+        self._profiles_stale = False        # a VM read again uses a vNIC profile the view has not read
 
     # -- life cycle
     def configure(self, settings: Settings) -> None:
@@ -159,19 +160,31 @@ class LiveUsage:
 
     def known_profiles(self, records: List[VmRecord], settings: Settings, deadline: float,
                        asked: List[str]) -> bool:
-        """False when `records` use a vNIC profile the view has not read (one may carry the VF
-        property now): the profiles are read again, and if the VF ones changed a full read is due."""
+        """False when `records` use a vNIC profile the view has not read and the VF profiles
+        changed since (a full read is then due); True once they are read and the same."""
         with self._state:
             view = self._view
         if view is None or not unknown_profiles(records, view.known):
             return True
-        profiles, known = self._request(settings, deadline, asked, lambda s: s.vnic_profiles(settings.vf_property))
+        if not self._sync.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise EngineUnreachable("engine %s: no answer within the deadline (the usage view is still "
+                                    "catching up with its events)" % settings.engine.url)
+        try:
+            return self._read_profiles(settings, lambda call: self._request(settings, deadline, asked, call))
+        finally:
+            self._sync.release()
+
+    def _read_profiles(self, settings: Settings, request: Callable) -> bool:
+        """Read the vNIC profiles again (with _sync held): True, every id now known, when the VF
+        ones are the same; otherwise False and a full read due."""
+        profiles, known = request(lambda s: s.vnic_profiles(settings.vf_property))
         with self._state:
-            if self._view is view:
-                if profiles == view.profiles:
-                    self._view = UsageView(view.key, profiles, view.vms, view.asked_at, known)
-                    return True
-        self._due("vNIC profiles changed")
+            view = self._view
+            self._profiles_stale = False
+            if view is not None and profiles == view.profiles:
+                self._view = UsageView(view.key, view.profiles, view.vms, view.asked_at, view.known | known)
+                return True
+        self._due("the VF vNIC profiles changed")
         return False
 
     # -- the work
@@ -195,7 +208,9 @@ class LiveUsage:
         if step.gap:
             self._due(step.gap)
         if unknown_profiles([r for r in reread.values() if r is not None], view.known):
-            self._due("a VM uses a vNIC profile the view has not read")
+            with self._state:
+                self._profiles_stale = True          # the background reads them (a new one may be VF)
+            self._wake.set()
         new_vms = apply_reads(vms, reread, frozenset(view.profiles))
         new_view = UsageView(view.key, view.profiles, tuple(new_vms.values()), asked_at, view.known)
         with self._state:
@@ -232,6 +247,9 @@ class LiveUsage:
             try:
                 if due is not None:
                     self._full_read(settings, due)
+                elif self._profiles_stale and self.mode == EVENTS:
+                    with self._sync:
+                        self._background(settings, lambda call: self._read_profiles(settings, call))
                 elif active and self.mode == EVENTS and self._idle():
                     with self._sync:
                         self._background(settings, lambda call: self._catch_up(settings, call))
