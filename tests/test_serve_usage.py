@@ -175,6 +175,36 @@ def test_after_an_outage_the_units_decide_again_within_a_second(vf_world, engine
         assert time.monotonic() - back < 1.0 + 0.5                           # the bound, plus a call's time
 
 
+def test_a_full_read_waiting_for_a_hung_engine_ends_with_serve(world, engine, tmp_path, plugins_dir):
+    engine.faults.api_delay = 60
+    conf = write_conf(str(tmp_path / "state"), engine.url)
+    server = ServeProcess(conf, plugins_dir)
+    limit = time.monotonic() + 10
+    while not _full_read_children(conf):                                     # it waits for the engine
+        assert time.monotonic() < limit, server.stderr
+        time.sleep(0.05)
+    assert server.stop() == 0
+    limit = time.monotonic() + 5
+    while _full_read_children(conf):
+        assert time.monotonic() < limit, "the full read outlived serve"
+        time.sleep(0.05)
+    assert "full read" not in server.stderr                                  # no failure reported at stop
+    engine.faults.api_delay = 0
+
+
+def _full_read_children(conf):
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if b"ovirt_scheduler_proxy_plugins.serve.usage_read" in argv and conf.encode() in argv:
+            found.append(pid)
+    return found
+
+
 def test_http_500_is_no_reason_to_back_off(vf_world, engine, tmp_path, plugins_dir):
     world = vf_world
     new = world.add_vm("new", vmfex_nics=1)

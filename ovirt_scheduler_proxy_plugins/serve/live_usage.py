@@ -97,6 +97,7 @@ class LiveUsage:
         self._retry_step = 0.0
         self._poll_failing = False          # the background poll's failure was logged
         self._profiles_stale = False        # a VM read again uses a vNIC profile the view has not read
+        self._child: Optional[subprocess.Popen] = None   # the full read running, if any
 
     # -- life cycle
     def configure(self, settings: Settings) -> None:
@@ -115,8 +116,13 @@ class LiveUsage:
         self._wake.set()
 
     def close(self) -> None:
+        """Stop the background work; a full read still running is killed (it may wait minutes
+        for a hung engine, and nobody is left to use it)."""
         self._closing = True
         self._wake.set()
+        child = self._child
+        if child is not None and child.poll() is None:
+            child.kill()
 
     def current(self) -> Optional[UsageView]:
         """The event-driven view, when it is what decisions use."""
@@ -263,6 +269,32 @@ class LiveUsage:
             except Exception:   # noqa: BLE001 - a background thread must never die silently
                 LOG.exception("usage view: background work failed")
 
+    def _read_in_child(self, settings: Settings) -> dict:
+        """serve.usage_read's answer; {"error": ...} for a child that failed or outlived its time."""
+        try:
+            child = subprocess.Popen([sys.executable, "-m", "ovirt_scheduler_proxy_plugins.serve.usage_read",
+                                      settings.path], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        except OSError as err:
+            return {"error": "cannot run the full read: %s" % err}
+        self._child = child
+        if self._closing:
+            child.kill()
+        try:
+            out, err = child.communicate(timeout=READ_TIMEOUT + 30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            return {"error": "the full read took more than %d s" % (READ_TIMEOUT + 30)}
+        finally:
+            self._child = None
+        try:
+            found = json.loads(out)
+        except ValueError:
+            last = (err.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
+            return {"error": "the full read exited %s: %s" % (child.returncode, last[:300])}
+        return found if isinstance(found, dict) else {"error": "the full read printed no object"}
+
     def _idle(self) -> bool:
         """No poll for POLL_EVERY seconds (decisions poll for themselves while they come)."""
         with self._state:
@@ -270,7 +302,9 @@ class LiveUsage:
 
     def _full_read(self, settings: Settings, why: str) -> None:
         started = time.monotonic()
-        found = _read_in_child(settings)
+        found = self._read_in_child(settings)
+        if self._closing:
+            return
         with self._state:
             self._resync_due = None if self._resync_due == why else self._resync_due
             self._read_at = started
@@ -326,19 +360,3 @@ def _key(settings: Optional[Settings]) -> tuple:
     return view_key(settings) if settings is not None else ()
 
 
-def _read_in_child(settings: Settings) -> dict:
-    """serve.usage_read's answer; {"error": ...} for a child that failed or outlived its time."""
-    try:
-        done = subprocess.run([sys.executable, "-m", "ovirt_scheduler_proxy_plugins.serve.usage_read", settings.path],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=READ_TIMEOUT + 30, check=False)
-    except subprocess.TimeoutExpired:
-        return {"error": "the full read took more than %d s" % (READ_TIMEOUT + 30)}
-    except OSError as err:
-        return {"error": "cannot run the full read: %s" % err}
-    try:
-        found = json.loads(done.stdout)
-    except ValueError:
-        last = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no output"])[-1]
-        return {"error": "the full read exited %s: %s" % (done.returncode, last[:300])}
-    return found if isinstance(found, dict) else {"error": "the full read printed no object"}
