@@ -94,8 +94,9 @@ class Proxy:
                 self.stop()
             if self.server is None:
                 self.server = served.ServeProcess(conf_path, self.plugins_dir)
-                # decide from the event-driven view, as in steady state (unless the engine is down)
-                self.server.wait_for_usage_events(required=False)
+                # decide from the event-driven view, as in steady state (unless the engine is down
+                # or hung, or the config broken: then as without events)
+                self.server.wait_for_usage_events(timeout=5, required=False)
             return self.server
 
     def status_written(self, timeout=10.0):
