@@ -3,11 +3,11 @@ connections, compressed and deeply nested bodies, signals, a secret in a URL. Re
 loopback against a real serve process; another user's calls come from a child running as
 `nobody` (root only), with the system python and the stdlib alone (a checkout under /root is
 not readable by nobody)."""
+import dataclasses
 import gzip
 import http.client
 import json
 import os
-import pwd
 import signal
 import socket
 import subprocess
@@ -20,9 +20,10 @@ import pytest
 from conftest import CLI, write_conf
 from ovirt_scheduler_proxy_plugins import config
 from ovirt_scheduler_proxy_plugins.serve import peers
+from ovirt_scheduler_proxy_plugins.sim import attackers
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
+from ovirt_scheduler_proxy_plugins.tools import check_serve
 
-SYSTEM_PYTHON = "/usr/bin/python3"
 READ_DEADLINE = 2.0
 SHORT_DEADLINE = "read_deadline = %g\n" % READ_DEADLINE
 
@@ -40,44 +41,14 @@ for body in json.load(sys.stdin):
 print(json.dumps(statuses))
 '''
 
-# As `nobody`: open COUNT connections, then send one header byte per connection every 0.25 s for
-# SECONDS; print when each connection ended (seconds after its first byte), or null.
-TRICKLE = r'''
-import json, select, socket, sys, time
-port, count, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 100\r\n\r\n" + b"x" * 100
-socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(count)]
-first, ended, sent = [None] * count, [None] * count, [0] * count
-print("open", flush=True)
-stop = time.monotonic() + seconds
-while time.monotonic() < stop:
-    for i, sock in enumerate(socks):
-        if ended[i] is not None:
-            continue
-        try:
-            if select.select([sock], [], [], 0)[0]:
-                sock.recv(4096)              # a 503, or the end
-                raise OSError
-            sock.send(head[sent[i] % len(head):][:1])
-            sent[i] += 1
-            first[i] = first[i] or time.monotonic()
-        except OSError:
-            ended[i] = time.monotonic() - (first[i] or time.monotonic())
-    time.sleep(0.25)
-print(json.dumps(ended))
-'''
 
-
-def as_nobody(script, *args, stdin=None, timeout=60):
-    """`script` run by the system python as nobody -> the Popen (stdout piped)."""
+def as_nobody(script, *args):
+    """`script` run by the system python as nobody -> the Popen (stdin and stdout piped)."""
     if os.geteuid() != 0:
         pytest.skip("needs root: the other user's calls come from a child dropped to nobody")
-    if not os.access(SYSTEM_PYTHON, os.X_OK):
-        pytest.skip("no %s to run the other user's calls with" % SYSTEM_PYTHON)
-    nobody = pwd.getpwnam("nobody")
-    return subprocess.Popen([SYSTEM_PYTHON, "-I", "-c", script] + [str(a) for a in args], cwd="/",
-                            user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    if not os.access(attackers.SYSTEM_PYTHON, os.X_OK):
+        pytest.skip("no %s to run the other user's calls with" % attackers.SYSTEM_PYTHON)
+    return attackers.as_user("nobody", script, list(args))
 
 
 @pytest.fixture
@@ -156,7 +127,7 @@ def test_trickling_connections_are_cut_and_cannot_crowd_out_the_engine(served, w
     a = world.host_by_name("a").id
     vm = world.add_vm("new", vmfex_nics=2).id
     assert call_unit(server, "VfFilter", [a], vm)["result"] == [a]          # warm: login, host data
-    child = as_nobody(TRICKLE, server.port, 70, READ_DEADLINE + 3)
+    child = as_nobody(attackers.TRICKLE, server.port, 70, READ_DEADLINE + 3, 0.25, 0)
     assert child.stdout.readline() == "open\n"
     time.sleep(0.5)                                        # every connection has sent its first bytes
     timings = []
@@ -166,7 +137,7 @@ def test_trickling_connections_are_cut_and_cannot_crowd_out_the_engine(served, w
         timings.append(time.monotonic() - started)
     ended = json.loads(child.communicate(timeout=30)[0])
     assert max(timings) < 1.0, timings
-    assert None not in ended and max(ended) < READ_DEADLINE + 1.0, ended
+    assert ended["open"] == 0 and len(ended["ended"]) == 70 and max(ended["ended"]) < READ_DEADLINE + 1.0, ended
 
 
 def test_idle_connections_make_room_and_a_slow_request_is_cut(served, world):
@@ -296,3 +267,21 @@ def test_a_remote_address_needs_allowed_hosts(tmp_path):
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 2
     assert "listening on 0.0.0.0 needs [serve] allowed_hosts in %s" % conf in run.stderr
+
+
+def test_check_says_whether_the_engines_user_may_call(served):
+    """The engine runs as ovirt: a config that leaves it out of allowed_users makes every engine
+    call a 403, which check must say (the rest of the serve line would look fine)."""
+    server = served("allowed_users = root\n")
+    settings = config.load(server.conf)
+    settings = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve,
+                                                                      listen=("127.0.0.1", server.port)))
+    found = check_serve.finding(settings, 5)
+    assert found.status == "FAIL"
+    assert found.message.endswith("but [serve] allowed_users (root) leaves out ovirt, the engine's user: serve "
+                                  "answers every engine call with HTTP 403 and the engine schedules without the "
+                                  "external units")
+    assert found.hint.startswith("add ovirt to [serve] allowed_users")
+    default = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve, allowed_users=None))
+    found = check_serve.finding(default, 5)
+    assert found.status == "OK" and found.message.endswith("; the engine's user ovirt may call")
