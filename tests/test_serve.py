@@ -14,7 +14,7 @@ import xmlrpc.client
 
 import pytest
 
-from conftest import CLI, ucsm_section, write_conf
+from conftest import CLI, signal_during_a_call, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmServer
@@ -347,17 +347,7 @@ def test_sigterm_finishes_the_call_in_flight_and_exits_0(bed, world, engine):
     a, b = hosts(world, "a", "b")
     vm = world.vm_by_name("new").id
     call_unit(bed, "VfFilter", [a, b], vm)
-    engine.faults.api_delay = 1.5
-    answers = []
-    caller = threading.Thread(target=lambda: answers.append(call_unit(bed, "VfFilter", [a, b], vm)))
-    engine.reset_requests()
-    caller.start()
-    give_up = time.monotonic() + 10
-    while not engine.requests and time.monotonic() < give_up:      # the call has reached the engine
-        time.sleep(0.01)
-    bed.proc.send_signal(signal.SIGTERM)
-    caller.join(10)
-    assert answers == [{"result_code": 0, "result": [b]}]
+    assert signal_during_a_call(bed, engine, signal.SIGTERM, [a, b], vm) == [{"result_code": 0, "result": [b]}]
     assert bed.proc.wait(10) == 0
     assert "finishing the calls in flight" in bed.stderr
 

@@ -17,7 +17,7 @@ import xmlrpc.client
 
 import pytest
 
-from conftest import CLI, write_conf
+from conftest import CLI, run_as, signal_during_a_call, write_conf
 from ovirt_scheduler_proxy_plugins import config
 from ovirt_scheduler_proxy_plugins.serve import peers
 from ovirt_scheduler_proxy_plugins.sim import attackers
@@ -224,17 +224,7 @@ def test_sighup_reloads_and_reopens_the_log_without_dropping_a_call(served, worl
     call_unit(server, "VfFilter", [a], vm)
     log = os.path.join(server.state, "log", "vf.log")
     os.rename(log, log + ".1")                                  # logrotate moved it
-    engine.faults.api_delay = 1.5
-    answers = []
-    caller = threading.Thread(target=lambda: answers.append(call_unit(server, "VfFilter", [a], vm)))
-    engine.reset_requests()
-    caller.start()
-    give_up = time.monotonic() + 10
-    while not engine.requests and time.monotonic() < give_up:   # the call has reached the engine
-        time.sleep(0.01)
-    server.proc.send_signal(signal.SIGHUP)
-    caller.join(10)
-    assert answers == [{"result_code": 0, "result": [a]}]
+    assert signal_during_a_call(server, engine, signal.SIGHUP, [a], vm) == [{"result_code": 0, "result": [a]}]
     assert server.proc.poll() is None
     assert "SIGHUP: reopening the log and reloading the configuration" in server.stderr
     assert "configuration %s loaded" % server.conf in open(log).read()     # the new log, at once
@@ -285,3 +275,15 @@ def test_check_says_whether_the_engines_user_may_call(served):
     default = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve, allowed_users=None))
     found = check_serve.finding(default, 5)
     assert found.status == "OK" and found.message.endswith("; the engine's user ovirt may call")
+    if os.geteuid() != 0:
+        return
+    # check run by a user serve refuses: neither "nothing answers" nor "another protocol"
+    def check_as_nobody():
+        found = check_serve.finding(settings, 5)
+        print(json.dumps([found.status, found.message]))
+        return 0
+    code, out, _ = run_as("nobody", check_as_nobody, "check_serve.finding")
+    assert code == 0 and json.loads(out) == [
+        "FAIL", "http://127.0.0.1:%d/ refuses calls from this user (uid 65534); [serve] allowed_users (root) leaves "
+        "out ovirt, the engine's user: serve answers every engine call with HTTP 403 and the engine schedules "
+        "without the external units" % server.port]

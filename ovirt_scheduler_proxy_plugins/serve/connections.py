@@ -62,9 +62,6 @@ class Pool:
         with self._lock:
             self._open.pop(sock, None)
 
-    def count(self) -> int:
-        return len(self._open)
-
     def _evict_idle(self, candidates: List[Connection]) -> bool:
         """Close the connection of `candidates` idle the longest (its thread sees EOF); lock held."""
         idle = [c for c in candidates if c.idle_since is not None and not c.evicted]

@@ -288,8 +288,10 @@ class _Server(SimpleXMLRPCServer):
     def _serve(self, conn: connections.Connection, client_address) -> None:
         try:
             _Handler(conn, conn.sock, client_address, self)
-        except Exception as err:   # noqa: BLE001 - a caller's broken connection is no server error
+        except OSError as err:          # the caller reset or broke the connection: no server error
             LOG.debug("connection from %s ended: %s", client_address[0], err)
+        except Exception:   # noqa: BLE001 - one connection's failure must not end the thread silently
+            LOG.exception("connection from %s failed, please report it", client_address[0])
         finally:
             self.app.connections.leave(conn.sock)
             self.shutdown_request(conn.sock)
