@@ -137,7 +137,7 @@ def test_trickling_connections_are_cut_and_cannot_crowd_out_the_engine(served, w
         timings.append(time.monotonic() - started)
     ended = json.loads(child.communicate(timeout=30)[0])
     assert max(timings) < 1.0, timings
-    assert ended["open"] == 0 and len(ended["ended"]) == 70 and max(ended["ended"]) < READ_DEADLINE + 1.0, ended
+    assert ended["open"] == 0 and len(ended["ended"]) == 70 and max(ended["ended"]) < READ_DEADLINE + 2.0, ended
 
 
 def test_idle_connections_make_room_and_a_slow_request_is_cut(served, world):
@@ -159,7 +159,7 @@ def test_idle_connections_make_room_and_a_slow_request_is_cut(served, world):
                 closed_after = None
             except OSError:
                 closed_after = time.monotonic() - started
-            assert closed_after is not None and READ_DEADLINE <= closed_after < READ_DEADLINE + 1.0
+            assert closed_after is not None and READ_DEADLINE <= closed_after < READ_DEADLINE + 2.0
     finally:
         for sock in idle:
             sock.close()
@@ -214,7 +214,7 @@ def test_sigterm_is_not_held_by_a_stalled_body(served):
         started = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(READ_DEADLINE + 10) == 0
-        assert time.monotonic() - started < READ_DEADLINE + 1.5
+        assert time.monotonic() - started < READ_DEADLINE + 3.0          # was 35 s: the drain limit
 
 
 def test_sighup_reloads_and_reopens_the_log_without_dropping_a_call(served, world, engine):
