@@ -89,6 +89,7 @@ def test_other_local_users_are_refused_and_write_no_claims(served, world):
     refusals = [line for line in server.stderr.splitlines() if "refused a call from" in line]
     assert refusals == ["ovirt-vf-scheduler serve: WARNING refused a call from uid 65534 (nobody): "
                         "not in [serve] allowed_users"]
+    assert b'ovirt_vf_scheduler_refused_total{reason="caller"} 18.0' in server.get("/metrics")[1]
     # allowed_users applies from the next call on, without a restart
     with open(server.conf, "a", encoding="utf-8") as handle:
         handle.write("allowed_users = root nobody\n")
@@ -160,6 +161,9 @@ def test_idle_connections_make_room_and_a_slow_request_is_cut(served, world):
             except OSError:
                 closed_after = time.monotonic() - started
             assert closed_after is not None and READ_DEADLINE <= closed_after < READ_DEADLINE + 2.0
+        assert "WARNING closed a connection from uid %s: its request was not read whole within 2 s" \
+            % peers.user_name(os.getuid()) in server.stderr
+        assert b'ovirt_vf_scheduler_refused_total{reason="slow"} 1.0' in server.get("/metrics")[1]
     finally:
         for sock in idle:
             sock.close()
@@ -182,6 +186,7 @@ def test_a_compressed_body_is_refused_unread(served, world):
         thread.join(30)
     assert _rss_kb(server) - rss_before < 20_000
     assert server.post(bomb, headers={"Content-Encoding": "gzip"})[0] == 415
+    assert b'ovirt_vf_scheduler_refused_total{reason="encoding"} 10.0' in server.get("/metrics")[1]
     assert "VfFilter" in server.client().discover()["filters"]
 
 

@@ -14,7 +14,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Dict, Hashable, List, Optional, Tuple
+from typing import Callable, Dict, Hashable, List, Optional, Tuple
 
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
 MAX_CONNECTIONS = 64
@@ -39,7 +39,9 @@ class Connection:
 class Pool:
     """The open connections and their caps; `read_deadline` may change (config reloads)."""
 
-    def __init__(self, cap: int = MAX_CONNECTIONS, per_peer: int = PER_PEER, read_deadline: float = READ_DEADLINE):
+    def __init__(self, on_late: Callable[[Connection], None], cap: int = MAX_CONNECTIONS, per_peer: int = PER_PEER,
+                 read_deadline: float = READ_DEADLINE):
+        self.on_late = on_late          # a connection is closed for a request not read in time
         self.cap = cap
         self.per_peer = per_peer
         self.read_deadline = read_deadline
@@ -114,12 +116,16 @@ class DeadlineReader(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         left = self._pool.timeout(self._conn)
-        if left <= 0:
-            raise socket.timeout("request not read whole within %g s" % self._pool.read_deadline)
         sock = self._conn.sock
-        sock.settimeout(left)
         try:
+            if left <= 0:
+                raise socket.timeout("request not read whole within %g s" % self._pool.read_deadline)
+            sock.settimeout(left)
             got = sock.recv_into(buffer)
+        except socket.timeout:
+            if self._conn.idle_since is None:         # within a request: its read deadline passed
+                self._pool.on_late(self._conn)
+            raise
         finally:
             sock.settimeout(WRITE_SECONDS)
         if got and not self._pool.arrived(self._conn):

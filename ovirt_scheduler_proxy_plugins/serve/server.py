@@ -197,6 +197,8 @@ class _Handler(SimpleXMLRPCRequestHandler):
         if not self._may_call(length):
             return
         if encoding != "identity":            # the engine's client never compresses: no decompression bomb
+            self.server.app.refused("encoding", ("encoding", self.conn.peer), "refused a call from %s: "
+                                    "Content-Encoding %s (415)" % (_peer_text(self.conn.peer), encoding[:40]))
             self._refuse(length, 415, "Content-Encoding %s: send the request uncompressed" % encoding[:40])
             return
         if not self.is_rpc_path_valid():
@@ -225,7 +227,7 @@ class _Handler(SimpleXMLRPCRequestHandler):
         who = _peer_text(self.conn.peer)
         why = "not in [serve] allowed_users" if uid is not None else \
             "its user cannot be identified" if ip.is_loopback else "not in [serve] allowed_hosts"
-        self.server.app.refusals.note(("caller", self.conn.peer), "refused a call from %s: %s" % (who, why))
+        self.server.app.refused("caller", ("caller", self.conn.peer), "refused a call from %s: %s" % (who, why))
         self._refuse(length, 403, "%s may not call this scheduler proxy" % who)
         return False
 
@@ -275,11 +277,11 @@ class _Server(SimpleXMLRPCServer):
         conn, refused = self.app.connections.admit(request, peer)
         if conn is None:
             if refused == "peer":
-                self.app.refusals.note(("peer cap", peer), "%s holds %d connections, none idle: refusing more "
-                                       "(503)" % (_peer_text(peer), self.app.connections.per_peer))
+                self.app.refused("busy", ("peer cap", peer), "%s holds %d connections, none idle: refusing more "
+                                 "(503)" % (_peer_text(peer), self.app.connections.per_peer))
             else:
-                self.app.refusals.note("full", "%d connections open, none idle: refusing new ones (503)"
-                                       % self.app.connections.cap)
+                self.app.refused("busy", "full", "%d connections open, none idle: refusing new ones (503)"
+                                 % self.app.connections.cap)
             self._unavailable(request)
             self.shutdown_request(request)
             return
@@ -324,12 +326,14 @@ class App:
         root.addHandler(self.log_file)
         logging.captureWarnings(True)
         self.warm = WarmEngine()
-        self.connections = connections.Pool()
-        self.refusals = connections.Refusals()
-        self._callers: Tuple[object, peers.Callers] = (None, peers.Callers.of(None))
-        self.config = ConfigWatch(conf_path, self._config_changed)
         self.recorder = status.BackgroundRecorder()
         self.metrics = Metrics(self.warm.view_age, self._pending_claims, self.recorder.unwritten)
+        self.connections = connections.Pool(on_late=lambda conn: self.refused(
+            "slow", ("slow", conn.peer), "closed a connection from %s: its request was not read whole within "
+            "%g s" % (_peer_text(conn.peer), self.connections.read_deadline)))
+        self._refusals = connections.Refusals()
+        self._callers: Tuple[object, peers.Callers] = (None, peers.Callers.of(None))
+        self.config = ConfigWatch(conf_path, self._config_changed)
         self._inflight = 0
         self.stopping = False                   # set at SIGTERM: answers then close their connection
         self._inflight_lock = threading.Condition()
@@ -360,6 +364,12 @@ class App:
             LOG.warning("%s", warning)
         LIFE.info("configuration %s loaded (engine %s, capacity from %s, usage_max_age %gs)",
                  settings.path, settings.engine.url, settings.capacity_source, settings.usage_max_age)
+
+    def refused(self, reason: str, kind, message: str) -> None:
+        """A connection or call refused: counted by reason in /metrics, logged at most once a
+        minute per kind."""
+        self.metrics.refused.labels(reason).inc()
+        self._refusals.note(kind, message)
 
     def callers(self) -> peers.Callers:
         """Who may call, as the current config says (the default when it is broken): names are
