@@ -26,7 +26,7 @@ REPORT_EVERY = 60.0             # seconds between two log lines about the same k
 
 
 class Connection:
-    """One accepted socket: its peer (once known) and whether it is idle or busy with a request."""
+    """One accepted socket: its peer and whether it is idle or busy with a request."""
 
     def __init__(self, sock: socket.socket, peer: Hashable):
         self.sock = sock
