@@ -4,6 +4,7 @@ Every error names the file, section and key, because the operator reading it is 
 a scheduling failure, not at this code.
 """
 import configparser
+import ipaddress
 import os
 import re
 import stat
@@ -59,10 +60,13 @@ DEFAULT_PLUGINS_DIR = "/usr/share/ovirt-scheduler-proxy/plugins"
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """[serve]: where `ovirt-vf-scheduler serve` listens and finds other plugins."""
+    """[serve]: where `ovirt-vf-scheduler serve` listens, who may call it, and other plugins."""
     listen: Tuple[str, int] = DEFAULT_LISTEN
     plugins_dir: str = DEFAULT_PLUGINS_DIR
     allow_remote: bool = False          # the protocol has no authentication
+    allowed_users: Optional[Tuple[str, ...]] = None     # names or uids; None: ovirt, root and serve's own user
+    allowed_hosts: Tuple[str, ...] = ()                 # remote callers (addresses or networks)
+    read_deadline: float = 10.0         # seconds to receive a whole request, from its first byte
 
 
 @dataclass(frozen=True)
@@ -205,8 +209,20 @@ def _is_url(text: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in text)
 
 
+class _Secret(ValueError):
+    """A bad value that must not be echoed: it holds a secret."""
+
+
+def _without_user_info(urls: Tuple[str, ...]) -> Tuple[str, ...]:
+    """A user name or password in a URL would reach answers and logs with every error naming the URL."""
+    if any("@" in urlsplit(url).netloc for url in urls):
+        raise _Secret("expected a URL without a user name or password (value not shown): put them in "
+                      "username and password_file")
+    return urls
+
+
 def _url(raw: str) -> str:
-    url = raw.strip()
+    url = _without_user_info((raw.strip(),))[0]
     if not _is_url(url):
         raise ValueError("expected an https:// (or http://) URL with a host, "
                          "e.g. https://engine.example.com/ovirt-engine/api")
@@ -214,11 +230,35 @@ def _url(raw: str) -> str:
 
 
 def _url_list(raw: str) -> Tuple[str, ...]:
-    urls = tuple(u for u in raw.replace(",", " ").split() if u)
+    urls = _without_user_info(tuple(u for u in raw.replace(",", " ").split() if u))
     if not urls or not all(_is_url(u) for u in urls):
         raise ValueError("expected one or more https:// (or http://) URLs with a host, "
                          "separated by spaces or commas")
     return urls
+
+
+def _words(raw: str) -> List[str]:
+    return [word for word in raw.replace(",", " ").split() if word]
+
+
+def _users(raw: str) -> Tuple[str, ...]:
+    users = _words(raw)
+    if not users or not all(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?", user) for user in users):
+        raise ValueError("expected user names or uids, separated by spaces or commas")
+    return tuple(users)
+
+
+def _hosts(raw: str) -> Tuple[str, ...]:
+    hosts = _words(raw)
+    try:
+        for host in hosts:
+            ipaddress.ip_network(host, strict=False)
+    except ValueError:
+        hosts = []
+    if not hosts:
+        raise ValueError("expected IP addresses or networks (e.g. 192.0.2.10 2001:db8::/64), separated by "
+                         "spaces or commas")
+    return tuple(hosts)
 
 
 def _host_map(raw: str) -> Tuple[Tuple[str, str], ...]:
@@ -245,7 +285,8 @@ _SCHEDULER_KEYS = {"vf_property": _text, "vf_property_regex": _regex, "capacity_
 _UCSM_KEYS = {"url": _url_list, "username": _text, "password": str, "password_file": _text,
               "ca_file": _text, "insecure": _bool, "timeout": _seconds, "cache_ttl": _seconds,
               "host_map": _host_map, "port_profiles": _choice(*PORT_PROFILE_RULES)}
-_SERVE_KEYS = {"listen": parse_listen, "plugins_dir": _text, "allow_remote": _bool}
+_SERVE_KEYS = {"listen": parse_listen, "plugins_dir": _text, "allow_remote": _bool, "allowed_users": _users,
+               "allowed_hosts": _hosts, "read_deadline": _seconds}
 _SECTIONS = {"engine": _ENGINE_KEYS, "scheduler": _SCHEDULER_KEYS, "ucsm": _UCSM_KEYS, "serve": _SERVE_KEYS}
 
 # Per-cluster overrides: scheduling-policy property -> (Settings field, parser).
@@ -290,6 +331,8 @@ def _read_section(path: str, parser: configparser.ConfigParser, name: str) -> Di
                               % (path, name, key, ", ".join(sorted(known))))
         try:
             values[key] = known[key](raw)
+        except _Secret as err:
+            raise ConfigError("%s: [%s] %s: %s" % (path, name, key, err)) from None
         except ValueError as err:
             raise ConfigError("%s: [%s] %s: %s, got %r" % (path, name, key, err, raw)) from None
     return values

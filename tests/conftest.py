@@ -143,12 +143,17 @@ def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", ext
 
 
 def run_cli_as(user, argv, timeout=60):
-    """`ovirt-vf-scheduler ARGV` as another user: a forked child that drops to the user's uid and gids
+    """`ovirt-vf-scheduler ARGV` as another user -> (exit code, stdout, stderr). Root only."""
+    from ovirt_scheduler_proxy_plugins import cli
+    return run_as(user, lambda: cli.main(list(argv)), "ovirt-vf-scheduler %s" % argv, timeout)
+
+
+def run_as(user, main, what, timeout=60):
+    """`main()` (-> exit code) as another user: a forked child that drops to the user's uid and gids
     (os.setuid), since that user may not be able to exec this interpreter (a pyenv under /root)
     -> (exit code, stdout, stderr). Root only."""
     import pwd
     import tempfile
-    from ovirt_scheduler_proxy_plugins import cli
     entry = pwd.getpwnam(user)
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     pid = os.fork()
@@ -162,7 +167,7 @@ def run_cli_as(user, argv, timeout=60):
             os.dup2(err.fileno(), 2)
             sys.stdout = os.fdopen(1, "w", closefd=False)
             sys.stderr = os.fdopen(2, "w", closefd=False)
-            code = cli.main(list(argv))
+            code = main()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         finally:
@@ -177,11 +182,28 @@ def run_cli_as(user, argv, timeout=60):
         if time.monotonic() > deadline:
             os.kill(pid, 9)
             os.waitpid(pid, 0)
-            raise TimeoutError("ovirt-vf-scheduler %s as %s: no exit within %g s" % (argv, user, timeout))
+            raise TimeoutError("%s as %s: no exit within %g s" % (what, user, timeout))
         time.sleep(0.02)
     out.seek(0)
     err.seek(0)
     return os.waitstatus_to_exitcode(status), out.read().decode(), err.read().decode()
+
+
+def signal_during_a_call(server, engine, signum, hosts, vm):
+    """Send `signum` to serve while a VfFilter call is in flight (held 1.5 s at the engine) ->
+    the answers that call got (one, unless the signal dropped it)."""
+    from ovirt_scheduler_proxy_plugins.sim.served import call_unit
+    engine.faults.api_delay = 1.5
+    answers = []
+    caller = threading.Thread(target=lambda: answers.append(call_unit(server, "VfFilter", hosts, vm)))
+    engine.reset_requests()
+    caller.start()
+    give_up = time.monotonic() + 10
+    while not engine.requests and time.monotonic() < give_up:      # the call has reached the engine
+        time.sleep(0.01)
+    server.proc.send_signal(signum)
+    caller.join(10)
+    return answers
 
 
 def stderr_lines(run):

@@ -173,6 +173,7 @@ def test_rpm_config_state_dirs_service_tmpfiles_and_logrotate_agree_with_the_cod
     unit = contents["/usr/lib/systemd/system/ovirt-vf-scheduler.service"].decode()
     settings = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#"))
     assert settings["ExecStart"] == "/usr/bin/ovirt-vf-scheduler serve" and "/usr/bin/ovirt-vf-scheduler" in files
+    assert settings["ExecReload"] == "/bin/kill -HUP $MAINPID"          # serve reloads on SIGHUP
     assert (settings["User"], settings["Restart"], settings["Before"]) == ("ovirt", "on-failure",
                                                                           "ovirt-engine.service")
 

@@ -33,8 +33,8 @@ def register(sub) -> None:
                     "runLoadBalancing) with VfFilter and VfWeight in-process and every other plugin of the "
                     "plugin directory run as the proxy runs it. GET /metrics on the same port.",
         epilog="exit codes:\n  0  stopped by SIGTERM or SIGINT after finishing the calls in flight\n"
-               "  1  cannot listen (address in use, permission)\n  2  bad command line or a remote address "
-               "without --allow-remote")
+               "  1  cannot listen (address in use, permission)\n  2  bad command line, or a remote address "
+               "without --allow-remote and [serve] allowed_hosts")
     parser.add_argument("--config", metavar="PATH",
                         help="config file (default: $%s or %s)" % (config.CONF_ENV, config.DEFAULT_CONF))
     parser.add_argument("--listen", metavar="HOST:PORT", type=_listen,
@@ -43,7 +43,8 @@ def register(sub) -> None:
                         help="other plugins to serve (default: [serve] plugins_dir, else %s)"
                              % config.DEFAULT_PLUGINS_DIR)
     parser.add_argument("--allow-remote", action="store_true",
-                        help="listen on a non-loopback address (the protocol has no authentication)")
+                        help="listen on a non-loopback address (the protocol has no authentication: "
+                             "[serve] allowed_hosts names who may call)")
     parser.set_defaults(func=main)
 
 
@@ -71,8 +72,13 @@ def main(args: argparse.Namespace) -> int:
                   "authentication: add --allow-remote (or [serve] allow_remote = true) to listen there"
                   % listen[0], file=sys.stderr)
             return 2
-        LOG.warning("listening on %s: anyone who can reach it can query the units (no authentication)",
-                    listen[0])
+        if not serve.allowed_hosts:
+            print("ovirt-vf-scheduler serve: listening on %s needs [serve] allowed_hosts in %s: the addresses "
+                  "that may call (a remote caller is known by its address only)" % (listen[0], conf_path),
+                  file=sys.stderr)
+            return 2
+        LOG.warning("listening on %s: remote callers are known by their address only (allowed_hosts %s)",
+                    listen[0], " ".join(serve.allowed_hosts))
     try:
         app = App(conf_path, listen, os.path.abspath(plugins_dir))
     except OSError as err:

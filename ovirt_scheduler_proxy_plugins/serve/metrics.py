@@ -29,6 +29,9 @@ class Metrics:
                                      ["source"], registry=self.registry)
         self.plugin_errors = Counter(prefix + "plugin_errors", "Unit failures reported to the engine",
                                      ["unit"], registry=self.registry)
+        self.refused = Counter(prefix + "refused", "Connections or calls refused: caller (403, not allowed), busy "
+                               "(503), encoding (415), slow (request not read within the read deadline)",
+                               ["reason"], registry=self.registry)
         Gauge(prefix + "usage_view_age_seconds", "Age of the shared usage view (-1: none yet)",
               registry=self.registry).set_function(lambda: _or(view_age(), -1.0))
         Gauge(prefix + "pending_claims", "VFs promised to VMs the engine does not show placed yet",

@@ -2,18 +2,23 @@
 
 What a long-lived server owes the engine (proxy-contract.md section 7) and how it is met here:
  - the engine connects with a 100 ms timeout and fails open on a slow accept(): accept runs in
-   its own thread and each connection gets a thread (capped; beyond the cap the connection is
-   answered 503 at once), while decisions run in a bounded worker pool under a per-call deadline;
+   its own thread and each connection gets a thread (connections.py: capped in all and per
+   caller, idle ones closed first to make room, each request read within a deadline), while
+   decisions run in a bounded worker pool under a per-call deadline;
+ - the engine is the only caller: the protocol has no authentication, so a local caller is
+   identified by the uid owning its socket (peers.py) and refused (403) unless allowed;
  - discovery happens once, at engine start, whatever our config says: `discover` needs no
    config at all, and a missing or broken config makes the units fail with its error (as plugin
    processes would) while the server stays up; an edited config (or password file) is picked up
    by the next call, checked with a stat() per call;
  - never None, floats or big ints in an answer (the engine's parser rejects them);
- - SIGTERM/SIGINT: stop accepting, let in-flight calls finish, exit 0.
+ - SIGTERM/SIGINT: stop accepting, let in-flight calls finish, exit 0; SIGHUP: reopen the log
+   and reload the config.
 One log line per call (method, units, hosts, elapsed) beside the units' decision lines, in the
 config's log_file; server life (start, reloads, stop) also on stderr (the journal).
 """
 import contextlib
+import io
 import logging
 import os
 import signal
@@ -22,7 +27,6 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from socketserver import ThreadingMixIn
 from typing import Iterator, Optional, Tuple
 from xmlrpc.client import Fault
 from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
@@ -30,18 +34,18 @@ from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 from .. import config, install, status, units
 from ..proxy_io import LOG_FORMAT, LOG_MAX_BYTES, open_append
 from ..store import Ledger
-from . import foreign
+from . import connections, foreign, peers
 from .metrics import CONTENT_TYPE, Metrics
-from .protocol import Service
+from .protocol import FAULT_BAD_CALL, Service
 from .warm import WarmEngine
 
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
 LIFE = logging.getLogger("ovirt_vf_scheduler.serve.life")   # start, reloads, stop: INFO, yet on stderr
 MAX_BODY = 2 * 1024 * 1024      # 5000 host ids are ~300 KB of XML
-MAX_CONNECTIONS = 64
 WORKERS = 8
 FOREIGN_WORKERS = 16
-IDLE_SECONDS = 60               # an idle keep-alive connection is closed after this
+MAX_DEPTH = 16                  # arrays and structs in arrays and structs: the engine's calls nest 3 deep
+SERVER_NAME = "ovirt-vf-scheduler"
 DRAIN_SECONDS = 35              # SIGTERM: in-flight calls get this long (the proxy budget is 30 s)
 # engine method -> (Service method, the arguments it takes)
 METHODS = {"discover": ("discover", ()),
@@ -68,6 +72,11 @@ class ConfigWatch:
         except OSError:
             return None
         return st.st_ino, st.st_mtime_ns, st.st_size, st.st_mode
+
+    def forget(self) -> None:
+        """The next current() reads the files again."""
+        with self._lock:
+            self._signature = None
 
     def current(self) -> Tuple[Optional[config.Settings], Optional[config.ConfigError]]:
         with self._lock:
@@ -123,6 +132,11 @@ class _LogFile(logging.Handler):
             self._stream.close()
             self._stream = None
 
+    def reopen(self) -> None:
+        with self.lock:
+            self._close()
+            self._open()
+
     def emit(self, record: logging.LogRecord) -> None:
         if self._stream is None:
             return
@@ -154,7 +168,22 @@ class _Handler(SimpleXMLRPCRequestHandler):
     protocol_version = "HTTP/1.1"             # the engine's client keeps connections alive
     disable_nagle_algorithm = True            # else ~40 ms per keep-alive answer
     rpc_paths = ("/", "/RPC2")
-    timeout = IDLE_SECONDS
+    timeout = connections.WRITE_SECONDS       # reads: the pool's limits (DeadlineReader)
+
+    def __init__(self, conn: connections.Connection, request, client_address, server):
+        self.conn = conn
+        super().__init__(request, client_address, server)
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = io.BufferedReader(connections.DeadlineReader(self.conn, self.server.app.connections))
+
+    def version_string(self) -> str:
+        return SERVER_NAME                    # not the Python version
+
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        self.server.app.connections.answered(self.conn)
 
     def do_POST(self) -> None:  # noqa: N802 (http.server naming)
         try:
@@ -164,9 +193,49 @@ class _Handler(SimpleXMLRPCRequestHandler):
         if not 0 <= length <= MAX_BODY:
             self.send_error(413 if length > MAX_BODY else 411)
             return
+        encoding = self.headers.get("content-encoding", "identity").strip().lower()
+        if not self._may_call(length):
+            return
+        if encoding != "identity":            # the engine's client never compresses: no decompression bomb
+            self.server.app.refused("encoding", ("encoding", self.conn.peer), "refused a call from %s: "
+                                    "Content-Encoding %s (415)" % (_peer_text(self.conn.peer), encoding[:40]))
+            self._refuse(length, 415, "Content-Encoding %s: send the request uncompressed" % encoding[:40])
+            return
+        if not self.is_rpc_path_valid():
+            self._refuse(length, 404, "POST XML-RPC to /")
+            return
         with self.server.app.in_flight():
-            super().do_POST()
+            body = self.rfile.read(length)
+            if len(body) < length:
+                self.close_connection = True
+                return
+            answer = self.server._marshaled_dispatch(body, None, self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
             self.wfile.flush()
+
+    def _may_call(self, length: int = 0) -> bool:
+        """The caller is allowed ([serve] allowed_users, allowed_hosts); else 403 and one log line."""
+        ip = peers.address(self.client_address[0])
+        kind, uid = self.conn.peer
+        uid = uid if kind == "uid" else None
+        if self.server.app.callers().admits(ip, uid):
+            return True
+        who = _peer_text(self.conn.peer)
+        why = "not in [serve] allowed_users" if uid is not None else \
+            "its user cannot be identified" if ip.is_loopback else "not in [serve] allowed_hosts"
+        self.server.app.refused("caller", ("caller", self.conn.peer), "refused a call from %s: %s" % (who, why))
+        self._refuse(length, 403, "%s may not call this scheduler proxy" % who)
+        return False
+
+    def _refuse(self, length: int, status: int, why: str) -> None:
+        """Answer `status` and close; the body is read first (within the read deadline), else
+        closing on unread bytes resets the connection before the caller reads the answer."""
+        self.rfile.read(length)
+        self.send_error(status, explain=why)
 
     def end_headers(self) -> None:
         if self.server.app.stopping:
@@ -174,6 +243,8 @@ class _Handler(SimpleXMLRPCRequestHandler):
         super().end_headers()
 
     def do_GET(self) -> None:  # noqa: N802
+        if not self._may_call():
+            return
         if self.path.split("?")[0] == "/metrics":
             body, ctype, status = self.server.app.metrics.text(), CONTENT_TYPE, 200
         else:
@@ -189,44 +260,58 @@ class _Handler(SimpleXMLRPCRequestHandler):
         LOG.debug("http %s: " + format, self.client_address[0], *args)
 
 
-class _Server(ThreadingMixIn, SimpleXMLRPCServer):
-    daemon_threads = True
-    block_on_close = False
+class _Server(SimpleXMLRPCServer):
+    """Accepts in its own thread; each admitted connection gets a thread (connections.Pool caps them)."""
     request_queue_size = 128
 
     def __init__(self, app: "App", address: Tuple[str, int]):
         self.app = app
-        self._active = 0
-        self._count_lock = threading.Lock()
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.address_family = family
         super().__init__(address, requestHandler=_Handler, logRequests=False, allow_none=False,
                          encoding="utf-8", bind_and_activate=True)
 
     def process_request(self, request, client_address) -> None:
-        with self._count_lock:
-            full = self._active >= MAX_CONNECTIONS
-            if not full:
-                self._active += 1
-        if full:
-            LOG.warning("%d connections open: refusing one from %s", MAX_CONNECTIONS, client_address[0])
-            try:
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            except OSError:
-                pass
+        uid = peers.peer_uid(client_address, request.getsockname())
+        peer = ("uid", uid) if uid is not None else ("address", client_address[0])
+        conn, refused = self.app.connections.admit(request, peer)
+        if conn is None:
+            if refused == "peer":
+                self.app.refused("busy", ("peer cap", peer), "%s holds %d connections, none idle: refusing more "
+                                 "(503)" % (_peer_text(peer), self.app.connections.per_peer))
+            else:
+                self.app.refused("busy", "full", "%d connections open, none idle: refusing new ones (503)"
+                                 % self.app.connections.cap)
+            self._unavailable(request)
             self.shutdown_request(request)
             return
-        super().process_request(request, client_address)
+        threading.Thread(target=self._serve, args=(conn, client_address), name="connection", daemon=True).start()
 
-    def process_request_thread(self, request, client_address) -> None:
+    def _serve(self, conn: connections.Connection, client_address) -> None:
         try:
-            super().process_request_thread(request, client_address)
+            _Handler(conn, conn.sock, client_address, self)
+        except OSError as err:          # the caller reset or broke the connection: no server error
+            LOG.debug("connection from %s ended: %s", client_address[0], err)
+        except Exception:   # noqa: BLE001 - one connection's failure must not end the thread silently
+            LOG.exception("connection from %s failed, please report it", client_address[0])
         finally:
-            with self._count_lock:
-                self._active -= 1
+            self.app.connections.leave(conn.sock)
+            self.shutdown_request(conn.sock)
+
+    @staticmethod
+    def _unavailable(request) -> None:
+        try:
+            request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        except OSError:
+            pass
 
     def _dispatch(self, method: str, params: tuple):
         return self.app.dispatch(method, params)
+
+
+def _peer_text(peer: tuple) -> str:
+    kind, value = peer
+    return "uid %s" % peers.user_name(value) if kind == "uid" else value
 
 
 class App:
@@ -241,10 +326,15 @@ class App:
         root.addHandler(self.log_file)
         logging.captureWarnings(True)
         self.warm = WarmEngine()
-        self.config = ConfigWatch(conf_path, self._config_changed)
         self.recorder = status.BackgroundRecorder()
         self.metrics = Metrics(self.warm.view_age, self._pending_claims, self.recorder.unwritten,
                                self.warm.live.describe)
+        self.connections = connections.Pool(on_late=lambda conn: self.refused(
+            "slow", ("slow", conn.peer), "closed a connection from %s: its request was not read whole within "
+            "%g s" % (_peer_text(conn.peer), self.connections.read_deadline)))
+        self._refusals = connections.Refusals()
+        self._callers: Tuple[object, peers.Callers] = (None, peers.Callers.of(None))
+        self.config = ConfigWatch(conf_path, self._config_changed)
         self._inflight = 0
         self.stopping = False                   # set at SIGTERM: answers then close their connection
         self._inflight_lock = threading.Condition()
@@ -267,6 +357,7 @@ class App:
         if settings is None:
             LOG.error("configuration error (the units fail open until it is fixed): %s", error)
             return
+        self.connections.read_deadline = settings.serve.read_deadline
         problem = self.log_file.use(settings.log_file)
         if problem:
             LOG.error("cannot open the decision log %s", problem)
@@ -275,6 +366,21 @@ class App:
         self.warm.configure(settings)
         LIFE.info("configuration %s loaded (engine %s, capacity from %s, usage_max_age %gs)",
                  settings.path, settings.engine.url, settings.capacity_source, settings.usage_max_age)
+
+    def refused(self, reason: str, kind, message: str) -> None:
+        """A connection or call refused: counted by reason in /metrics, logged at most once a
+        minute per kind."""
+        self.metrics.refused.labels(reason).inc()
+        self._refusals.note(kind, message)
+
+    def callers(self) -> peers.Callers:
+        """Who may call, as the current config says (the default when it is broken): names are
+        resolved once per config load."""
+        settings = self.config.current()[0]
+        if self._callers[0] is not settings:
+            serve = settings.serve if settings else config.ServeSettings()
+            self._callers = (settings, peers.Callers.of(serve.allowed_users, serve.allowed_hosts))
+        return self._callers[1]
 
     def _pending_claims(self) -> int:
         settings = self.config.current()[0]
@@ -298,8 +404,10 @@ class App:
             raise Fault(1, "unknown method %r (known: %s)" % (method, ", ".join(sorted(METHODS))))
         name, takes = METHODS[method]
         if len(params) != len(takes):
-            raise Fault(2, "bad call: %s takes %d arguments (%s), got %d"
+            raise Fault(FAULT_BAD_CALL, "bad call: %s takes %d arguments (%s), got %d"
                         % (method, len(takes), ", ".join(takes) or "none", len(params)))
+        if _nested_deeper(params, MAX_DEPTH):
+            raise Fault(FAULT_BAD_CALL, "bad call: arguments nested deeper than %d levels" % MAX_DEPTH)
         started = time.monotonic()
         outcome = "fault"
         try:
@@ -335,9 +443,10 @@ class App:
     def serve_forever(self) -> int:
         # The handler only notes the signal: taking a lock there (an Event, a log handler) can
         # deadlock with the main thread holding the same lock when the signal lands.
-        signalled = []
+        signalled, reloads = [], []
         signal.signal(signal.SIGTERM, lambda signum, frame: signalled.append(signum))
         signal.signal(signal.SIGINT, lambda signum, frame: signalled.append(signum))
+        signal.signal(signal.SIGHUP, lambda signum, frame: reloads.append(signum))
         thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
                                   name="accept", daemon=True)
         thread.start()
@@ -345,9 +454,20 @@ class App:
             ", " + name for _, name in sorted(self.foreign)), self.address[0], self.address[1], self.plugins_dir)
         while not signalled:
             time.sleep(0.2)
+            if reloads:
+                reloads.clear()
+                self.reload()
         LIFE.info("signal %d: finishing the calls in flight, then exiting", signalled[0])
         self.shutdown()
         return 0
+
+    def reload(self) -> None:
+        """SIGHUP (systemctl reload): reopen the decision log (after a rotation that moved it)
+        and read the config again, even if its files look unchanged; calls in flight go on."""
+        LIFE.info("SIGHUP: reopening the log and reloading the configuration")
+        self.log_file.reopen()
+        self.config.forget()
+        self.config.current()
 
     def shutdown(self) -> None:
         """Stop accepting, let the calls in flight be answered (each is bounded by its deadline),
@@ -378,6 +498,18 @@ def _is_ours(plugins_dir: str, module: str) -> bool:
             return install.MARKER in handle.read(4096)
     except OSError:
         return False
+
+
+def _nested_deeper(params: tuple, limit: int) -> bool:
+    """Arrays and structs nested deeper than `limit` (params itself is level 1); level by level,
+    since a recursive look (a repr, a comparison) at 1,000 levels ends in a RecursionError."""
+    level: list = [params]
+    for _ in range(limit):
+        level = [item for value in level if isinstance(value, (list, tuple, dict))
+                 for item in (value.values() if isinstance(value, dict) else value)]
+        if not level:
+            return False
+    return any(isinstance(value, (list, tuple, dict)) for value in level)
 
 
 def _describe(params: tuple) -> str:

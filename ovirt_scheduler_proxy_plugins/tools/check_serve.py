@@ -14,9 +14,12 @@ from xml.parsers.expat import ExpatError
 
 from .. import config
 from ..config import Settings
-from ..serve import client
+from ..serve import client, peers
 from .findings import FAIL, OK, WARN, Finding
 
+ENGINE_USER = config.SERVICE_USER       # the engine runs as ovirt, like the units
+ALLOW_HINT = "add %s to [serve] allowed_users (names or uids), or remove the key (default: %s, root and " \
+    "serve's own user)" % (config.SERVICE_USER, config.SERVICE_USER)
 ENABLE_HINT = ("on oVirt 4.5: systemctl enable --now ovirt-vf-scheduler (then restart ovirt-engine, which "
                "discovers units only at its start)")
 
@@ -65,10 +68,15 @@ def finding(settings: Optional[Settings], timeout: float) -> Finding:
     except OSError as err:
         return Finding("serve", FAIL, "nothing answers the engine's discover at %s: %s%s"
                        % (url, getattr(err, "strerror", None) or err, by), ENABLE_HINT)
+    except xmlrpc.client.ProtocolError as err:
+        if err.errcode != 403:
+            return _not_the_protocol(url, err, by, port)
+        refused = engine_refused(settings)
+        return Finding("serve", FAIL if refused else WARN, "%s refuses calls from this user (uid %d)%s; %s"
+                       % (url, os.getuid(), by, refused or "the engine's user %s may call" % ENGINE_USER),
+                       ALLOW_HINT if refused else "run check as root or as %s" % ENGINE_USER)
     except (xmlrpc.client.Error, http.client.HTTPException, ExpatError, ValueError) as err:
-        return Finding("serve", FAIL, "%s answers, but not the scheduler proxy's protocol: %s%s"
-                       % (url, " ".join(str(err).split())[:120], by),
-                       "stop what holds port %d, then %s" % (port, ENABLE_HINT))
+        return _not_the_protocol(url, err, by, port)
     if not isinstance(offered, dict) or not all(isinstance(offered.get(kind) or {}, dict)
                                                 for kind in ("filters", "scores", "balance")):
         return Finding("serve", FAIL, "%s answers discover, but not with the proxy's struct of units: %s%s"
@@ -83,6 +91,28 @@ def finding(settings: Optional[Settings], timeout: float) -> Finding:
                        "an ovirt-scheduler-proxy without our plugin modules? ovirt-vf-scheduler install-plugins, or "
                        "systemctl disable --now ovirt-scheduler-proxy and " + ENABLE_HINT)
     where = " (pid %d: %s)" % held if held else ""
+    refused = engine_refused(settings)
+    if refused:
+        return Finding("serve", FAIL, "%s offers VfFilter and VfWeight%s, but %s" % (url, where, refused), ALLOW_HINT)
     status = OK if held is None or "ovirt-vf-scheduler" in held[1] or "oschedproxy" in held[1] else WARN
-    return Finding("serve", status, "%s offers VfFilter and VfWeight to the engine%s%s" % (url, extra, where),
+    return Finding("serve", status, "%s offers VfFilter and VfWeight to the engine%s%s; the engine's user %s may "
+                   "call" % (url, extra, where, ENGINE_USER),
                    "the port is held by a process that is neither ovirt-vf-scheduler serve nor the stock proxy")
+
+
+def engine_refused(settings: Optional[Settings]) -> Optional[str]:
+    """Why serve refuses the engine's calls ([serve] allowed_users leaves its user out), or None."""
+    users = settings.serve.allowed_users if settings is not None else None
+    if users is None or ENGINE_USER in users:
+        return None
+    uid = peers.uid_of(ENGINE_USER)
+    if uid is not None and uid in peers.Callers.of(users).uids:
+        return None
+    return ("[serve] allowed_users (%s) leaves out %s, the engine's user: serve answers every engine call with "
+            "HTTP 403 and the engine schedules without the external units" % (" ".join(users), ENGINE_USER))
+
+
+def _not_the_protocol(url: str, err: Exception, by: str, port: int) -> Finding:
+    return Finding("serve", FAIL, "%s answers, but not the scheduler proxy's protocol: %s%s"
+                   % (url, " ".join(str(err).split())[:120], by),
+                   "stop what holds port %d, then %s" % (port, ENABLE_HINT))
