@@ -7,7 +7,10 @@ import zlib
 from typing import Dict, Iterable, Iterator, List, Tuple
 
 from .samples import (EXTRA_POLICY_DNS, SPARE_PROFILE_DN, SPARE_PROFILE_UUID, SPARE_SERVER_DN,
-                      SPARE_SERVER_SERIAL, SPARE_SERVER_UUID, TEMPLATE_DN, UcsmPortProfile, UcsmServer)
+                      SPARE_SERVER_SERIAL, SPARE_SERVER_UUID, TEMPLATE_DN, UcsmPortProfile, UcsmQosPolicy,
+                      UcsmServer, UcsmVlan)
+
+RESERVED_VLANS_DN = "fabric/lan/fab-reserved-vlans"
 
 _FSM = {"fsmDescr": "", "fsmFlags": "", "fsmPrev": "nop", "fsmProgr": "100",
         "fsmRmtInvErrCode": "none", "fsmRmtInvErrDescr": "", "fsmRmtInvRslt": "",
@@ -101,10 +104,28 @@ _VM_VNIC_PROF_CL = dict(childAction="deleteNonPresent", dcName=".*", descr="", i
                         orgPath=".*", policyLevel="0", policyOwner="local", sacl="", status="",
                         swName=".*")
 
+_FABRIC_VLAN = dict(
+    {"global": "0"}, assocPrimaryVlanState="ok", assocPrimaryVlanSwitchId="NONE", childAction="deleteNonPresent",
+    cloud="ethlan", compressionType="included", configIssues="", configOverlap="ok", defaultNet="no", epDn="",
+    fltAggr="0", id="1", ifRole="network", ifType="virtual", local="0", locale="external", mcastPolicyName="",
+    name="", operMcastPolicyName="org-root/mc-policy-default", operState="ok", overlapStateForA="active",
+    overlapStateForB="active", peerDn="", policyOwner="local", portInternalState="none", pubNwDn="",
+    pubNwId="0", pubNwName="", sacl="", sharing="none", status="", switchId="dual", transport="ether",
+    type="lan")
+_FSM_NO_FLAGS = {name: value for name, value in _FSM.items() if name != "fsmFlags"}
+_FABRIC_RESERVED_VLAN = dict(_FSM_NO_FLAGS, childAction="deleteNonPresent", endId="4042", operState="applied",
+                             sacl="", startId="3915", status="")
+_EPQOS_DEFINITION = dict(_FSM_NO_FLAGS, childAction="deleteNonPresent", descr="", intId="", name="",
+                         policyLevel="0", policyOwner="local", sacl="", status="")
+_EPQOS_EGRESS = dict(burst="10240", childAction="deleteNonPresent", hostControl="none", name="",
+                     operPrio="best-effort", prio="best-effort", rate="line-rate", sacl="", status="")
+
 _TEMPLATES = {"lsServer": _LS_SERVER, "computeBlade": _COMPUTE_BLADE,
               "computeRackUnit": _COMPUTE_RACK_UNIT, "vnicDynamicConPolicy": _DYNAMIC_CON,
               "vnicDynamicCon": _DYNAMIC_CON, "vnicEther": _VNIC_ETHER, "vnicProfile": _VNIC_PROFILE,
-              "vnicEtherIf": _VNIC_ETHER_IF, "vmVnicProfCl": _VM_VNIC_PROF_CL}
+              "vnicEtherIf": _VNIC_ETHER_IF, "vmVnicProfCl": _VM_VNIC_PROF_CL, "fabricVlan": _FABRIC_VLAN,
+              "fabricReservedVlan": _FABRIC_RESERVED_VLAN, "epqosDefinition": _EPQOS_DEFINITION,
+              "epqosEgress": _EPQOS_EGRESS}
 _PROPERTIES = {class_id: set(template) | {"dn", "rn"} for class_id, template in _TEMPLATES.items()}
 
 _Mo = Tuple[str, Dict[str, str]]               # (class id, attributes with dn)
@@ -204,11 +225,25 @@ def _port_profile_objects(profile: UcsmPortProfile) -> Iterator[_Mo]:
         yield _mo("vmVnicProfCl", "%s/cl-%s" % (profile.dn, client), name=client)
 
 
-def build_objects(servers: Iterable[UcsmServer], port_profiles: Iterable[UcsmPortProfile] = ()) -> List[_Mo]:
+def _lan_objects(vlans: Iterable[UcsmVlan], qos_policies: Iterable[UcsmQosPolicy]) -> Iterator[_Mo]:
+    """The reserved VLAN block (UCS-M's default), the VLANs, the org-root QoS policies."""
+    yield _mo("fabricReservedVlan", RESERVED_VLANS_DN)
+    for vlan in vlans:
+        yield _mo("fabricVlan", "fabric/lan/net-" + vlan.name, name=vlan.name, id=str(vlan.id))
+    for policy in qos_policies:
+        dn = "org-root/ep-qos-" + policy.name
+        yield _mo("epqosDefinition", dn, name=policy.name, descr=policy.descr)
+        yield _mo("epqosEgress", dn + "/egress", rate=policy.rate, burst=policy.burst, prio=policy.prio,
+                  operPrio=policy.prio, hostControl=policy.host_control)
+
+
+def build_objects(servers: Iterable[UcsmServer], port_profiles: Iterable[UcsmPortProfile] = (),
+                  vlans: Iterable[UcsmVlan] = (), qos_policies: Iterable[UcsmQosPolicy] = ()) -> List[_Mo]:
     """Every object of the fake domain; servers may share a policy, nothing else."""
     objects: Dict[str, _Mo] = {}
     every = [mo for server in servers for mo in _server_objects(server)] + list(_extras())
     every += [mo for profile in port_profiles for mo in _port_profile_objects(profile)]
+    every += list(_lan_objects(vlans, qos_policies))
     for class_id, attrs in every:
         existing = objects.setdefault(attrs["dn"], (class_id, attrs))
         if existing != (class_id, attrs):

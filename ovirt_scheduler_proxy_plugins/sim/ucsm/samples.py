@@ -85,3 +85,36 @@ def sample_port_profiles() -> List[UcsmPortProfile]:
                             qos_policy="gold", descr="databases"),
             UcsmPortProfile("pp:legacy", vlans=(("vlan300", 300),), high_perf=False, clients=())]
 
+
+
+@dataclass
+class UcsmVlan:
+    """A named VLAN of the domain (fabricVlan fabric/lan/net-NAME, on both fabric interconnects)."""
+    name: str                                 # [-.:_a-zA-Z0-9]{1,32}
+    id: int
+
+
+@dataclass
+class UcsmQosPolicy:
+    """A QoS policy of org-root (epqosDefinition ep-qos-NAME with its epqosEgress): kbps and bytes."""
+    name: str                                 # [-.:_a-zA-Z0-9]{1,16}
+    rate: str = "line-rate"
+    burst: str = "10240"
+    prio: str = "best-effort"
+    host_control: str = "none"
+    descr: str = ""
+
+
+def vlans_of(port_profiles: List[UcsmPortProfile]) -> List[UcsmVlan]:
+    """The VLANs the port profiles name, each once: a domain defines what its profiles carry."""
+    found = {}
+    for profile in port_profiles:
+        for name, vlan_id in profile.vlans:
+            found.setdefault(name, UcsmVlan(name, vlan_id))
+    return list(found.values())
+
+
+def qos_policies_of(port_profiles: List[UcsmPortProfile]) -> List[UcsmQosPolicy]:
+    """The QoS policies the port profiles name, each once (hand-made: gold class, no mark)."""
+    names = sorted({profile.qos_policy for profile in port_profiles if profile.qos_policy})
+    return [UcsmQosPolicy(name, rate="1000000", prio="gold", descr="made in UCS Manager") for name in names]

@@ -17,7 +17,9 @@ import defusedxml.ElementTree as DET
 
 from .filters import _BadRequest, _flag, _in_filter, _matches
 from .objects import _TEMPLATES, _Mo, build_objects
-from .samples import UcsmPortProfile, UcsmServer, sample_port_profiles
+from .samples import (UcsmPortProfile, UcsmQosPolicy, UcsmServer, UcsmVlan, qos_policies_of, sample_port_profiles,
+                      vlans_of)
+from .writes import ConfigRefused, configure
 
 LOG = logging.getLogger("ovirt_vf_scheduler.sim.ucsm")
 
@@ -38,6 +40,7 @@ class Faults:
     reject_cookies: bool = False              # every query: drop the session, answer 552
     max_sessions: int = 32                    # per user
     methods: Optional[FrozenSet[str]] = None
+    refuse_writes: Optional[Tuple[str, str]] = None   # (errorCode, errorDescr) for every configConfMo(s)
     expire_pending: bool = False              # set by expire_cookies(), used up by the fake
 
     def applies(self, method: str) -> bool:
@@ -89,6 +92,7 @@ def _html(status: int) -> _Reply:
 # --- the fake ----------------------------------------------------------------------------
 
 _SESSION_FREE = ("aaaLogin", "aaaRefresh", "aaaLogout")
+WRITE_METHODS = ("configConfMo", "configConfMos")
 _PIECE = 64 * 1024
 
 
@@ -98,10 +102,16 @@ class FakeUcsm:
     def __init__(self, servers: Iterable[UcsmServer], users: Optional[Mapping[str, str]] = None,
                  tls_cert: Optional[str] = None, tls_key: Optional[str] = None,
                  redirect_to: Optional[str] = None,
-                 port_profiles: Optional[Iterable[UcsmPortProfile]] = None):
-        """port_profiles None: sample_port_profiles()."""
-        self.objects = build_objects(servers, sample_port_profiles() if port_profiles is None else port_profiles)
+                 port_profiles: Optional[Iterable[UcsmPortProfile]] = None,
+                 vlans: Optional[Iterable[UcsmVlan]] = None, qos_policies: Optional[Iterable[UcsmQosPolicy]] = None,
+                 privileges: Optional[Mapping[str, str]] = None):
+        """port_profiles None: sample_port_profiles(); vlans and qos_policies None: those the port
+        profiles name. privileges: user -> UCS-M privileges, comma-separated (default read-only)."""
+        profiles = list(sample_port_profiles() if port_profiles is None else port_profiles)
+        objects = build_objects(servers, profiles, vlans_of(profiles) if vlans is None else vlans,
+                                qos_policies_of(profiles) if qos_policies is None else qos_policies)
         self.users = dict(users if users is not None else {"ovirt-ro": "secret"})
+        self.privileges = dict(privileges or {})
         self.faults = Faults()
         self.requests: List[Tuple[str, ...]] = []
         self.logins = 0
@@ -109,7 +119,7 @@ class FakeUcsm:
         self.url = ""
         self._tls = (tls_cert, tls_key) if tls_cert else None
         self._redirect_to = redirect_to     # answer every POST with a 301 to this base URL
-        self._by_dn = {attrs["dn"]: (class_id, attrs) for class_id, attrs in self.objects}
+        self._by_dn = {attrs["dn"]: (class_id, attrs) for class_id, attrs in objects}
         self._sessions: Dict[str, str] = {}  # cookie -> user
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -121,7 +131,8 @@ class FakeUcsm:
             "configResolveClass": self._resolve_class,
             "configResolveClasses": self._resolve_classes,
             "configResolveDn": self._resolve_dn, "configResolveDns": self._resolve_dns,
-            "configResolveChildren": self._resolve_children, "configScope": self._scope}
+            "configResolveChildren": self._resolve_children, "configScope": self._scope,
+            "configConfMo": self._configure, "configConfMos": self._configure}
 
     # lifecycle
 
@@ -158,6 +169,17 @@ class FakeUcsm:
         self.stop()
 
     # observation and faults
+
+    @property
+    def objects(self) -> List[_Mo]:
+        """Every object of the domain, as written so far."""
+        with self._lock:
+            return list(self._by_dn.values())
+
+    def writes(self) -> int:
+        """configConfMo(s) requests received (refused ones included)."""
+        with self._lock:
+            return sum(entry[0] in WRITE_METHODS for entry in self.requests)
 
     @property
     def active_sessions(self) -> int:
@@ -200,6 +222,8 @@ class FakeUcsm:
     def _record(self, request: ET.Element) -> None:
         class_ids = [request.get("classId") or request.get("inClass") or ""]
         class_ids += [item.get("value", "") for item in request.iter("classId")]
+        if request.tag in WRITE_METHODS:        # the top-level dns written
+            class_ids += [request.get("dn", "")] + [pair.get("key", "") for pair in request.iter("pair")]
         with self._lock:
             self.requests.append((request.tag,) + tuple(name for name in class_ids if name))
 
@@ -268,12 +292,15 @@ class FakeUcsm:
         return cookie
 
     def _session_answer(self, request: ET.Element, cookie: str, user: str) -> ET.Element:
-        answer = _answer(request, outCookie=cookie, outRefreshPeriod="600", outPriv="read-only",
+        answer = _answer(request, outCookie=cookie, outRefreshPeriod="600", outPriv=self._privileges_of(user),
                          outDomains="", outChannel="noencssl", outEvtChannel="noencssl",
                          outSessionId="web_%d_A" % (zlib.crc32(cookie.encode()) % 100000),
                          outVersion="4.2(3b)", outName=user, outPasswdExpiryDuration="0",
                          outPasswdExpiryStatus="not-applicable")
         return answer
+
+    def _privileges_of(self, user: str) -> str:
+        return self.privileges.get(user, "read-only")
 
     def _logout(self, request: ET.Element) -> ET.Element:
         with self._lock:
@@ -291,6 +318,23 @@ class FakeUcsm:
 
     def _children(self, dn: str) -> List[_Mo]:
         return [mo for mo in self.objects if mo[1]["dn"].rpartition("/")[0] == dn]
+
+    # writes
+
+    def _configure(self, request: ET.Element) -> ET.Element:
+        """configConfMo(s): see writes.py; faults.refuse_writes answers every write with that error."""
+        if self.faults.refuse_writes:
+            return _method_error(request, *self.faults.refuse_writes)
+        with self._lock:
+            user = self._sessions.get(request.get("cookie", ""), "")
+            privileges = frozenset(self._privileges_of(user).split(","))
+            try:
+                out = configure(self._by_dn, request, privileges)
+            except ConfigRefused as err:
+                return _method_error(request, err.code, err.descr)
+        answer = _answer(request, **({"dn": request.get("dn", "")} if request.tag == "configConfMo" else {}))
+        answer.append(out)
+        return answer
 
     def _configs(self, request: ET.Element, found: Iterable[_Mo], tag: str = "outConfigs",
                  **echo: str) -> ET.Element:
