@@ -249,7 +249,7 @@ def profile_descr(network: str, vnic_profile: str) -> str:
     return descr("%s: oVirt network %s, vNIC profile %s" % (MARK, network, vnic_profile))
 
 
-def _profile_write(name: str, wanted: Dict[str, str], vlan: str, stale_vlans: Sequence[str], client: bool,
+def profile_write(name: str, wanted: Dict[str, str], vlan: str, stale_vlans: Sequence[str], client: bool,
                    reason: str) -> Write:
     dn = "%s/vnic-%s" % (PROFILE_SET_DN, name)
     children = [MoWrite("vnicEtherIf", "%s/if-%s" % (dn, vlan), _attrs(name=vlan, defaultNet="yes"))]
@@ -320,13 +320,13 @@ def _profile_outcome(profile: ExportedProfile, name: str, network: str, vlan: st
     wanted = {"descr": profile_descr(network, profile.name), "maxPorts": str(options.max_ports),
               "hostNwIOPerf": "none", "qosPolicyName": qos_name}
     if existing is None:
-        writes.append(_profile_write(name, wanted, vlan, (), True, "new: VLAN %s%s" % (
+        writes.append(profile_write(name, wanted, vlan, (), True, "new: VLAN %s%s" % (
             vlan, ", QoS policy %s" % qos_name if qos_name else "")))
         return ProfileOutcome(profile.name, name, "create", "", lost, tuple(writes))
     diffs = _differences(existing, wanted, vlan)
     if diffs:
         stale = [old for old in existing.vlans if old != vlan]
-        writes.append(_profile_write(name, wanted, vlan, stale, CLIENT_NAME not in existing.clients,
+        writes.append(profile_write(name, wanted, vlan, stale, CLIENT_NAME not in existing.clients,
                                      "differs: " + "; ".join(diffs)))
     if not writes:
         return ProfileOutcome(profile.name, name, "unchanged", "", lost)

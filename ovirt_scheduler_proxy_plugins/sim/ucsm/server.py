@@ -114,6 +114,7 @@ class FakeUcsm:
         self.privileges = dict(privileges or {})
         self.faults = Faults()
         self.requests: List[Tuple[str, ...]] = []
+        self.write_requests: List[ET.Element] = []     # every configConfMo(s) as received
         self.logins = 0
         self.logouts = 0
         self.url = ""
@@ -179,7 +180,7 @@ class FakeUcsm:
     def writes(self) -> int:
         """configConfMo(s) requests received (refused ones included)."""
         with self._lock:
-            return sum(entry[0] in WRITE_METHODS for entry in self.requests)
+            return len(self.write_requests)
 
     @property
     def active_sessions(self) -> int:
@@ -226,6 +227,8 @@ class FakeUcsm:
             class_ids += [request.get("dn", "")] + [pair.get("key", "") for pair in request.iter("pair")]
         with self._lock:
             self.requests.append((request.tag,) + tuple(name for name in class_ids if name))
+            if request.tag in WRITE_METHODS:
+                self.write_requests.append(request)
 
     def pause(self, seconds: float) -> None:
         """Sleep, but wake up when the fake stops."""
