@@ -5,7 +5,10 @@ engine over HTTP with the real SDK; the table beside their answers comes from th
 snapshot code, read in this process, so every number can be checked by eye.
 """
 import os
+import subprocess
+import sys
 import tempfile
+import textwrap
 import time
 from typing import Dict, List
 
@@ -136,6 +139,35 @@ def _served(inv: Inventory, conf: str, plugins_dir: str, vm_name: str, host_name
           "   milliseconds, a plugin process a few tenths of a second" % elapsed)
 
 
+def _export(engine: FakeEngine, conf: str, fakes: List[FakeUcsm]) -> None:
+    """Level VI: an oVirt network with VLAN 100 and a 100 Mbps QoS becomes a port profile in both
+    domains, as the operator runs it (the console command, in dry run and then for real)."""
+    with engine.mutate() as world:
+        qos = world.add_qos("100M", outbound_average=100, outbound_peak=100, outbound_burst=5)
+        world.add_network("blue", vlan_id=100)
+        world.add_profile("blue", network_name="blue", qos=qos)
+    for fake in fakes:
+        fake.privileges["ovirt-ro"] = "admin"         # export writes: the account needs write rights
+    print("\n== Export oVirt network 'blue' (VLAN 100, vNIC profile blue with QoS 100 Mbps out, 5 MB burst) "
+          "to UCS Manager ==")
+    for extra in (["--dry-run"], []):
+        argv = ["port-profiles", "export", "--network", "blue", "--config", conf] + extra
+        print("$ ovirt-vf-scheduler " + " ".join(argv[:4] + extra))
+        result = subprocess.run([sys.executable, "-m", "ovirt_scheduler_proxy_plugins.cli"] + argv,
+                                capture_output=True, text=True, timeout=120)
+        print(textwrap.indent(result.stdout.rstrip(), "   "))
+    writes = sum(fake.writes() for fake in fakes)
+    result = subprocess.run([sys.executable, "-m", "ovirt_scheduler_proxy_plugins.cli", "port-profiles", "export",
+                             "--network", "blue", "--config", conf], capture_output=True, text=True, timeout=120)
+    written = {attrs["dn"]: attrs for _, attrs in fakes[0].objects}
+    profile, egress = written["fabric/lan/profiles/vnic-blue"], written["org-root/ep-qos-blue/egress"]
+    print("   (a second run: exit %d, %d write requests sent. In UCS-M now: fabric/lan/profiles/vnic-blue, VLAN %s,\n"
+          "    QoS policy %s: rate %s kbps, burst %s bytes, class %s)" % (
+              result.returncode, sum(fake.writes() for fake in fakes) - writes,
+              written["fabric/lan/profiles/vnic-blue/if-vlan100"]["name"], profile["operQosPolicyName"],
+              egress["rate"], egress["burst"], egress["prio"]))
+
+
 def main(verbose: bool = False) -> int:
     inv = sample_cluster()
     fake_a, fake_b = sample_ucs_fakes(inv)
@@ -167,6 +199,7 @@ def main(verbose: bool = False) -> int:
                   plugins_dir, env)
         _scenario("Plain VM start", inv, "batch1", candidates, settings, plugins_dir, env)
         _served(inv, conf, plugins_dir, "blade4-app1", [name for name in candidates if name != "blade4"])
+        _export(engine, conf, [ucsm_a, ucsm_b])
         if verbose:
             with open(settings.log_file, encoding="utf-8") as log:
                 print("\n== decision log (%s) ==\n%s" % (settings.log_file, log.read()))

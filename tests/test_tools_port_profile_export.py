@@ -196,7 +196,8 @@ def test_an_error_on_commit_in_one_domain_names_domain_dn_and_code(engine, world
         assert line in result.stdout
         assert "blue web -> port profile blue-web: failed" in result.stdout
         assert "fabric/lan/profiles/vnic-blue-web" in objects(first, "vnicProfile")          # A done
-        assert "vmfex=blue-web not set (not set: the export failed in" in result.stdout
+        assert "vNIC profile blue web: not set vmfex=blue-web (the export failed in %s)" % \
+            read_only.url.split("//")[1] in result.stdout
         assert first.active_sessions == read_only.active_sessions == 0 and read_only.logouts == 2
         read_only.faults.refuse_writes = ("552", "Authorization required")
         text = run(conf, "--vnic-profile", "blue web").stdout

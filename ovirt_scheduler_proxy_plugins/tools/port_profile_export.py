@@ -200,7 +200,7 @@ def _bind(engine: lookup.Engine, settings: Settings, plan: ExportPlan, results: 
     for binding in plan.bindings:
         failed = [domain_label(url) for url, r in results.items() if r.failure or binding.vnic_profile in r.errors]
         if failed:
-            states[binding.vnic_profile] = "not set: the export failed in %s" % ", ".join(failed)
+            states[binding.vnic_profile] = "the export failed in %s" % ", ".join(failed)
             continue
         kept = [types.CustomProperty(name=c.name, value=c.value) for c in properties[binding.vnic_profile_id]
                 if c.name != settings.vf_property]
@@ -339,7 +339,7 @@ def render_text(report: Dict[str, object], colour: bool) -> str:
             details += p["errors"] + ["unresolved: " + note for note in p["unresolved"]]
             lines += ["      " + text for text in details]
     for b in report["bindings"]:
-        text = "vNIC profile %s: %s=%s %s" % (b["vnic_profile"], report["vf_property"], b["value"], b["state"])
+        text = "vNIC profile %s: %s %s=%s" % (b["vnic_profile"], b["state"], report["vf_property"], b["value"])
         lines.append(output.paint(text + (" (%s)" % b["reason"] if b["reason"] else ""),
                                   "yellow" if b["state"] == "not set" else None, colour))
     if report["dry_run"]:
