@@ -166,3 +166,15 @@ def test_binding_respects_no_bind_existing_values_and_the_engine_regex():
     assert result.bindings == () and "refuses 'x'" in result.unbindable["x"]       # one character
     assert plan(profiles, bind=False).bindings == ()
     assert [b.value for b in plan([ExportedProfile("p3", "ok name")]).bindings] == ["ok-name"]
+
+
+def test_a_marked_profile_of_another_vnic_profile_is_taken_over_only_when_bound_to_it():
+    """Network red's vNIC profile web was exported as port profile web; blue's unbound "web" must not
+    move it to blue's VLAN, but a vNIC profile whose VF property names it (a rename) updates it."""
+    red = existing(name="web", descr=profile_descr("red", "web"), vlans=("red-7",))
+    domain = UcsDomainFacts(URL, vlans={"prod-100": 100}, port_profiles={"web": red})
+    (refused,) = plan([ExportedProfile("p1", "web")], [domain]).domains[0].outcomes
+    assert refused.state == "refused" and "was exported for another vNIC profile " \
+        "(ovirt-vf-scheduler: oVirt network red, vNIC profile web): set vmfex=web on this one" in refused.reason
+    (renamed,) = plan([ExportedProfile("p1", "web2", value="web")], [domain]).domains[0].outcomes
+    assert renamed.state == "update" and "descr" in renamed.writes[0].reason

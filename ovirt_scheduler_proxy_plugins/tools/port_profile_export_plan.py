@@ -292,7 +292,12 @@ def _profile_outcome(profile: ExportedProfile, name: str, network: str, vlan: st
     if existing is not None and not _ours(existing.descr):
         return ProfileOutcome(profile.name, name, "refused", "port profile %s exists in UCS-M without the %s mark "
                               "in its description: not ours to change (rename one of them, or set %s on the vNIC "
-                              "profile to another name)" % (name, MARK, "the VF property"), lost)
+                              "profile to another name)" % (name, MARK, options.vf_property), lost)
+    wanted_descr = profile_descr(network, profile.name)
+    if existing is not None and existing.descr != wanted_descr and profile.value != name:
+        return ProfileOutcome(profile.name, name, "refused", "port profile %s was exported for another vNIC "
+                              "profile (%s): set %s=%s on this one to take it over, or rename it"
+                              % (name, existing.descr, options.vf_property, name), lost)
     writes = []
     qos_name = ""
     if carried is not None:
@@ -317,7 +322,7 @@ def _profile_outcome(profile: ExportedProfile, name: str, network: str, vlan: st
             diffs = _qos_differences(policy, carried, options)
             if diffs:
                 writes.append(_qos_write(qos_name, name, carried, options, "differs: " + "; ".join(diffs)))
-    wanted = {"descr": profile_descr(network, profile.name), "maxPorts": str(options.max_ports),
+    wanted = {"descr": wanted_descr, "maxPorts": str(options.max_ports),
               "hostNwIOPerf": "none", "qosPolicyName": qos_name}
     if existing is None:
         writes.append(profile_write(name, wanted, vlan, (), True, "new: VLAN %s%s" % (
