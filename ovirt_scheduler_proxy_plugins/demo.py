@@ -26,6 +26,10 @@ def sample_cluster() -> Inventory:
     inv.add_profile("vmfex-prod", network_name="prod", vmfex="pp-vlan100")
     inv.add_profile("vmfex-db", network_name="db", vmfex="pp-db")
     inv.add_profile("ovirtmgmt")
+    # network blue is for `port-profiles export`: VLAN 100 and a 100 Mbps QoS, no port profile yet
+    qos = inv.add_qos("100M", outbound_average=100, outbound_peak=100, outbound_burst=5)
+    inv.add_network("blue", vlan_id=100)
+    inv.add_profile("blue", network_name="blue", qos=qos)
     layout = {"blade1": (8, 4), "blade2": (8, 3), "blade3": (16, 2), "blade4": (16, 7),
               "blade5": (8, 0), "rack1": (0, 0)}
     for name, (vfs, vmfex_vms) in layout.items():
@@ -57,9 +61,11 @@ def sample_ucs_domain(inv: Inventory, dynamic_eth: Dict[str, int]) -> List[UcsmS
 
 
 def sample_ucs_fakes(inv: Inventory) -> List[FakeUcsm]:
-    """The two simulated UCS domains, not started yet (demo and `sim` alike)."""
-    return [FakeUcsm(sample_ucs_domain(inv, DOMAINS[0]), port_profiles=sample_port_profiles()),
-            FakeUcsm(sample_ucs_domain(inv, DOMAINS[1]), port_profiles=DOMAIN_B_PORT_PROFILES)]
+    """The two simulated UCS domains, not started yet (demo and `sim` alike); the account may write
+    (the units only read; `port-profiles export` writes)."""
+    writer = {"ovirt-ro": "admin"}
+    return [FakeUcsm(sample_ucs_domain(inv, DOMAINS[0]), port_profiles=sample_port_profiles(), privileges=writer),
+            FakeUcsm(sample_ucs_domain(inv, DOMAINS[1]), port_profiles=DOMAIN_B_PORT_PROFILES, privileges=writer)]
 
 
 def sim_config(state: str, url: str, password: str, ucsm_urls: List[str], ucsm_password: str) -> str:
@@ -139,15 +145,9 @@ def _served(inv: Inventory, conf: str, plugins_dir: str, vm_name: str, host_name
           "   milliseconds, a plugin process a few tenths of a second" % elapsed)
 
 
-def _export(engine: FakeEngine, conf: str, fakes: List[FakeUcsm]) -> None:
-    """Level VI: an oVirt network with VLAN 100 and a 100 Mbps QoS becomes a port profile in both
+def _export(conf: str, fakes: List[FakeUcsm]) -> None:
+    """Level VI: the oVirt network blue (VLAN 100, a 100 Mbps QoS) becomes a port profile in both
     domains, as the operator runs it (the console command, in dry run and then for real)."""
-    with engine.mutate() as world:
-        qos = world.add_qos("100M", outbound_average=100, outbound_peak=100, outbound_burst=5)
-        world.add_network("blue", vlan_id=100)
-        world.add_profile("blue", network_name="blue", qos=qos)
-    for fake in fakes:
-        fake.privileges["ovirt-ro"] = "admin"         # export writes: the account needs write rights
     print("\n== Export oVirt network 'blue' (VLAN 100, vNIC profile blue with QoS 100 Mbps out, 5 MB burst) "
           "to UCS Manager ==")
     for extra in (["--dry-run"], []):
@@ -199,7 +199,7 @@ def main(verbose: bool = False) -> int:
                   plugins_dir, env)
         _scenario("Plain VM start", inv, "batch1", candidates, settings, plugins_dir, env)
         _served(inv, conf, plugins_dir, "blade4-app1", [name for name in candidates if name != "blade4"])
-        _export(engine, conf, [ucsm_a, ucsm_b])
+        _export(conf, [ucsm_a, ucsm_b])
         if verbose:
             with open(settings.log_file, encoding="utf-8") as log:
                 print("\n== decision log (%s) ==\n%s" % (settings.log_file, log.read()))
