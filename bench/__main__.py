@@ -6,13 +6,14 @@ simulation with its defaults. To run only one, name it first; the rest goes to t
     python -m bench engine [repeat]
     python -m bench burst [--scenarios ...] [--lags ...] [--n N] ...   (see --help)
     python -m bench serve [--sizes ...] [--vms N] [--calls N]         (see --help)
+    python -m bench export [repeat]
 """
 import sys
 
-from . import burst, engine_decision, serve
+from . import burst, engine_decision, export, serve
 
 BENCHMARKS = {"engine": engine_decision.main, "engine_decision": engine_decision.main, "burst": burst.main,
-              "serve": serve.main}
+              "serve": serve.main, "export": export.main}
 
 
 def main() -> int:

@@ -32,13 +32,13 @@ def run_json(conf, *args):
 @pytest.fixture
 def world(world):
     """Network blue (VLAN 100) with three vNIC profiles: blue (QoS 100 Mbps out, 5 MB burst, 200 Mbps peak,
-    inbound limits), "blue web" (no QoS) and bound (vmfex=pp-bound already)."""
+    inbound limits), "blue web" (no QoS) and bound (vmfex=pp-bound already, the same QoS as blue)."""
     qos = world.add_qos("100M", outbound_average=100, outbound_peak=200, outbound_burst=5, inbound_average=50,
                         inbound_peak=60, inbound_burst=1)
     world.add_network("blue", vlan_id=100)
     world.add_profile("blue", network_name="blue", qos=qos)
     world.add_profile("blue web", network_name="blue")
-    world.add_profile("bound", network_name="blue", vmfex="pp-bound")
+    world.add_profile("bound", network_name="blue", vmfex="pp-bound", qos=qos)
     world.add_profile("vmfex", vmfex="pp-vmfex")              # another network: never exported
     return world
 
@@ -96,7 +96,8 @@ def test_export_writes_both_domains_binds_and_a_rerun_sends_nothing(conf, engine
         assert (egress["rate"], egress["burst"], egress["prio"], egress["hostControl"]) == (
             "100000", "65535", "best-effort", "none")
         assert "org-root/ep-qos-blue-web" not in objects(fake, "epqosDefinition")
-        assert fake.writes() == 4 and fake.active_sessions == 0 and fake.logins == fake.logouts == 2
+        assert fake.writes() == 5 and fake.active_sessions == 0 and fake.logins == fake.logouts == 2
+    assert sum("/qoss/" in r.path for r in engine.requests) == 1                      # a shared QoS read once
     values = {p.name: p.custom_properties for p in world.profiles.values()}
     assert values["blue"] == {"vmfex": "blue"} and values["blue web"] == {"vmfex": "blue-web"}
     assert values["bound"] == {"vmfex": "pp-bound"}                                   # left alone
@@ -105,7 +106,7 @@ def test_export_writes_both_domains_binds_and_a_rerun_sends_nothing(conf, engine
     engine.reset_requests()
     code, again = run_json(conf)
     assert code == 0 and {p["state"] for d in again["domains"] for p in d["profiles"]} == {"unchanged"}
-    assert again["bindings"] == [] and first.writes() == second.writes() == 4 and engine_writes(engine) == []
+    assert again["bindings"] == [] and first.writes() == second.writes() == 5 and engine_writes(engine) == []
     text = run(conf).stdout
     assert "blue -> port profile blue: unchanged" in text and "not exported: outbound peak 200 Mbps" in text
 

@@ -68,20 +68,24 @@ def read_network(engine: lookup.Engine, wanted: str, names: Sequence[str]):
                 network.name, ", ".join(unknown), output.listed(sorted(known))))
         found = [known[name] for name in dict.fromkeys(names)]
     prop = engine.settings.vf_property
-    profiles = []
+    profiles, qoss = [], {}
     for p in found:
         value = next((c.value or "" for c in p.custom_properties or () if c.name == prop), None)
-        profiles.append(ExportedProfile(p.id, p.name, value, _qos(engine, p)))
+        profiles.append(ExportedProfile(p.id, p.name, value, _qos(engine, p, qoss)))
     return network, network.vlan.id if network.vlan is not None else None, profiles, \
         {p.id: list(p.custom_properties or ()) for p in found}
 
 
-def _qos(engine: lookup.Engine, profile) -> Optional[NetworkQos]:
+def _qos(engine: lookup.Engine, profile, read: Dict[str, NetworkQos]) -> Optional[NetworkQos]:
+    """The vNIC profile's network QoS, each QoS read once (`read`: by id) however many profiles share it."""
     if profile.qos is None:
         return None
-    q = engine.call("reading the QoS of vNIC profile %s" % profile.name, lambda: engine.conn.follow_link(profile.qos))
-    return NetworkQos(q.name or q.id, q.outbound_average, q.outbound_peak, q.outbound_burst, q.inbound_average,
-                      q.inbound_peak, q.inbound_burst)
+    if profile.qos.id not in read:
+        q = engine.call("reading the QoS of vNIC profile %s" % profile.name,
+                        lambda: engine.conn.follow_link(profile.qos))
+        read[profile.qos.id] = NetworkQos(q.name or q.id, q.outbound_average, q.outbound_peak, q.outbound_burst,
+                                          q.inbound_average, q.inbound_peak, q.inbound_burst)
+    return read[profile.qos.id]
 
 
 def read_domain(client) -> UcsDomainFacts:
