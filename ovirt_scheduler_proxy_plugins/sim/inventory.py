@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from ..model import NetworkQos
+
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ovirt-vf-scheduler:sim")
 
 # REST VmStatus / HostStatus values (ovirtsdk4.types); checked here so that a typo in a
@@ -84,15 +86,9 @@ class SimNetwork:
 
 @dataclass
 class SimQos:
-    """A network QoS of the data center (Mbps and MB; None = not set)."""
+    """A network QoS of the data center: its id and its limits (name included)."""
     id: str
-    name: str
-    outbound_average: Optional[int] = None
-    outbound_peak: Optional[int] = None
-    outbound_burst: Optional[int] = None
-    inbound_average: Optional[int] = None
-    inbound_peak: Optional[int] = None
-    inbound_burst: Optional[int] = None
+    limits: NetworkQos
 
 
 @dataclass
@@ -263,7 +259,7 @@ class Inventory:
     def add_qos(self, name: str, **limits: Optional[int]) -> SimQos:
         """A network QoS of the data center: outbound_/inbound_ average, peak (Mbps) and burst (MB)."""
         qid = sim_id("qos", name)
-        self.qoss[qid] = SimQos(qid, name, **limits)
+        self.qoss[qid] = SimQos(qid, NetworkQos(name, **limits))
         return self.qoss[qid]
 
     def add_host(self, name: str, cluster: str = DEFAULT_CLUSTER, vf_devices: int = 0,

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..model import NetworkQos
+
 MARK = "ovirt-vf-scheduler"
 PROFILE_SET_DN = "fabric/lan/profiles"
 VLAN_PARENT_DN = "fabric/lan"
@@ -34,18 +36,6 @@ _DESCR_UNSAFE = re.compile(r"[^ !#$%&()*+,\-./:;?@\[\]_{|}~a-zA-Z0-9]")
 
 
 # -- inputs
-
-@dataclass(frozen=True)
-class NetworkQos:
-    """An oVirt network QoS (Mbps and MB, 10^6 units); None or 0 = not limited."""
-    name: str
-    outbound_average: Optional[int] = None
-    outbound_peak: Optional[int] = None
-    outbound_burst: Optional[int] = None
-    inbound_average: Optional[int] = None
-    inbound_peak: Optional[int] = None
-    inbound_burst: Optional[int] = None
-
 
 @dataclass(frozen=True)
 class ExportedProfile:

@@ -91,11 +91,8 @@ class _Builder:
     @staticmethod
     def qos(q: SimQos):
         """A network QoS as the engine writes it (href under its data center)."""
-        obj = types.Qos(id=q.id, name=q.name, type=types.QosType.NETWORK,
-                        data_center=_ref(types.DataCenter, "datacenters", _DATA_CENTER_ID),
-                        outbound_average=q.outbound_average, outbound_peak=q.outbound_peak,
-                        outbound_burst=q.outbound_burst, inbound_average=q.inbound_average,
-                        inbound_peak=q.inbound_peak, inbound_burst=q.inbound_burst)
+        obj = types.Qos(id=q.id, type=types.QosType.NETWORK,
+                        data_center=_ref(types.DataCenter, "datacenters", _DATA_CENTER_ID), **vars(q.limits))
         obj.href = "%s/datacenters/%s/qoss/%s" % (API, _DATA_CENTER_ID, q.id)
         return obj
 
