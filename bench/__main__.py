@@ -8,13 +8,14 @@ simulation with its defaults. To run only one, name it first; the rest goes to t
     python -m bench serve [--sizes ...] [--vms N] [--calls N]         (see --help)
     python -m bench recovery [--trials N] [--step S]                   (see --help)
     python -m bench attacks [--slow 140] [--seconds 20] [--bombs 24]  (see --help)
+    python -m bench export [repeat]
 """
 import sys
 
-from . import attacks, burst, engine_decision, recovery, serve
+from . import attacks, burst, engine_decision, export, recovery, serve
 
 BENCHMARKS = {"engine": engine_decision.main, "engine_decision": engine_decision.main, "burst": burst.main,
-              "serve": serve.main, "recovery": recovery.main, "attacks": attacks.main}
+              "serve": serve.main, "recovery": recovery.main, "attacks": attacks.main, "export": export.main}
 
 
 def main() -> int:

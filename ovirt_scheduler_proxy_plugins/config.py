@@ -19,6 +19,8 @@ CAPACITY_SOURCES = ("engine", "ucsm", "min")
 ON_ERROR = ("open", "closed")
 WEIGHT_MODES = ("spread", "pack", "reserve")
 PORT_PROFILE_RULES = ("check", "ignore")
+# UCS-M QoS system classes a VM network may use (epqosEgress.prio without fc, the FCoE class).
+EXPORT_QOS_PRIORITIES = ("best-effort", "bronze", "silver", "gold", "platinum")
 # The vmfex regex the oVirt feature page documents for CustomDeviceProperties (port-profiles.md §3).
 DOCUMENTED_VF_REGEX = "^[a-zA-Z0-9_.-]{2,32}$"
 PROXY_BUDGET = 30.0   # the proxy kills every unit of a call after 30 s
@@ -52,6 +54,8 @@ class UcsmConfig:
     host_map: Tuple[Tuple[str, str], ...] = ()
     port_profiles: str = "check"        # check: drop hosts whose UCS domain lacks the VM's port profiles
     password_file: Optional[str] = None
+    export_max_ports: int = 64          # port-profiles export: vnicProfile.maxPorts
+    export_qos_priority: str = "best-effort"   # port-profiles export: epqosEgress.prio (never fc, FCoE's class)
 
 
 DEFAULT_LISTEN = ("127.0.0.1", 18781)     # the engine's default ExternalSchedulerServiceURL
@@ -181,6 +185,13 @@ def _deadline(raw: str) -> float:
     return value
 
 
+def _max_ports(raw: str) -> int:
+    value = _positive(raw)
+    if value > 4096:
+        raise ValueError("expected a whole number 1..4096 (vnicProfile maxPorts)")
+    return value
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
@@ -284,7 +295,8 @@ _SCHEDULER_KEYS = {"vf_property": _text, "vf_property_regex": _regex, "capacity_
                    "usage_events": _bool, "usage_resync": _seconds}
 _UCSM_KEYS = {"url": _url_list, "username": _text, "password": str, "password_file": _text,
               "ca_file": _text, "insecure": _bool, "timeout": _seconds, "cache_ttl": _seconds,
-              "host_map": _host_map, "port_profiles": _choice(*PORT_PROFILE_RULES)}
+              "host_map": _host_map, "port_profiles": _choice(*PORT_PROFILE_RULES),
+              "export_max_ports": _max_ports, "export_qos_priority": _choice(*EXPORT_QOS_PRIORITIES)}
 _SERVE_KEYS = {"listen": parse_listen, "plugins_dir": _text, "allow_remote": _bool, "allowed_users": _users,
                "allowed_hosts": _hosts, "read_deadline": _seconds}
 _SECTIONS = {"engine": _ENGINE_KEYS, "scheduler": _SCHEDULER_KEYS, "ucsm": _UCSM_KEYS, "serve": _SERVE_KEYS}

@@ -5,7 +5,10 @@ engine over HTTP with the real SDK; the table beside their answers comes from th
 snapshot code, read in this process, so every number can be checked by eye.
 """
 import os
+import subprocess
+import sys
 import tempfile
+import textwrap
 import time
 from typing import Dict, List
 
@@ -23,6 +26,10 @@ def sample_cluster() -> Inventory:
     inv.add_profile("vmfex-prod", network_name="prod", vmfex="pp-vlan100")
     inv.add_profile("vmfex-db", network_name="db", vmfex="pp-db")
     inv.add_profile("ovirtmgmt")
+    # network blue is for `port-profiles export`: VLAN 100 and a 100 Mbps QoS, no port profile yet
+    qos = inv.add_qos("100M", outbound_average=100, outbound_peak=100, outbound_burst=5)
+    inv.add_network("blue", vlan_id=100)
+    inv.add_profile("blue", network_name="blue", qos=qos)
     layout = {"blade1": (8, 4), "blade2": (8, 3), "blade3": (16, 2), "blade4": (16, 7),
               "blade5": (8, 0), "rack1": (0, 0)}
     for name, (vfs, vmfex_vms) in layout.items():
@@ -54,9 +61,11 @@ def sample_ucs_domain(inv: Inventory, dynamic_eth: Dict[str, int]) -> List[UcsmS
 
 
 def sample_ucs_fakes(inv: Inventory) -> List[FakeUcsm]:
-    """The two simulated UCS domains, not started yet (demo and `sim` alike)."""
-    return [FakeUcsm(sample_ucs_domain(inv, DOMAINS[0]), port_profiles=sample_port_profiles()),
-            FakeUcsm(sample_ucs_domain(inv, DOMAINS[1]), port_profiles=DOMAIN_B_PORT_PROFILES)]
+    """The two simulated UCS domains, not started yet (demo and `sim` alike); the account may write
+    (the units only read; `port-profiles export` writes)."""
+    writer = {"ovirt-ro": "admin"}
+    return [FakeUcsm(sample_ucs_domain(inv, DOMAINS[0]), port_profiles=sample_port_profiles(), privileges=writer),
+            FakeUcsm(sample_ucs_domain(inv, DOMAINS[1]), port_profiles=DOMAIN_B_PORT_PROFILES, privileges=writer)]
 
 
 def sim_config(state: str, url: str, password: str, ucsm_urls: List[str], ucsm_password: str) -> str:
@@ -136,6 +145,29 @@ def _served(inv: Inventory, conf: str, plugins_dir: str, vm_name: str, host_name
           "   milliseconds, a plugin process a few tenths of a second" % elapsed)
 
 
+def _export(conf: str, fakes: List[FakeUcsm]) -> None:
+    """Level VI: the oVirt network blue (VLAN 100, a 100 Mbps QoS) becomes a port profile in both
+    domains, as the operator runs it (the console command, in dry run and then for real)."""
+    print("\n== Export oVirt network 'blue' (VLAN 100, vNIC profile blue with QoS 100 Mbps out, 5 MB burst) "
+          "to UCS Manager ==")
+    for extra in (["--dry-run"], []):
+        argv = ["port-profiles", "export", "--network", "blue", "--config", conf] + extra
+        print("$ ovirt-vf-scheduler " + " ".join(argv[:4] + extra))
+        result = subprocess.run([sys.executable, "-m", "ovirt_scheduler_proxy_plugins.cli"] + argv,
+                                capture_output=True, text=True, timeout=120)
+        print(textwrap.indent(result.stdout.rstrip(), "   "))
+    writes = sum(fake.writes() for fake in fakes)
+    result = subprocess.run([sys.executable, "-m", "ovirt_scheduler_proxy_plugins.cli", "port-profiles", "export",
+                             "--network", "blue", "--config", conf], capture_output=True, text=True, timeout=120)
+    written = {attrs["dn"]: attrs for _, attrs in fakes[0].objects}
+    profile, egress = written["fabric/lan/profiles/vnic-blue"], written["org-root/ep-qos-blue/egress"]
+    print("   (a second run: exit %d, %d write requests sent. In UCS-M now: fabric/lan/profiles/vnic-blue, VLAN %s,\n"
+          "    QoS policy %s: rate %s kbps, burst %s bytes, class %s)" % (
+              result.returncode, sum(fake.writes() for fake in fakes) - writes,
+              written["fabric/lan/profiles/vnic-blue/if-vlan100"]["name"], profile["operQosPolicyName"],
+              egress["rate"], egress["burst"], egress["prio"]))
+
+
 def main(verbose: bool = False) -> int:
     inv = sample_cluster()
     fake_a, fake_b = sample_ucs_fakes(inv)
@@ -167,6 +199,7 @@ def main(verbose: bool = False) -> int:
                   plugins_dir, env)
         _scenario("Plain VM start", inv, "batch1", candidates, settings, plugins_dir, env)
         _served(inv, conf, plugins_dir, "blade4-app1", [name for name in candidates if name != "blade4"])
+        _export(conf, [ucsm_a, ucsm_b])
         if verbose:
             with open(settings.log_file, encoding="utf-8") as log:
                 print("\n== decision log (%s) ==\n%s" % (settings.log_file, log.read()))

@@ -121,3 +121,15 @@ class Snapshot:
     source_summary: str = ""                                  # e.g. "engine (cache age 42s)"
     requests: Tuple[str, ...] = ()                            # what was asked, for the decision log
     largest_demand: int = 0                                   # of the VMs holding or claiming VFs
+
+
+@dataclass(frozen=True)
+class NetworkQos:
+    """An oVirt network QoS (Mbps and MB, 10^6 units); None or 0 = not limited."""
+    name: str
+    outbound_average: Optional[int] = None
+    outbound_peak: Optional[int] = None
+    outbound_burst: Optional[int] = None
+    inbound_average: Optional[int] = None
+    inbound_peak: Optional[int] = None
+    inbound_burst: Optional[int] = None

@@ -42,8 +42,10 @@ def _instructions(conf: str, plugins_dir: str, engine_url: str, ucsm_urls: List[
               "  ovirt-vf-scheduler capacity --evacuate blade4",
               "  ovirt-vf-scheduler policy --cluster ucs --dry-run",
               "  ovirt-vf-scheduler status",
-              "  ovirt-vf-scheduler serve --plugins-dir %s" % plugins_dir,
-              "Ctrl-C (or SIGTERM) stops the simulator."]
+              "  ovirt-vf-scheduler serve --plugins-dir %s" % plugins_dir]
+    if ucsm_urls:
+        lines.append("  ovirt-vf-scheduler port-profiles export --network blue --dry-run")
+    lines.append("Ctrl-C (or SIGTERM) stops the simulator.")
     return "\n".join(lines)
 
 

@@ -1,11 +1,14 @@
 """Shared fixtures: a fake engine over real HTTP, a plugin dir made by install-plugins, a
 config file pointing at both, and a proxy-style runner for the units."""
+import importlib
+import logging
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -238,3 +241,32 @@ def pytest_terminal_summary(terminalreporter):
         failed = sum(1 for r in reports if r.failed)
         terminalreporter.write_line("fault suite: %d cases run (filter and weight each), %d passed, %d failed"
                                     % (len(reports), len(reports) - failed, failed))
+
+
+# --- Cisco's ucsmsdk as the oracle of what UCS-M documents look like -----------------------
+
+@pytest.fixture(scope="session")
+def ucsmsdk():
+    """ucsmsdk (test-only). It attaches a DEBUG StreamHandler to logger "ucs" on import and
+    may warn on new Pythons: both are kept out of the test output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        codec = pytest.importorskip("ucsmsdk.ucsxmlcodec", reason="ucsmsdk is not installed "
+                                    "(pip install ucsmsdk): the fidelity oracle is unavailable")
+        exceptions = importlib.import_module("ucsmsdk.ucsexception")
+    ucs_log = logging.getLogger("ucs")
+    for handler in list(ucs_log.handlers):
+        ucs_log.removeHandler(handler)
+    return codec, exceptions
+
+
+def assert_valid_mo(mo, element):
+    """Right class, every attribute a known property with a value the metadata accepts."""
+    cls = type(mo)
+    assert cls.__name__ == element.tag[0].upper() + element.tag[1:]
+    unknown = set(element.attrib) - set(cls.prop_map)
+    assert not unknown, "%s: attributes ucsmsdk does not know: %s" % (element.tag, unknown)
+    for attr, value in element.attrib.items():
+        meta = cls.prop_meta[cls.prop_map[attr]]
+        assert meta.validate_property_value(value), "%s.%s=%r" % (element.tag, attr, value)
+        assert getattr(mo, cls.prop_map[attr]) == value

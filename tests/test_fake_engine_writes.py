@@ -19,11 +19,16 @@ def inv():
 
 
 @pytest.fixture
-def system(inv):
+def connection(inv):
     with FakeEngine(inv) as engine:
         conn = ovirtsdk4.Connection(url=engine.url, username="admin@internal", password="secret", insecure=True)
-        yield conn.system_service()
+        yield conn
         conn.close()
+
+
+@pytest.fixture
+def system(connection):
+    return connection.system_service()
 
 
 def profile(name, value="pp-db", prop="vmfex", network_id=None, description="mine"):
@@ -96,3 +101,37 @@ def test_an_account_without_rights_is_refused(inv, system):
         system.networks_service().network_service(sim_id("network", "vmfex")).vnic_profiles_service().add(
             profile("pp-db"))
     assert err.value.code == 403
+
+
+# -- what `port-profiles export` reads and writes: VLAN ids, the data center's QoS, profile updates
+
+def test_networks_carry_their_vlan_and_profiles_their_qos_link(inv, connection, system):
+    qos = inv.add_qos("100M", outbound_average=100, outbound_peak=100, outbound_burst=5, inbound_average=50,
+                      inbound_peak=50, inbound_burst=1)
+    inv.add_network("blue", vlan_id=100)
+    inv.add_profile("blue", network_name="blue", qos=qos)
+    networks = {n.name: n for n in system.networks_service().list()}
+    assert networks["blue"].vlan.id == 100 and networks["vmfex"].vlan is None          # untagged: no <vlan>
+    listed = system.networks_service().network_service(networks["blue"].id).vnic_profiles_service().list()
+    assert [p.name for p in listed] == ["blue"]
+    link = listed[0].qos
+    assert link.href.endswith("/datacenters/%s/qoss/%s" % (sim_id("datacenter", "Default"), qos.id))
+    followed = connection.follow_link(link)
+    assert (followed.name, followed.type, followed.outbound_average, followed.outbound_burst,
+            followed.inbound_average) == ("100M", types.QosType.NETWORK, 100, 5, 50)
+    dc = system.data_centers_service().data_center_service(sim_id("datacenter", "Default"))
+    assert [q.name for q in dc.qoss_service().list()] == ["100M"]
+
+
+def test_a_profile_update_sets_the_property_validated_like_the_engine(inv, system):
+    inv.add_profile("blue", network_name="blue")
+    pid = sim_id("vnicprofile", "blue")
+    service = system.vnic_profiles_service().profile_service(pid)
+    updated = service.update(types.VnicProfile(custom_properties=[types.CustomProperty(name="vmfex", value="blue")]))
+    assert [(c.name, c.value) for c in updated.custom_properties] == [("vmfex", "blue")]
+    assert inv.profiles[pid].custom_properties == {"vmfex": "blue"} and inv.profiles[pid].name == "blue"
+    with pytest.raises(ovirtsdk4.Error) as caught:
+        service.update(types.VnicProfile(custom_properties=[types.CustomProperty(name="vmfex", value="x")]))
+    assert "Cannot edit VM network interface profile if some of the specified custom properties have illegal " \
+           "values. The keys are: vmfex" in str(caught.value)
+    assert inv.profiles[pid].custom_properties == {"vmfex": "blue"}

@@ -1,9 +1,6 @@
 """The fake UCS-M: faithful documents (checked with Cisco's own ucsmsdk decoder) and semantics."""
 import dataclasses
-import importlib
-import logging
 import time
-import warnings
 import xml.etree.ElementTree as ET
 
 import defusedxml
@@ -11,13 +8,15 @@ import defusedxml.ElementTree as DET
 import pytest
 import requests
 
-from ovirt_scheduler_proxy_plugins.sim.ucsm import (EXTRA_POLICY_DNS, INVENTED_SESSION_LIMIT_CODE,
+from conftest import assert_valid_mo
+from ovirt_scheduler_proxy_plugins.sim.ucsm import (EXTRA_POLICY_DNS, INVENTED_SESSION_LIMIT_CODE, RESERVED_VLANS_DN,
                                                     SPARE_PROFILE_DN, SPARE_SERVER_DN, TEMPLATE_DN,
                                                     FakeUcsm, UcsmPortProfile, UcsmServer, build_objects,
                                                     sample_servers)
 
 CLASSES = ("lsServer", "computeBlade", "computeRackUnit", "vnicDynamicConPolicy",
-           "vnicDynamicCon", "vnicEther", "vnicProfile")
+           "vnicDynamicCon", "vnicEther", "vnicProfile", "fabricVlan", "fabricReservedVlan", "epqosDefinition",
+           "epqosEgress")
 FAILED = UcsmServer("sys/chassis-2/blade-1", "4b279c8a-5f19-11e2-0000-0000000000ff", "FCHFAILED",
                     "kvm-failed", policy_name="kvm-off", dynamic_eth="off", associated=False)
 SERVERS = sample_servers(4) + [FAILED]
@@ -57,33 +56,6 @@ def names(answer):
 
 # --- fidelity: Cisco's decoder as the oracle -----------------------------------------------
 
-@pytest.fixture(scope="module")
-def ucsmsdk():
-    """ucsmsdk (test-only). It attaches a DEBUG StreamHandler to logger "ucs" on import and
-    may warn on new Pythons: both are kept out of the test output."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        codec = pytest.importorskip("ucsmsdk.ucsxmlcodec", reason="ucsmsdk is not installed "
-                                    "(pip install ucsmsdk): the fidelity oracle is unavailable")
-        exceptions = importlib.import_module("ucsmsdk.ucsexception")
-    ucs_log = logging.getLogger("ucs")
-    for handler in list(ucs_log.handlers):
-        ucs_log.removeHandler(handler)
-    return codec, exceptions
-
-
-def _assert_valid_mo(mo, element):
-    """Right class, every attribute a known property with a value the metadata accepts."""
-    cls = type(mo)
-    assert cls.__name__ == element.tag[0].upper() + element.tag[1:]
-    unknown = set(element.attrib) - set(cls.prop_map)
-    assert not unknown, "%s: attributes ucsmsdk does not know: %s" % (element.tag, unknown)
-    for attr, value in element.attrib.items():
-        meta = cls.prop_meta[cls.prop_map[attr]]
-        assert meta.validate_property_value(value), "%s.%s=%r" % (element.tag, attr, value)
-        assert getattr(mo, cls.prop_map[attr]) == value
-
-
 @pytest.mark.parametrize("class_id", CLASSES)
 def test_class_documents_decode_with_ucsmsdk(ucsmsdk, fake, class_id):
     codec, _ = ucsmsdk
@@ -95,7 +67,7 @@ def test_class_documents_decode_with_ucsmsdk(ucsmsdk, fake, class_id):
     assert decoded.error_code == 0 and elements
     assert len(decoded.out_configs.child) == len(elements)
     for mo, element in zip(decoded.out_configs.child, elements):
-        _assert_valid_mo(mo, element)
+        assert_valid_mo(mo, element)
 
 
 def test_key_values_survive_the_decoder(ucsmsdk, fake):
@@ -138,10 +110,10 @@ def test_port_profiles_decode_with_their_vlans_and_clients_as_rn_only_children(u
     decoded = {mo.name: mo for mo in codec.from_xml_str(text).out_configs.child}
     assert sorted(decoded) == ["pp-db", "pp-vlan100", "pp-vmfex", "pp:legacy"]
     for name, mo in decoded.items():
-        _assert_valid_mo(mo, elements[name])
+        assert_valid_mo(mo, elements[name])
         assert mo.dn == "fabric/lan/profiles/vnic-" + name
         for child, element in zip(mo.child, elements[name]):
-            _assert_valid_mo(child, element)
+            assert_valid_mo(child, element)
             assert "dn" not in element.attrib and child.dn == mo.dn + "/" + child.rn
     db = decoded["pp-db"]
     assert (db.max_ports, db.qos_policy_name, db.host_nw_io_perf) == ("32", "gold", "high-perf-reqd")
@@ -185,7 +157,7 @@ def test_objects_are_as_large_as_real_ones(fake):
 
 def test_inventory_carries_objects_mapping_must_skip():
     dns = {attrs["dn"] for _, attrs in build_objects([])}
-    assert {TEMPLATE_DN, SPARE_PROFILE_DN, SPARE_SERVER_DN} | set(EXTRA_POLICY_DNS) == dns
+    assert {TEMPLATE_DN, SPARE_PROFILE_DN, SPARE_SERVER_DN, RESERVED_VLANS_DN} | set(EXTRA_POLICY_DNS) == dns
 
 
 def test_inconsistent_inventories_are_refused():

@@ -237,7 +237,9 @@ def test_ucsm_login_per_domain_and_hosts_without_a_service_profile(world, engine
         conf = write_conf(str(tmp_path), engine.url, extra=ucsm_section(str(tmp_path), good.url))
         found = lines(run_check(conf, plugins_dir))
         assert found["ucsm login"][0][:2] == ("OK", "%s: logged in as ovirt-ro and read the service and port "
-                                              "profiles" % good.url)
+                                              "profiles; privileges read-only: enough for the units; "
+                                              "`port-profiles export` would be refused (it needs the network or "
+                                              "admin role)" % good.url)
         assert found["port profiles"][0][:2] == ("OK", "every vmfex value (1) names a port profile in every UCS "
                                                  "domain read (1)")
         mapping = found["capacity: ucsm"][0]
@@ -248,6 +250,9 @@ def test_ucsm_login_per_domain_and_hosts_without_a_service_profile(world, engine
         refused = lines(run_check(other, plugins_dir))["ucsm login"][0]
         assert refused[0] == "FAIL" and "refused ovirt-ro" in refused[1] and "username and password" in refused[2]
         assert good.active_sessions == 0 and bad.active_sessions == 0
+        good.privileges["ovirt-ro"] = "ls-network,read-only"
+        writer = lines(run_check(conf, plugins_dir))["ucsm login"][0][1]
+        assert writer.endswith("; privileges ls-network,read-only: `port-profiles export` may write")
 
 
 def test_vnic_profile_values_missing_in_a_domain_are_warned_about_with_the_domains(world, engine, tmp_path,

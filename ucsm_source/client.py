@@ -1,4 +1,5 @@
-"""A small read-only client for the Cisco UCS Manager XML API (POST <url>/nuova).
+"""A small client for the Cisco UCS Manager XML API (POST <url>/nuova): sessions, queries and,
+for `port-profiles export` only, configConfMo.
 
 Why not ucsmsdk: it cannot verify certificates against a CA file, makes extra calls per
 login and may print warnings, which void a scheduler plugin's answer. Every call here is
@@ -96,6 +97,7 @@ class UcsmClient:
         self._settings = settings
         self._deadline = deadline
         self._cookie: Optional[str] = None
+        self.privileges = ""                # aaaLogin outPriv, e.g. "read-only" or "admin,read-only"
         self._session = requests.Session()
         self._session.trust_env = False     # no env proxies/netrc/CA bundles near credentials
         self._session.verify = False if settings.insecure else (settings.ca_file or True)
@@ -124,6 +126,7 @@ class UcsmClient:
         root = self._exchange(ET.Element("aaaLogin", inName=self._settings.username,
                                          inPassword=self._settings.password))
         self._cookie = self._out_cookie(root)
+        self.privileges = root.get("outPriv", "")
 
     def refresh(self) -> None:
         """aaaRefresh: UCS-M issues a new cookie and the old one stops working."""
@@ -179,6 +182,15 @@ class UcsmClient:
         if class_id:
             request.set("classId", class_id)
         _add_filter(request, in_filter)
+        return self._query(request)
+
+    # writes
+
+    def configure(self, mo: ET.Element) -> List[ManagedObject]:
+        """configConfMo of one object with its children (each one's `status` says created, modified
+        or deleted); returns what UCS-M answers. An error answer raises UcsmError with its code."""
+        request = ET.Element("configConfMo", dn=mo.get("dn", ""), inHierarchical="false")
+        ET.SubElement(request, "inConfig").append(mo)
         return self._query(request)
 
     # plumbing

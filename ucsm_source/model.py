@@ -76,3 +76,4 @@ class UcsmReading:
     capacities: Mapping[str, UcsmCapacity]                   # host id -> answer (first domain wins)
     port_profiles: Mapping[str, Mapping[str, PortProfile]]   # domain URL -> name -> profile (read ones)
     failures: Mapping[str, Exception]                        # domain URL -> the UcsmError it raised
+    privileges: Mapping[str, str] = field(default_factory=dict)   # domain URL -> the login's outPriv

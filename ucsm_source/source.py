@@ -28,9 +28,11 @@ def read_domains(settings: UcsmSettings, hosts: Sequence[HostIdentity], deadline
     answers: List[Mapping[str, UcsmCapacity]] = []
     profiles: Dict[str, Mapping[str, PortProfile]] = {}
     failures: Dict[str, Exception] = {}
+    privileges: Dict[str, str] = {}
     for url in settings.urls:
         try:
-            objects, profile_objects = _fetch_domain(url, settings, deadline, count_in_use, bool(hosts))
+            objects, profile_objects, privileges[url] = _fetch_domain(url, settings, deadline, count_in_use,
+                                                                      bool(hosts))
         except UcsmError as err:
             failures[url] = err
             continue
@@ -39,12 +41,12 @@ def read_domains(settings: UcsmSettings, hosts: Sequence[HostIdentity], deadline
             inventory = mapping.index_domain(url, objects, count_in_use)
             answers.append(mapping.map_domain(inventory, hosts, settings.host_map))
     capacities = mapping.merge_domains(hosts, answers, settings.host_map) if hosts else {}
-    return UcsmReading(capacities, profiles, failures)
+    return UcsmReading(capacities, profiles, failures, privileges)
 
 
 def _fetch_domain(url: str, settings: UcsmSettings, deadline: float, count_in_use: bool,
-                  map_hosts: bool) -> Tuple[List[ManagedObject], List[ManagedObject]]:
-    """(inventory objects, port profile objects with their children), in one session."""
+                  map_hosts: bool) -> Tuple[List[ManagedObject], List[ManagedObject], str]:
+    """(inventory objects, port profile objects with their children, the account's privileges), in one session."""
     started = time.monotonic()
     objects: List[ManagedObject] = []
     with UcsmClient(url, settings, deadline) as client:
@@ -56,4 +58,4 @@ def _fetch_domain(url: str, settings: UcsmSettings, deadline: float, count_in_us
         profile_objects = client.resolve_class(PORT_PROFILE_CLASS, hierarchical=True)
     LOG.debug("%s: %d objects, %d in port profiles in %.3fs", url, len(objects), len(profile_objects),
               time.monotonic() - started)
-    return objects, profile_objects
+    return objects, profile_objects, client.privileges

@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+from ..model import NetworkQos
+
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ovirt-vf-scheduler:sim")
 
 # REST VmStatus / HostStatus values (ovirtsdk4.types); checked here so that a typo in a
@@ -79,6 +81,14 @@ class SimPolicy:
 class SimNetwork:
     id: str
     name: str
+    vlan_id: Optional[int] = None         # None: untagged (the engine then writes no <vlan>)
+
+
+@dataclass
+class SimQos:
+    """A network QoS of the data center: its id and its limits (name included)."""
+    id: str
+    limits: NetworkQos
 
 
 @dataclass
@@ -88,6 +98,7 @@ class SimProfile:
     network_name: str
     custom_properties: Dict[str, str]     # e.g. {"vmfex": "pp-vlan100"}; {} for a plain profile
     description: str = ""
+    qos_id: Optional[str] = None          # a network QoS of the data center
 
 
 @dataclass
@@ -135,6 +146,7 @@ class Inventory:
     vms: Dict[str, SimVm] = field(default_factory=dict)
     profiles: Dict[str, SimProfile] = field(default_factory=dict)
     networks: Dict[str, SimNetwork] = field(default_factory=dict)   # every profile's network, at least
+    qoss: Dict[str, SimQos] = field(default_factory=dict)           # the data center's network QoS
     users: Dict[str, str] = field(default_factory=lambda: {"admin@internal": "secret"})
     policy_units: Dict[str, SimPolicyUnit] = field(default_factory=dict)
     policies: Dict[str, SimPolicy] = field(default_factory=dict)
@@ -229,19 +241,29 @@ class Inventory:
                                          "lower score is better)")
 
     def add_profile(self, name: str, network_name: Optional[str] = None, vmfex: Optional[str] = None,
-                    custom_properties: Optional[Dict[str, str]] = None) -> SimProfile:
+                    custom_properties: Optional[Dict[str, str]] = None, qos: Optional[SimQos] = None) -> SimProfile:
         """Add (or replace) a vNIC profile; `vmfex` is the UCS port profile of a VM-FEX profile."""
         props = dict(custom_properties or {})
         if vmfex is not None:
             props["vmfex"] = vmfex
         pid = sim_id("vnicprofile", name)
-        self.profiles[pid] = SimProfile(pid, name, self.add_network(network_name or name).name, props)
+        self.profiles[pid] = SimProfile(pid, name, self.add_network(network_name or name).name, props,
+                                        qos_id=qos.id if qos is not None else None)
         return self.profiles[pid]
 
-    def add_network(self, name: str) -> SimNetwork:
-        """Return the (VM) network called `name`, creating it on first use."""
+    def add_network(self, name: str, vlan_id: Optional[int] = None) -> SimNetwork:
+        """Return the (VM) network called `name`, creating it on first use; a vlan_id tags it."""
         nid = sim_id("network", name)
-        return self.networks.setdefault(nid, SimNetwork(nid, name))
+        network = self.networks.setdefault(nid, SimNetwork(nid, name))
+        if vlan_id is not None:
+            network.vlan_id = vlan_id
+        return network
+
+    def add_qos(self, name: str, **limits: Optional[int]) -> SimQos:
+        """A network QoS of the data center: outbound_/inbound_ average, peak (Mbps) and burst (MB)."""
+        qid = sim_id("qos", name)
+        self.qoss[qid] = SimQos(qid, NetworkQos(name, **limits))
+        return self.qoss[qid]
 
     def add_host(self, name: str, cluster: str = DEFAULT_CLUSTER, vf_devices: int = 0,
                  vf_driver: str = "enic", nic_vfs_configured: Optional[int] = None, vf_nics: int = 0,

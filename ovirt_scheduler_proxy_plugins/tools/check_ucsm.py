@@ -50,8 +50,8 @@ def ucsm_findings(settings: Settings, hosts: List[HostRecord], vf_profiles: Mapp
             continue
         answers.append(reading.capacities)
         domains[url] = set(reading.port_profiles[url])
-        yield Finding("ucsm login", OK, "%s: logged in as %s and read the service and port profiles"
-                      % (url, settings.ucsm.username))
+        yield Finding("ucsm login", OK, "%s: logged in as %s and read the service and port profiles; %s"
+                      % (url, settings.ucsm.username, export_rights(reading.privileges.get(url, ""))))
     if answers and hosts:
         merged = {h.host_id: next((a[h.host_id] for a in answers if a[h.host_id].domain), answers[0][h.host_id])
                   for h in hosts}
@@ -63,6 +63,21 @@ def ucsm_findings(settings: Settings, hosts: List[HostRecord], vf_profiles: Mapp
                 "capacity_source = min uses the smaller of the two; check the VIC's VF count on those hosts")
     if domains and vf_profiles:
         yield _port_profiles(settings, vf_profiles, domains)
+
+
+# UCS-M privileges that may write port profiles and QoS policies (ucsmsdk: vnicProfile, epqosDefinition);
+# VLANs (--create-vlan) need admin, ext-lan-config or ext-lan-policy besides.
+_PROFILE_WRITERS = frozenset(("admin", "ls-network", "ls-network-policy"))
+
+
+def export_rights(privileges: str) -> str:
+    """What the account's privileges (aaaLogin outPriv) allow `port-profiles export` to do."""
+    held = set(privileges.split(",")) - {""}
+    shown = privileges or "none reported"
+    if held & _PROFILE_WRITERS:
+        return "privileges %s: `port-profiles export` may write" % shown
+    return ("privileges %s: enough for the units; `port-profiles export` would be refused (it needs the network "
+            "or admin role)" % shown)
 
 
 def _port_profiles(settings: Settings, vf_profiles: Mapping[str, VfProfile], domains: Dict[str, set]) -> Finding:

@@ -13,7 +13,7 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 from ..config import Settings
 from ..render import domain_label
 from ..ucsm_facts import ucsm_settings
-from . import check_engine, common, lookup, output, port_profile_plan
+from . import check_engine, common, lookup, output, port_profile_export, port_profile_plan
 from .port_profile_plan import Creation, VnicProfileInfo
 
 SUMMARY = "list each UCS domain's port profiles and where every vNIC profile's vmfex value resolves"
@@ -21,7 +21,8 @@ DESCRIPTION = ("Read the port profiles of every [ucsm] domain (name, VLANs, QoS,
                "and the engine's vNIC profiles, and show per vNIC profile carrying the VF property where its "
                "value resolves (every domain / missing in some / nowhere), the port profiles no vNIC profile "
                "uses, and the names the engine's regex for the property ([scheduler] vf_property_regex) refuses. "
-               "`port-profiles sync --network NAME` creates the missing vNIC profiles.")
+               "`port-profiles sync --network NAME` creates the missing vNIC profiles; `port-profiles export --network "
+               "NAME` goes the other way (oVirt network -> UCS-M port profiles).")
 EXIT_LINES = ("  0  every vNIC profile's value names a port profile in every UCS domain",
               "  1  some value is missing in at least one domain")
 SYNC_SUMMARY = "create a vNIC profile on a network for each UCS port profile no vNIC profile names yet"
@@ -47,6 +48,7 @@ def register(sub) -> None:
     sync.add_argument("--network", required=True, metavar="NAME", help="the oVirt network to add the vNIC profiles to")
     sync.add_argument("--domain", metavar="URL", help="only the port profiles of this [ucsm] url (default: every domain)")
     sync.add_argument("--dry-run", action="store_true", help="print the plan, send no write")
+    port_profile_export.register(actions)
 
 
 # -- reading

@@ -7,9 +7,10 @@ from ovirtsdk4 import types  # importing the package registers the writers Write
 from ovirtsdk4.writer import Writer
 
 from ..inventory import (VM_STATUSES_WITHOUT_HOST, Inventory, SimCluster, SimHost, SimNic, SimPolicy,
-                         SimPolicyUnit, SimProfile, SimVm, sim_id)
+                         SimPolicyUnit, SimProfile, SimQos, SimVm, sim_id)
 from .common import API, _DATA_CENTER_ID, _EPOCH, _Fault, _get, _hex, _host_mac, _host_nic_id, _link, _mac, _ref
 from .devices import _host_devices, _vf_name
+from .query import _PROFILE_FOLLOW, _parse_follow
 
 class _Builder:
     """Builds SDK objects from the inventory for one request (caller holds the engine lock)."""
@@ -76,12 +77,23 @@ class _Builder:
 
     def network(self, name: str):
         nid = sim_id("network", name)
+        sim = self.inv.networks.get(nid)
         obj = types.Network(
             id=nid, name=name, description="", comment="", mtu=0, stp=False, vdsm_name=name,
             port_isolation=False, required=True,
             usages=[types.NetworkUsage.VM] + ([types.NetworkUsage.MANAGEMENT] if name == "ovirtmgmt" else []),
             data_center=_ref(types.DataCenter, "datacenters", _DATA_CENTER_ID))
+        if sim is not None and sim.vlan_id is not None:
+            obj.vlan = types.Vlan(id=sim.vlan_id)
         obj.href = "%s/networks/%s" % (API, nid)
+        return obj
+
+    @staticmethod
+    def qos(q: SimQos):
+        """A network QoS as the engine writes it (href under its data center)."""
+        obj = types.Qos(id=q.id, type=types.QosType.NETWORK,
+                        data_center=_ref(types.DataCenter, "datacenters", _DATA_CENTER_ID), **vars(q.limits))
+        obj.href = "%s/datacenters/%s/qoss/%s" % (API, _DATA_CENTER_ID, q.id)
         return obj
 
     def profile(self, p: SimProfile, follow: Dict[str, dict]):
@@ -90,6 +102,8 @@ class _Builder:
             pass_through=types.VnicPassThrough(mode=types.VnicPassThroughMode.DISABLED),
             custom_properties=[types.CustomProperty(name=k, value=v) for k, v in p.custom_properties.items()],
             network=self.network(p.network_name) if "network" in follow else self.network_link(p.network_name))
+        if p.qos_id is not None:              # a link whose href names the data center (follow_link works)
+            obj.qos = _link(types.Qos, "%s/datacenters/%s/qoss/%s" % (API, _DATA_CENTER_ID, p.qos_id), p.qos_id)
         if not p.custom_properties:           # the engine's default profiles carry this filter
             fid = sim_id("networkfilter", "vdsm-no-mac-spoofing")
             obj.network_filter = _ref(types.NetworkFilter, "networkfilters", fid)
@@ -377,4 +391,19 @@ def _render_scheduling(b: "_Builder", seg: List[str], query: Dict[str, str]) -> 
             if found:
                 return Writer.write(found[0]).encode()
             raise _Fault(404, "Not Found", "Entity not found: %s" % rest[2])
+    raise _Fault(404, "Not Found", "No such path: /%s" % "/".join(seg))
+
+
+def _render_network_parts(b: "_Builder", seg: List[str], query: Dict[str, str]) -> bytes:
+    """GET networks/{id}/vnicprofiles and datacenters/{dc}/qoss[/{id}] (the data center's QoS)."""
+    inv = b.inv
+    if seg[0] == "networks" and len(seg) == 3 and seg[2] == "vnicprofiles":
+        network = _get(inv.networks, seg[1], "network")
+        follow = _parse_follow(query.get("follow"), _PROFILE_FOLLOW)
+        return Writer.write([b.profile(p, follow) for p in inv.profiles.values() if p.network_name == network.name],
+                            root="vnic_profiles").encode()
+    if seg[0] == "datacenters" and len(seg) in (3, 4) and seg[1] == _DATA_CENTER_ID and seg[2] == "qoss":
+        if len(seg) == 3:
+            return Writer.write([b.qos(q) for q in inv.qoss.values()], root="qoss").encode()
+        return Writer.write(b.qos(_get(inv.qoss, seg[3], "QoS"))).encode()
     raise _Fault(404, "Not Found", "No such path: /%s" % "/".join(seg))

@@ -20,7 +20,7 @@ from ovirtsdk4.writer import Writer
 from ..inventory import VM_STATUSES, Inventory, SimHost, SimVm
 from .common import _EPOCH, API, JSON, SSO_LOGOUT_PATH, SSO_TOKEN_PATH, XML, _Fault, _get
 from .cost import VM_LIST_BULK, VM_SINGLE, CostModel, vm_queries
-from .documents import _Builder, _render_scheduling
+from .documents import _Builder, _render_network_parts, _render_scheduling
 from .events import EventLog, SimEvent
 from .query import (_HOST_FOLLOW, _NIC_FOLLOW, _PROFILE_FOLLOW, _VM_FOLLOW, _compile_search, _follow_key,
                     _InvalidSearch, _parse_follow)
@@ -386,6 +386,8 @@ class FakeEngine:
             coll, oid, sub = (seg + [None, None])[:3] if seg != [""] else (None, None, None)
             if coll in ("schedulingpolicyunits", "schedulingpolicies", "options"):
                 return _render_scheduling(b, seg, query)
+            if coll == "datacenters" or (coll == "networks" and sub == "vnicprofiles"):
+                return _render_network_parts(b, seg, query)
             if len(seg) > 3:
                 raise _Fault(404, "Not Found", "No such path: /%s" % "/".join(seg))
             if coll is None:

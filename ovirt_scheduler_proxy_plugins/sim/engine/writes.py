@@ -38,6 +38,9 @@ class _Writes:
             network_id = _get(self.inv.networks, seg[1], "network").id if len(seg) == 3 else None
             profile = self._add_vnic_profile(self._read(body), network_id)
             return 201, XML, Writer.write(_Builder(self.inv).profile(profile, {})).encode()
+        if route == ("PUT", "vnicprofiles", 2):
+            profile = self._update_vnic_profile(_get(self.inv.profiles, seg[1], "vNIC profile"), self._read(body))
+            return 200, XML, Writer.write(_Builder(self.inv).profile(profile, {})).encode()
         raise _Fault(405, "Method Not Allowed", "The fake engine does not write /%s" % "/".join(seg))
 
     @staticmethod
@@ -160,6 +163,25 @@ class _Writes:
         pid = sim_id("vnicprofile", "%s@%s" % (incoming.name, network.name))
         self.inv.profiles[pid] = SimProfile(pid, incoming.name, network.name, props, incoming.description or "")
         return self.inv.profiles[pid]
+
+    def _update_vnic_profile(self, profile: SimProfile, incoming) -> SimProfile:
+        """UpdateVnicProfileCommand's checks: a new name free on the network, the custom properties (when
+        sent: they replace the old ones) defined and matching their regex whole."""
+        action = "Cannot edit VM network interface profile"
+        if incoming.name and incoming.name != profile.name and any(
+                p.network_name == profile.network_name and p.name == incoming.name for p in self.inv.profiles.values()):
+            raise _Fault(409, "Operation Failed", "[%s. The VM network interface profile's name is already used by "
+                         "an existing profile for the same network.\n-Please choose a different name.]" % action)
+        props = profile.custom_properties
+        if incoming.custom_properties is not None:
+            props = {p.name: p.value for p in incoming.custom_properties}
+            problems = _custom_property_problems(props, self.inv.device_properties, action)
+            if problems:
+                raise _Fault(409, "Operation Failed", "[%s]" % ", ".join(problems))
+        profile.name = incoming.name or profile.name
+        profile.description = incoming.description if incoming.description is not None else profile.description
+        profile.custom_properties = props
+        return profile
 
     def _update_cluster(self, cid: str, incoming) -> SimCluster:
         """Policy by id or name; properties merge into the cluster's, then the policy's defaults
