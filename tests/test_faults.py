@@ -6,8 +6,10 @@ terminal summary prints how many cases ran (conftest.pytest_terminal_summary).
 
 World: hosts h1 (4 VFs, 1 used) and h2 (4 VFs, free), VM "new" needs 1 VF.
 """
+import fcntl
 import json
 import os
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ class Ctx:
         self.args = {}
         self.ucsm: Optional[FakeUcsm] = None
         self.secrets = {"secret"}          # every password configured (engine, UCS-M): none may leak
+        self.cleanups = []                 # undone after the case (a lock held, a mount)
 
     @property
     def cache(self):
@@ -126,6 +129,43 @@ def _under_a_file(key):
     return apply
 
 
+def _cache_dir_at(ctx, path):
+    lines = open(ctx.units.conf_path).read().splitlines()
+    lines = ["cache_dir = %s" % path if line.startswith("cache_dir =") else line for line in lines]
+    open(ctx.units.conf_path, "w").write("\n".join(lines) + "\n")
+
+
+def _ledger_lock_held(ctx):
+    """Another process (here: the test) holds the ledger's lock for the whole decision."""
+    ctx.warm()
+    fd = os.open(os.path.join(ctx.cache, "claims.json.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    ctx.cleanups.append(lambda: os.close(fd))
+
+
+def _mounted_cache_dir(options, fill=False):
+    """cache_dir on its own small tmpfs: read-only, or full (every block taken, so a lock file
+    can still be created but no claim written). Root only (CI runs as root)."""
+    def apply(ctx):
+        where = ctx.tmp_path / "mounted-cache"
+        where.mkdir()
+        if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                                               capture_output=True).returncode != 0:
+            pytest.skip("mounting a tmpfs needs root")
+        ctx.cleanups.append(lambda: subprocess.run(["umount", "-l", str(where)], check=True))
+        if fill:
+            filler = os.open(str(where / "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                while os.write(filler, b"x" * 4096):
+                    pass
+            except OSError:
+                pass
+            finally:
+                os.close(filler)
+        _cache_dir_at(ctx, str(where))
+    return apply
+
+
 SCRIBBLED = '{"truncated": [1, 2'
 
 
@@ -189,7 +229,12 @@ CASES = {
     "ucsm 503": (_ucsm_fault(http_status=503), Fail("UCS-M")),
     "ucsm bad xml": (_ucsm_fault(malformed_xml=True), Fail("UCS-M")),
     "ucsm entity bomb": (_ucsm_fault(entity_bomb=True), Fail("UCS-M")),
-    "unwritable cache dir": (_under_a_file("cache_dir"), ALL_KEPT),
+    # Without its claim a decision would let the next ones book the same VFs: it fails instead.
+    "unwritable cache dir": (_under_a_file("cache_dir"), Fail("the ledger of pending claims cannot be used: "
+                                                              "cannot create the lock file")),
+    "ledger lock held": (_ledger_lock_held, Fail("the ledger of pending claims cannot be used: cannot lock")),
+    "read-only cache dir": (_mounted_cache_dir("ro,size=1m"), Fail("claims.json.lock: Read-only file system")),
+    "full cache dir": (_mounted_cache_dir("size=256k", fill=True), Fail("claims.json: No space left on device")),
     "unwritable log file": (_under_a_file("log_file"), Fail("[scheduler] log_file: cannot open")),
     "corrupt token cache": (_scribble("engine-token-"), ALL_KEPT),
     "corrupt capacity cache": (_scribble("hosts-"), ALL_KEPT),
@@ -222,6 +267,9 @@ def ctx(world, engine, units, tmp_path):
     yield context
     if context.ucsm:
         context.ucsm.stop()
+    context.units.stop()                # serve's files in a mounted cache_dir are closed first
+    for cleanup in reversed(context.cleanups):
+        cleanup()
 
 
 @pytest.mark.parametrize("unit", ["VfFilter", "VfWeight"])
