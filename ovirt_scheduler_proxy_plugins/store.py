@@ -137,11 +137,18 @@ def _signature(path: str) -> Optional[tuple]:
 class HostCache:
     """Per-host records from a slow-changing source (capacity, names), each with its read time.
 
+    An entry {"absent": true} remembers an id the source does not know, so that a stray id does
+    not cost a whole read every time; ids come from the caller (anyone who can reach serve), so
+    those are kept ABSENT_TTL at most and ABSENT_MAX of them (the newest): random ids cannot grow
+    the file that every later decision reads.
+
     `memo` (a dict owned by a long-lived caller, e.g. serve) keeps the parsed file in memory and
     re-reads it only when it changed on disk (another process may have written it).
     """
 
     MAX_AGE = 86400.0
+    ABSENT_TTL = 60.0
+    ABSENT_MAX = 256
 
     def __init__(self, cache_dir: str, name: str, memo: Optional[dict] = None):
         self.path = os.path.join(cache_dir, "%s.json" % name)
@@ -159,25 +166,35 @@ class HostCache:
             self._memo[self.path] = (signature, entries)
         return entries
 
+    def _max_age(self, entry: Dict[str, Any], ttl: float) -> float:
+        return min(ttl, self.ABSENT_TTL) if entry.get("absent") else ttl
+
     def fresh(self, ttl: float, now: Optional[float] = None) -> Dict[str, Dict[str, Any]]:
-        """Entries younger than `ttl`; entries from the future (clock jumped back) are stale."""
+        """Entries younger than `ttl` (an absent one: ABSENT_TTL); entries from the future (clock
+        jumped back) are stale."""
         now = time.time() if now is None else now
         return {host_id: entry for host_id, entry in self._entries().items()
-                if -_FUTURE_SLACK <= now - entry["read_at"] <= ttl}
+                if -_FUTURE_SLACK <= now - entry["read_at"] <= self._max_age(entry, ttl)}
 
     def update(self, entries: Dict[str, Dict[str, Any]],
                now: Optional[float] = None) -> Dict[str, Dict[str, Any]]:
         """Merge `entries` (stamped now) into the file under its lock; return them stamped.
 
         Entries older than MAX_AGE are dropped on the way, so hosts removed from the engine
-        do not grow the file forever. A failed write is logged; the caller still has the data.
+        do not grow the file forever; absent ones past ABSENT_TTL or ABSENT_MAX too. A failed
+        write is logged; the caller still has the data.
         """
         now = time.time() if now is None else now
         stamped = {host_id: dict(entry, read_at=now) for host_id, entry in entries.items()}
         try:
             with locked(self.path):
-                merged = {k: v for k, v in self._entries().items() if now - v["read_at"] <= self.MAX_AGE}
+                merged = {k: v for k, v in self._entries().items()
+                          if now - v["read_at"] <= self._max_age(v, self.MAX_AGE)}
                 merged.update(stamped)
+                absent = sorted((k for k, v in merged.items() if v.get("absent")),
+                                key=lambda k: merged[k]["read_at"], reverse=True)
+                for host_id in absent[self.ABSENT_MAX:]:
+                    del merged[host_id]
                 write_json(self.path, merged)
         except StoreError as err:
             LOG.warning("%s not updated: %s", self.path, err)

@@ -92,6 +92,8 @@ IN_SERVE = {
     # The engine sends only UUIDs: anything else is a broken caller, not a host to judge.
     "non-UUID host id": Fault("bad call: host id 'not-a-uuid' is not a UUID"),
     "non-UUID VM id": Fault("bad call: the VM id \"'; drop\" is not a UUID"),
+    # A UUID followed by a newline is no UUID either (the pattern ends in \Z, not $).
+    "host id with a trailing newline": Fault("bad call: host id '%s\\n' is not a UUID" % sim_id("host", "h2")),
     # A plugin process cannot run without its log (fds 1 and 2 point there); serve can, and
     # says so in the journal, so a full log disk does not turn every decision into a fail-open.
     "unwritable log file": ALL_KEPT,
@@ -211,7 +213,7 @@ def _dup_expected(ctx, unit):
 
 def _junk_expected(ctx, unit):
     """A host id that is no UUID is never queried: unknown, kept by on_error = open, scored 999."""
-    return ctx.hosts if unit == "VfFilter" else [(ctx.hosts[0], 996), ("not-a-uuid", 999)]
+    return ctx.hosts if unit == "VfFilter" else [(ctx.hosts[0], 996), (ctx.hosts[1], 999)]
 
 
 CASES = {
@@ -243,6 +245,8 @@ CASES = {
     "empty host list": (_inputs(hosts=[]), Answer(lambda ctx, unit: [])),
     "duplicate host ids": (_inputs(hosts=lambda ctx: [ctx.hosts[0]] * 2), Answer(_dup_expected)),
     "non-UUID host id": (_inputs(hosts=lambda ctx: [ctx.hosts[0], "not-a-uuid"]), Answer(_junk_expected)),
+    "host id with a trailing newline": (_inputs(hosts=lambda ctx: [ctx.hosts[0], ctx.hosts[1] + "\n"]),
+                                        Answer(_junk_expected)),
     "unknown host id": (_inputs(hosts=lambda ctx: [ctx.hosts[0], sim_id("host", "ghost")]),
                         Answer(lambda ctx, unit: [ctx.hosts[0], sim_id("host", "ghost")] if unit == "VfFilter"
                                else [(ctx.hosts[0], 996), (sim_id("host", "ghost"), 999)])),

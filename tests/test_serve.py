@@ -3,6 +3,7 @@ odd but legal calls, foreign plugins, malformed calls, a hung engine, concurrenc
 SIGTERM. Every scenario of test_plugins/test_faults also runs through serve (conftest.units)."""
 import dataclasses
 import http.client
+import json
 import os
 import re
 import signal
@@ -19,6 +20,7 @@ from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmServer
 from ovirt_scheduler_proxy_plugins.serve import foreign, protocol
+from ovirt_scheduler_proxy_plugins.store import HostCache
 
 WIRE = os.path.join(os.path.dirname(__file__), "data", "engine-wire")
 H1, H2, VM = ("11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222",
@@ -545,3 +547,30 @@ def test_check_names_a_port_held_by_something_that_is_not_http(tmp_path):
         listener.close()
     assert found.status == "FAIL"
     assert found.message.startswith("http://127.0.0.1:%d/ answers, but not the scheduler proxy's protocol" % port)
+
+
+def test_unknown_host_ids_are_remembered_briefly_and_few(bed, world):
+    """Random host ids from any caller: each unknown id is remembered (so a stray one does not
+    cost a whole read of the engine's hosts every time), but at most HostCache.ABSENT_MAX of them:
+    the file every decision reads stays small, however many ids are sent."""
+    import uuid
+    a, b = hosts(world, "a", "b")
+    vm = world.vm_by_name("new").id
+    for _ in range(2):
+        strays = [str(uuid.uuid4()) for _ in range(1000)]
+        reply = bed.client().runFilters(["VfFilter"], [a, b] + strays, vm, {})
+        assert reply["result"] == [b] + strays                   # unknown: kept by on_error = open
+    path = os.path.join(bed.state, "cache", "hosts-engine.json")
+    entries = json.load(open(path))
+    assert sum(1 for entry in entries.values() if entry.get("absent")) == HostCache.ABSENT_MAX
+    assert not entries[a].get("absent") and not entries[b].get("absent")
+    assert os.path.getsize(path) < 64 * 1024
+
+
+def test_an_unknown_host_id_is_remembered_for_a_minute_at_most(tmp_path):
+    cache = HostCache(str(tmp_path), "hosts-engine")
+    now = time.time()
+    cache.update({H1: {"name": "a", "vfs": 4}, H2: {"absent": True}}, now=now - HostCache.ABSENT_TTL - 1)
+    assert set(cache.fresh(300.0, now=now)) == {H1}                       # the known host: its own TTL
+    cache.update({}, now=now)
+    assert set(json.load(open(cache.path))) == {H1}                      # and the absent one dropped

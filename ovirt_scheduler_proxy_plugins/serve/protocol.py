@@ -35,7 +35,7 @@ MAX_HOSTS = 5000            # far beyond any oVirt cluster; more is a broken or 
 MAX_UNITS = 100
 INT32 = (-2 ** 31, 2 ** 31 - 1)
 FAULT_BAD_CALL = 2          # our fault code for malformed arguments
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.IGNORECASE)
 NO_BALANCE = ["", []]
 
 
