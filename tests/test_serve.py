@@ -574,3 +574,109 @@ def test_an_unknown_host_id_is_remembered_for_a_minute_at_most(tmp_path):
     assert set(cache.fresh(300.0, now=now)) == {H1}                       # the known host: its own TTL
     cache.update({}, now=now)
     assert set(json.load(open(cache.path))) == {H1}                      # and the absent one dropped
+
+
+# Foreign plugins that write what no answer may carry as it is.
+UNRULY = {
+    "ansi.py": '''
+import sys
+class AnsiFilter:
+    def do_filter(self, hosts, vm, args):
+        """Colours its complaint"""
+        sys.stderr.write("\\x1b[31mfailed\\x1b[0m\\n")
+        print(hosts)
+''',
+    "ctrl.py": '''
+class CtrlWeight:
+    properties_validation = "x=\\x02"
+
+    def do_score(self, hosts, vm, args):
+        """Rings\\x07 a bell"""
+        print([(hosts[0], 1), (hosts[1], 9)])
+''',
+}
+
+
+@pytest.fixture
+def unruly(world, engine, tmp_path):
+    """serve over a plugin dir holding the UNRULY plugins, for a world of 3 hosts."""
+    path = tmp_path / "plugins"
+    path.mkdir()
+    subprocess.run([CLI, "install-plugins", "--plugins-dir", str(path)], check=True, stdout=subprocess.DEVNULL)
+    for name, text in UNRULY.items():
+        (path / name).write_text(text)
+    for name in ("a", "b", "c"):
+        world.add_host(name, vf_devices=4)
+    world.add_vm("new", vmfex_nics=1)
+    server = ServeProcess(write_conf(str(tmp_path / "state"), engine.url), str(path))
+    yield server
+    assert server.stop() == 0, server.stderr
+
+
+def engine_reads(body):
+    """The answer as the engine's client takes it: a strict XML 1.0 parser (no recovery), then
+    the library's rules (no <nil/>, <i8> or <double>; an Integer result_code)."""
+    from lxml import etree
+    etree.fromstring(body, etree.XMLParser(recover=False, resolve_entities=False, no_network=True))
+    assert b"<nil" not in body and b"<i8>" not in body and b"<double>" not in body
+    value = xmlrpc.client.loads(body)[0][0]
+    assert isinstance(value, dict) and ("result_code" not in value or type(value["result_code"]) is int)
+    return value
+
+
+def test_every_answer_is_well_formed_whatever_a_foreign_plugin_writes(unruly, world):
+    a, b, c = hosts(world, "a", "b", "c")
+    vm = world.vm_by_name("new").id
+    status, body = unruly.post(xmlrpc.client.dumps((), "discover").encode())
+    offered = engine_reads(body)
+    assert offered["scores"]["CtrlWeight"] == ["Rings\\x07 a bell", "x=\\x02"]
+    status, body = unruly.post(xmlrpc.client.dumps((["AnsiFilter", "VfFilter"], [a, b], vm, {}),
+                                                   "runFilters").encode())
+    reply = engine_reads(body)
+    assert reply["plugin_errors"] == {"AnsiFilter": ["wrote to stderr: \\x1b[31mfailed\\x1b[0m"]}
+    assert reply["result"] == [a, b]
+
+
+def test_a_foreign_weight_gives_the_hosts_it_left_unscored_its_worst_weight(unruly, world):
+    """A host left unscored would rank best; it gets the unit's worst weight (9 here, not 1)."""
+    a, b, c = hosts(world, "a", "b", "c")
+    reply = unruly.client().runCostFunctions([["CtrlWeight", 1]], [a, b, c], world.vm_by_name("new").id, {})
+    assert reply["result"] == [[a, 1, "CtrlWeight"], [b, 9, "CtrlWeight"], [c, 9, "CtrlWeight"]]
+    assert reply["errors"] == ["CtrlWeight: 1 of 3 hosts not scored, given its worst weight 9"]
+
+
+def test_faults_are_one_line_without_reprs_and_echo_at_most_200_characters(bed, world):
+    a = hosts(world, "a")[0]
+    vm = world.vm_by_name("new").id
+    faults = []
+    for body in (xmlrpc.client.dumps((xmlrpc.client.Binary(b"x"), [a], vm, {}), "runFilters"),
+                 xmlrpc.client.dumps(([a], [a], xmlrpc.client.DateTime(0), {}), "runFilters"),
+                 '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                 '<methodCall><methodName>&e;</methodName></methodCall>',
+                 xmlrpc.client.dumps((["x" * 1900000], [a], vm, {}), "runFilters"),
+                 xmlrpc.client.dumps((), "y" * 1900000),
+                 xmlrpc.client.dumps(("z" * 1900000, [a], {}), "runLoadBalancing")):
+        status, answer = bed.post(body.encode())
+        assert status == 200 and len(answer) < 2000, answer[:300]
+        with pytest.raises(xmlrpc.client.Fault) as fault:
+            engine_reads(answer)
+        faults.append(fault.value.faultString)
+    for text in faults:
+        assert "\n" not in text and " at 0x" not in text and "<class" not in text and "Traceback" not in text, text
+        assert "passwd" not in text and "EntitiesForbidden" not in text, text
+    assert faults[0] == "bad call: the filter list must be an array, got a base64 value"
+    assert faults[1] == "bad call: the VM id a dateTime value is not a UUID"
+    assert faults[2] == "bad call: the body declares a DTD or entities, which are refused"
+    assert faults[3].startswith("bad call: the filter list holds a name of more than 200 characters: xxx")
+    assert faults[4].startswith("unknown method 'yyy") and "(known: discover, runCostFunctions" in faults[4]
+    assert faults[5].startswith("bad call: the balancer name must be a string of at most 200 characters")
+
+
+def test_foreign_plugin_failures_are_counted_in_plugin_errors_total(bed, world):
+    a, b = hosts(world, "a", "b")
+    bed.client().runFilters(["NoisyFilter", "FirstHostFilter", "NoSuchFilter"], [a, b],
+                            world.vm_by_name("new").id, {})
+    text = bed.get("/metrics")[1].decode()
+    assert 'ovirt_vf_scheduler_plugin_errors_total{unit="NoisyFilter"} 1.0' in text
+    assert 'ovirt_vf_scheduler_plugin_errors_total{unit="unknown"} 1.0' in text
+    assert 'unit="FirstHostFilter"' not in text and 'unit="NoSuchFilter"' not in text

@@ -155,8 +155,10 @@ def discover(plugins_dir: str, ours: List[str], reserved: List[str]) -> Dict[Tup
 
 
 def _first_line(raw: bytes) -> str:
+    """The last non-blank line of a plugin's output (where Python puts the error of a
+    traceback), cut to 200 characters."""
     lines = [line.strip() for line in raw.decode("utf-8", "replace").splitlines() if line.strip()]
-    return lines[-1][:300] if lines else ""
+    return lines[-1][:200] if lines else ""
 
 
 def run(plugins_dir: str, unit: ForeignUnit, args: tuple, budget: float = BUDGET) -> ForeignResult:
@@ -177,4 +179,4 @@ def run(plugins_dir: str, unit: ForeignUnit, args: tuple, budget: float = BUDGET
     try:
         return ForeignResult(result=ast.literal_eval(out.decode("utf-8", "replace")))
     except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return ForeignResult(error="stdout is not one Python literal: %r" % out[:80])
+        return ForeignResult(error="stdout is not one Python literal: %s" % (_first_line(out[:200]) or "(blank)"))

@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from socketserver import ThreadingMixIn
 from typing import Iterator, Optional, Tuple
-from xmlrpc.client import Fault
+from xmlrpc.client import Fault, dumps, loads
 from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 from .. import config, install, status, units
@@ -32,7 +32,7 @@ from ..proxy_io import LOG_FORMAT, LOG_MAX_BYTES, open_append
 from ..store import Ledger
 from . import foreign
 from .metrics import CONTENT_TYPE, Metrics
-from .protocol import Service
+from .protocol import Service, echo, fault_for
 from .warm import WarmEngine
 
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
@@ -228,6 +228,17 @@ class _Server(ThreadingMixIn, SimpleXMLRPCServer):
     def _dispatch(self, method: str, params: tuple):
         return self.app.dispatch(method, params)
 
+    def _marshaled_dispatch(self, data, dispatch_method=None, path=None) -> bytes:
+        """The base class's, but a call that fails is answered with a one-line fault (never
+        "<class '...'>: ..." with a Python repr of the error)."""
+        try:
+            params, method = loads(data, use_builtin_types=self.use_builtin_types)
+            body = dumps((self._dispatch(method, params),), methodresponse=True, allow_none=False,
+                         encoding=self.encoding)
+        except Exception as err:  # noqa: BLE001 - every failure of a call becomes its fault
+            body = dumps(fault_for(err), allow_none=False, encoding=self.encoding)
+        return body.encode(self.encoding, "xmlcharrefreplace")
+
 
 class App:
     """The serve process: config, warm engine state, units, the server and its life cycle."""
@@ -290,10 +301,19 @@ class App:
             self.metrics.plugin_errors.labels(done.unit).inc()
             self.metrics.source_errors.labels(done.cause or "unknown").inc()
 
+    def _count_foreign_errors(self, reply) -> None:
+        """Failures of the other plugins in plugin_errors_total too (ours are counted as they
+        answer); a name no plugin has is counted as "unknown", so callers cannot add labels."""
+        failed = reply.get("plugin_errors", {}) if isinstance(reply, dict) else {}
+        known = {name for _, name in self.foreign}
+        for name in failed:
+            if name not in units.UNITS:
+                self.metrics.plugin_errors.labels(name if name in known else "unknown").inc()
+
     # -- calls
     def dispatch(self, method: str, params: tuple):
         if method not in METHODS:
-            raise Fault(1, "unknown method %r (known: %s)" % (method, ", ".join(sorted(METHODS))))
+            raise Fault(1, "unknown method '%s' (known: %s)" % (echo(method), ", ".join(sorted(METHODS))))
         name, takes = METHODS[method]
         if len(params) != len(takes):
             raise Fault(2, "bad call: %s takes %d arguments (%s), got %d"
@@ -304,11 +324,12 @@ class App:
             reply = getattr(self.service, name)(*params)
             outcome = "code %d" % reply["result_code"] if isinstance(reply, dict) and "result_code" in reply \
                 else "ok"
+            self._count_foreign_errors(reply)
             return reply
         except Fault:
             raise
         except Exception:
-            LOG.exception("%s failed, please report it", method)
+            LOG.exception("%s failed, please report it", echo(method))
             raise
         finally:
             elapsed = time.monotonic() - started
