@@ -210,16 +210,37 @@ def run_foreign(tmp_path, module, source, unit, kind, budget, monkeypatch):
     return ran, time.monotonic() - started
 
 
+def _sleepers(marker):
+    """Processes running `sleep <marker>` (a marker no other test, here or in a parallel suite, uses)."""
+    return subprocess.run(["pgrep", "-f", "sleep %s" % marker], capture_output=True, text=True).stdout.split()
+
+
 def test_a_hung_foreign_plugin_is_killed_with_its_children(tmp_path, monkeypatch):
+    marker = "60.%d" % os.getpid()
     ran, took = run_foreign(tmp_path, "slow", "import subprocess, time\nclass Slow:\n"
                             "    def do_filter(self, hosts, vm, args):\n"
-                            "        subprocess.Popen(['sleep', '60'])\n        time.sleep(60)\n",
+                            "        subprocess.Popen(['sleep', '%s'])\n        time.sleep(60)\n" % marker,
                             "Slow", "filters", 1.0, monkeypatch)
     assert ran == foreign.ForeignResult(error="no answer within 1 s (killed)")
     assert took < 3
     time.sleep(0.2)
-    sleepers = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True).stdout.split()
-    assert sleepers == []
+    assert _sleepers(marker) == []
+
+
+@pytest.mark.parametrize("pipes", ["its own", "the plugin's"])
+def test_a_foreign_plugin_that_ends_normally_leaves_no_child_behind(tmp_path, monkeypatch, pipes):
+    """A child started in the background dies with the run, whether it kept the plugin's stdout and
+    stderr open (the answer must not wait for it) or not."""
+    marker = "61.%d" % os.getpid()
+    redirect = ", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL" if pipes == "its own" else ""
+    ran, took = run_foreign(tmp_path, "spawner", "import subprocess\nclass Spawner:\n"
+                            "    def do_filter(self, hosts, vm, args):\n"
+                            "        subprocess.Popen(['sleep', '%s']%s)\n        print(hosts)\n" % (marker, redirect),
+                            "Spawner", "filters", 20.0, monkeypatch)
+    assert ran == foreign.ForeignResult(result=[H1])
+    assert took < 5
+    time.sleep(0.2)
+    assert _sleepers(marker) == []
 
 
 @pytest.mark.parametrize("params, method, words", [

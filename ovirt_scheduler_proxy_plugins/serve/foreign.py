@@ -24,6 +24,7 @@ LOG = logging.getLogger("ovirt_vf_scheduler.serve")
 BUDGET = 30.0                   # the proxy's budget, for loading and for each call
 KINDS = {"filters": "do_filter", "scores": "do_score", "balance": "do_balance"}
 _MAX_OUTPUT = 4 * 1024 * 1024   # a literal larger than this is no unit's answer
+_POLL = 0.05                    # seconds between two looks whether the plugin's process has ended
 
 # What the proxy's loader does: import the module in the plugin dir, register every class
 # (imported ones included) that has one of the methods. The last stdout line is our answer,
@@ -63,43 +64,51 @@ PYTHON = "python3"              # as the proxy: the first python3 on PATH
 def _run(code: str, cwd: str, budget: float) -> Tuple[int, bytes, bytes, str]:
     """(exit code, stdout, stderr, why it was killed or "") of `python3 -c code` in `cwd`: killed
     with its process group past `budget` or past _MAX_OUTPUT bytes of output (read as it comes,
-    so a chatty plugin costs at most that much memory)."""
+    so a chatty plugin costs at most that much memory). The run ends when the plugin's process
+    exits (a child it left behind may hold its pipes open): then whatever is left of its process
+    group is killed too, so no run leaves a process behind."""
     proc = subprocess.Popen([PYTHON, "-c", code], cwd=cwd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + max(0.1, budget)
     got = {proc.stdout: bytearray(), proc.stderr: bytearray()}
     killed = ""
-    with selectors.DefaultSelector() as selector:
-        for pipe in got:
-            selector.register(pipe, selectors.EVENT_READ)
-        while selector.get_map() and not killed:
-            left = deadline - time.monotonic()
-            for key, _ in selector.select(max(0.0, left)):
-                chunk = os.read(key.fd, 65536)
-                if not chunk:
-                    selector.unregister(key.fileobj)
-                got[key.fileobj] += chunk
-            if sum(len(data) for data in got.values()) > _MAX_OUTPUT:
-                killed = "more than %d MB of output" % (_MAX_OUTPUT // 2 ** 20)
-            elif time.monotonic() >= deadline:
-                killed = "no answer within %g s" % budget
-    if killed:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
     try:
-        proc.wait(max(0.1, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:   # output closed, yet still running: it gets no more time
-        killed = killed or "no answer within %g s" % budget
+        with selectors.DefaultSelector() as selector:
+            for pipe in got:
+                selector.register(pipe, selectors.EVENT_READ)
+            while selector.get_map() and not killed:
+                exited = _exited(proc.pid)
+                for key, _ in selector.select(0 if exited else min(_POLL, max(0.0, deadline - time.monotonic()))):
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                    got[key.fileobj] += chunk
+                if sum(len(data) for data in got.values()) > _MAX_OUTPUT:
+                    killed = "more than %d MB of output" % (_MAX_OUTPUT // 2 ** 20)
+                elif exited and not selector.select(0):
+                    break                           # all it wrote is read; a child may hold the pipes
+                elif time.monotonic() >= deadline:
+                    killed = "no answer within %g s" % budget
+        while not killed and not _exited(proc.pid):     # output closed, yet still running
+            if time.monotonic() >= deadline:
+                killed = "no answer within %g s" % budget
+            time.sleep(_POLL)
+    finally:
+        # The plugin is a zombie (not reaped yet, so its group id cannot be reused) or still
+        # running: its whole process group goes, whatever happened.
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
             pass
         proc.wait()
-    proc.stdout.close()
-    proc.stderr.close()
+        proc.stdout.close()
+        proc.stderr.close()
     return proc.returncode, bytes(got[proc.stdout]), bytes(got[proc.stderr]), killed
+
+
+def _exited(pid: int) -> bool:
+    """The process has ended, left unreaped (a zombie keeps its process group id reserved)."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
 def module_names(plugins_dir: str, ours: List[str]) -> List[str]:
