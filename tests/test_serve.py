@@ -701,3 +701,41 @@ def test_foreign_plugin_failures_are_counted_in_plugin_errors_total(bed, world):
     assert 'ovirt_vf_scheduler_plugin_errors_total{unit="NoisyFilter"} 1.0' in text
     assert 'ovirt_vf_scheduler_plugin_errors_total{unit="unknown"} 1.0' in text
     assert 'unit="FirstHostFilter"' not in text and 'unit="NoSuchFilter"' not in text
+
+
+def test_serve_listens_first_and_loads_the_other_plugins_in_the_background(tmp_path, plugin_dir):
+    """A module sleeping 45 s at import: the port opens and discover answers at once (with our
+    units at least); the other modules' units come as they load."""
+    marker = "45.%d" % os.getpid()
+    with open(os.path.join(plugin_dir, "sleepy.py"), "w") as handle:
+        handle.write("import subprocess\nsubprocess.run(['sleep', '%s'])\n" % marker)
+    started = time.monotonic()
+    server = ServeProcess(str(tmp_path / "none.conf"), plugin_dir, wait_for_plugins=False)
+    try:
+        offered = server.client().discover()
+        assert time.monotonic() - started < 10
+        assert {"VfFilter", "VfWeight"} <= set(offered["filters"]) | set(offered["scores"])
+        give_up = time.monotonic() + 10
+        while not _sleepers(marker) and time.monotonic() < give_up:
+            time.sleep(0.1)
+        assert not server.plugins_loaded.is_set() and _sleepers(marker)      # still importing sleepy
+        reply = server.client().runFilters(["VfFilter"], [H1], VM, {})      # ours answer meanwhile
+        assert "cannot read the config file" in reply["plugin_errors"]["VfFilter"][0]
+    finally:
+        assert server.stop() == 0
+    time.sleep(0.2)
+    assert _sleepers(marker) == []                                           # its loader went with serve
+
+
+def test_a_module_hanging_at_import_is_given_up_after_the_budget(tmp_path, monkeypatch, caplog):
+    marker = "46.%d" % os.getpid()
+    (tmp_path / "sleepy.py").write_text("import subprocess\nsubprocess.run(['sleep', '%s'])\n" % marker)
+    (tmp_path / "quick.py").write_text(FOREIGN["first_host.py"])
+    monkeypatch.setenv("PATH", os.path.dirname(proxy.sys.executable) + os.pathsep + os.environ["PATH"])
+    started = time.monotonic()
+    found = foreign.discover(str(tmp_path), [], [], budget=1.5)
+    assert time.monotonic() - started < 4
+    assert list(found) == [("filters", "FirstHostFilter")]
+    assert "plugin module sleepy: not loaded: its import was killed: no answer within 1.5 s" in caplog.text
+    time.sleep(0.2)
+    assert _sleepers(marker) == []

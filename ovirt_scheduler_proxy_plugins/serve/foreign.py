@@ -15,16 +15,19 @@ import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
 BUDGET = 30.0                   # the proxy's budget, for loading and for each call
 KINDS = {"filters": "do_filter", "scores": "do_score", "balance": "do_balance"}
 _MAX_OUTPUT = 4 * 1024 * 1024   # a literal larger than this is no unit's answer
 _POLL = 0.05                    # seconds between two looks whether the plugin's process has ended
+_RUNNING: Set[int] = set()      # process groups of the runs and loaders going on (killed at exit)
+_RUNNING_LOCK = threading.Lock()
 
 # What the proxy's loader does: import the module in the plugin dir, register every class
 # (imported ones included) that has one of the methods. The last stdout line is our answer,
@@ -72,6 +75,8 @@ def _run(code: str, cwd: str, budget: float) -> Tuple[int, bytes, bytes, str]:
     deadline = time.monotonic() + max(0.1, budget)
     got = {proc.stdout: bytearray(), proc.stderr: bytearray()}
     killed = ""
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc.pid)
     try:
         with selectors.DefaultSelector() as selector:
             for pipe in got:
@@ -88,22 +93,35 @@ def _run(code: str, cwd: str, budget: float) -> Tuple[int, bytes, bytes, str]:
                 elif exited and not selector.select(0):
                     break                           # all it wrote is read; a child may hold the pipes
                 elif time.monotonic() >= deadline:
-                    killed = "no answer within %g s" % budget
+                    killed = "no answer within %g s" % round(budget, 1)
         while not killed and not _exited(proc.pid):     # output closed, yet still running
             if time.monotonic() >= deadline:
-                killed = "no answer within %g s" % budget
+                killed = "no answer within %g s" % round(budget, 1)
             time.sleep(_POLL)
     finally:
         # The plugin is a zombie (not reaped yet, so its group id cannot be reused) or still
         # running: its whole process group goes, whatever happened.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        with _RUNNING_LOCK:
+            _kill_group(proc.pid)
+            _RUNNING.discard(proc.pid)
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
     return proc.returncode, bytes(got[proc.stdout]), bytes(got[proc.stderr]), killed
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def kill_all() -> None:
+    """Kill every plugin run and loader still going (serve is exiting: nobody waits for them)."""
+    with _RUNNING_LOCK:
+        for pid in _RUNNING:
+            _kill_group(pid)
 
 
 def _exited(pid: int) -> bool:
@@ -124,13 +142,15 @@ def module_names(plugins_dir: str, ours: List[str]) -> List[str]:
             and os.path.isfile(os.path.join(plugins_dir, name))]
 
 
-def discover(plugins_dir: str, ours: List[str], reserved: List[str]) -> Dict[Tuple[str, str], ForeignUnit]:
-    """Units of the other modules, keyed by (kind, name); loaders run in parallel, 30 s in all.
+def discover(plugins_dir: str, ours: List[str], reserved: List[str],
+             budget: float = BUDGET) -> Dict[Tuple[str, str], ForeignUnit]:
+    """Units of the other modules, keyed by (kind, name); loaders run in parallel, `budget` in all
+    (a module still importing then is killed and logged).
 
     `ours`: module names not to load; `reserved`: unit names served in-process (a foreign class
     of that name is skipped with a warning, where the proxy would let the last loaded win)."""
     modules = module_names(plugins_dir, ours)
-    deadline = time.monotonic() + BUDGET
+    deadline = time.monotonic() + budget
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="plugin-loader") as pool:
         loads = {module: pool.submit(lambda m: _run(_LOADER % (m, KINDS), plugins_dir,
                                                     deadline - time.monotonic()), module)

@@ -24,6 +24,7 @@ properties_validation), which would make the whole answer unreadable to the engi
 import logging
 import re
 import reprlib
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -160,19 +161,32 @@ def answer(result, plugin_errors: Dict[str, List[str]], errors: List[str]) -> di
 
 class Service:
     """The XML-RPC methods. `settings()` gives the current config (or its error); our units run
-    in `pool` (bounded), foreign ones as processes from `foreign_pool`."""
+    in `pool` (bounded), foreign ones as processes from `foreign_pool`. The foreign units are
+    loaded in the background (serve listens first): `found_foreign` sets them once known; until
+    then `discover` offers ours, and a call naming a unit not known yet waits for the loading."""
 
     def __init__(self, settings: Callable[[], Tuple[Optional[config.Settings], Optional[config.ConfigError]]],
-                 warm: WarmEngine, plugins_dir: str, foreign_units: Dict[Tuple[str, str], foreign.ForeignUnit],
-                 pool: ThreadPoolExecutor, foreign_pool: ThreadPoolExecutor,
+                 warm: WarmEngine, plugins_dir: str, pool: ThreadPoolExecutor, foreign_pool: ThreadPoolExecutor,
                  on_answer: Callable[[UnitAnswer, Optional[config.Settings]], None]):
         self._settings = settings
         self._warm = warm
         self._plugins_dir = plugins_dir
-        self._foreign = foreign_units
+        self.foreign: Dict[Tuple[str, str], foreign.ForeignUnit] = {}
+        self._foreign_loaded = threading.Event()
         self._pool = pool
         self._foreign_pool = foreign_pool
         self._on_answer = on_answer
+
+    def found_foreign(self, found: Dict[Tuple[str, str], foreign.ForeignUnit]) -> None:
+        self.foreign = found                    # replaced whole: a call in flight keeps a consistent view
+        self._foreign_loaded.set()
+
+    def _foreign_unit(self, kind: str, name: str, started: float) -> Optional[foreign.ForeignUnit]:
+        """The foreign unit of that kind and name; while the plugins still load, waited for (within
+        the proxy's budget from the call's arrival)."""
+        if (kind, name) not in self.foreign and not self._foreign_loaded.is_set():
+            self._foreign_loaded.wait(max(0.0, started + foreign.BUDGET - time.monotonic()))
+        return self.foreign.get((kind, name))
 
     # -- discover
     def discover(self) -> dict:
@@ -180,7 +194,7 @@ class Service:
         for unit in units.UNITS.values():
             kind = "filters" if unit.kind == "do_filter" else "scores"
             offered[kind][unit.name] = [unit.doc, config.PROPERTIES_VALIDATION]
-        for (kind, name), unit in sorted(self._foreign.items()):
+        for (kind, name), unit in sorted(self.foreign.items()):
             offered[kind][name] = [unit.description, unit.properties_validation]
         return xml_safe(offered)
 
@@ -234,12 +248,15 @@ class Service:
                    started: float) -> Tuple[Dict[str, Callable], Dict[str, List[str]]]:
         """Start every unit of `kind` named in the call, all at once; (waiter per unit, the names
         no unit answers to, as plugin_errors)."""
-        waiters, missing = {}, {}
+        ours = {name: self._ours(name, host_ids, vm_id, props, started) for name in names   # first: they
+                if name in units.UNITS and (units.UNITS[name].kind == "do_filter") == (kind == "filters")}
+        waiters, missing = {}, {}               # do not wait for the other plugins to load
         for name in names:
-            if name in units.UNITS and (units.UNITS[name].kind == "do_filter") == (kind == "filters"):
-                waiters[name] = self._ours(name, host_ids, vm_id, props, started)
-            elif (kind, name) in self._foreign:
-                waiters[name] = self._theirs(self._foreign[(kind, name)], (host_ids, vm_id, props))
+            unit = None if name in ours else self._foreign_unit(kind, name, started)
+            if name in ours:
+                waiters[name] = ours[name]
+            elif unit is not None:
+                waiters[name] = self._theirs(unit, (host_ids, vm_id, props))
             else:
                 missing[name] = ["plugin not found: '%s'" % echo(name)]
         return waiters, missing
@@ -286,7 +303,7 @@ class Service:
             raise _bad("the balancer name must be a string of at most %d characters, got %s"
                        % (ECHO_MAX, _shown(name)))
         host_ids, props = _host_ids(host_ids), _props(props)
-        unit = self._foreign.get(("balance", name))
+        unit = self._foreign_unit("balance", name, time.monotonic())
         if unit is None:
             return answer(NO_BALANCE, {name: ["plugin not found: '%s'" % echo(name)]}, [])
         ran = self._theirs(unit, (host_ids, props))()

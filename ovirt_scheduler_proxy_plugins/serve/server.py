@@ -262,10 +262,8 @@ class App:
         self.foreign_pool = ThreadPoolExecutor(max_workers=FOREIGN_WORKERS, thread_name_prefix="plugin")
         self.config.current()
         self.plugins_dir = plugins_dir
-        ours = [name for name in ("vf_filter", "vf_weight") if _is_ours(plugins_dir, name)]
-        self.foreign = foreign.discover(plugins_dir, ours, list(units.UNITS))
-        self.service = Service(self.config.current, self.warm, plugins_dir, self.foreign, self.pool,
-                               self.foreign_pool, self._answered)
+        self.service = Service(self.config.current, self.warm, plugins_dir, self.pool, self.foreign_pool,
+                               self._answered)
         self.server = _Server(self, listen)
         self.address = self.server.server_address[:2]
         # The SDK's import (~0.15 s) before the first call needs it, not during it.
@@ -305,7 +303,7 @@ class App:
         """Failures of the other plugins in plugin_errors_total too (ours are counted as they
         answer); a name no plugin has is counted as "unknown", so callers cannot add labels."""
         failed = reply.get("plugin_errors", {}) if isinstance(reply, dict) else {}
-        known = {name for _, name in self.foreign}
+        known = {name for _, name in self.service.foreign}
         for name in failed:
             if name not in units.UNITS:
                 self.metrics.plugin_errors.labels(name if name in known else "unknown").inc()
@@ -360,13 +358,24 @@ class App:
         thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
                                   name="accept", daemon=True)
         thread.start()
-        LIFE.info("serving VfFilter, VfWeight%s on %s:%d (plugins dir %s)", "".join(
-            ", " + name for _, name in sorted(self.foreign)), self.address[0], self.address[1], self.plugins_dir)
+        LIFE.info("serving VfFilter, VfWeight on %s:%d (plugins dir %s: its other plugins load in the background)",
+                  self.address[0], self.address[1], self.plugins_dir)
+        threading.Thread(target=self._load_foreign, name="plugin-discovery", daemon=True).start()
         while not signalled:
             time.sleep(0.2)
         LIFE.info("signal %d: finishing the calls in flight, then exiting", signalled[0])
         self.shutdown()
         return 0
+
+    def _load_foreign(self) -> None:
+        """Discover the other plugins (up to foreign.BUDGET: a module hanging at import is given up
+        and logged) while the engine can already call: discover answers with ours meanwhile."""
+        started = time.monotonic()
+        ours = [name for name in ("vf_filter", "vf_weight") if _is_ours(self.plugins_dir, name)]
+        found = foreign.discover(self.plugins_dir, ours, list(units.UNITS))
+        self.service.found_foreign(found)
+        LIFE.info("other plugins loaded in %.1f s: %s", time.monotonic() - started,
+                  ", ".join(name for _, name in sorted(found)) or "none")
 
     def shutdown(self) -> None:
         """Stop accepting, let the calls in flight be answered (each is bounded by its deadline),
@@ -382,6 +391,7 @@ class App:
             left = self._inflight
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.foreign_pool.shutdown(wait=False, cancel_futures=True)
+        foreign.kill_all()
         self.warm.close()
         if left:
             LOG.warning("stopped (%d calls still unanswered after %d s)", left, DRAIN_SECONDS)
