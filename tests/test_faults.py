@@ -195,6 +195,11 @@ def _clock_jump(ctx):
     json.dump(claims, open(os.path.join(ctx.cache, "claims.json"), "w"))
 
 
+def _append_bytes(path, data):
+    with open(path, "ab") as handle:
+        handle.write(data)
+
+
 def _inputs(hosts=None, vm=None, args=None):
     def apply(ctx):
         if hosts is not None:
@@ -256,6 +261,10 @@ CASES = {
                            Fail("cluster scheduling policy property vf_weight_mode: expected one of")),
     "missing config": (lambda ctx: setattr(ctx.units, "conf_path", str(ctx.tmp_path / "none.conf")),
                        Fail("cannot read the config file")),
+    "non-UTF-8 config": (lambda ctx: _append_bytes(ctx.units.conf_path, b"# caf\xe9\n"),
+                         Fail("vf.conf: not UTF-8 text (line 13)")),
+    "non-UTF-8 password file": (lambda ctx: _append_bytes(os.path.join(ctx.units.state_dir, "engine.pw"), b"\xff"),
+                                Fail("engine.pw is not UTF-8 text")),
     "bad config": (lambda ctx: ctx.conf("weight_mode = sideways\n"),
                    Fail("[scheduler] weight_mode: expected one of spread, pack, reserve, got 'sideways'")),
 }
@@ -302,7 +311,8 @@ def test_fault_case(ctx, case, unit):
 
 
 # Configuration errors always fail open (exit 1): the on_error policy may itself be what is broken.
-CONFIG_ERRORS = {"missing config", "bad config", "bad property value", "unwritable log file"}
+CONFIG_ERRORS = {"missing config", "bad config", "bad property value", "unwritable log file", "non-UTF-8 config",
+                 "non-UTF-8 password file"}
 FAILS_CLOSED = sorted(name for name, (_, expect) in CASES.items()
                       if isinstance(expect, Fail) and name not in CONFIG_ERRORS)
 

@@ -739,3 +739,19 @@ def test_a_module_hanging_at_import_is_given_up_after_the_budget(tmp_path, monke
     assert "plugin module sleepy: not loaded: its import was killed: no answer within 1.5 s" in caplog.text
     time.sleep(0.2)
     assert _sleepers(marker) == []
+
+
+def test_a_config_with_non_utf8_bytes_is_a_configuration_error_and_serve_still_answers(tmp_path, plugin_dir,
+                                                                                    engine):
+    conf = write_conf(str(tmp_path / "state"), engine.url)
+    with open(conf, "ab") as handle:
+        handle.write(b"# caf\xe9\n")
+    server = ServeProcess(conf, plugin_dir)
+    try:
+        assert "VfFilter" in server.client().discover()["filters"]
+        reply = server.client().runFilters(["VfFilter"], [H1], VM, {})
+        assert reply["plugin_errors"]["VfFilter"] == ["configuration error: %s: not UTF-8 text (line 13) "
+                                                      "(on_error = open: the filter is ignored, every host kept)" % conf]
+        assert "UnicodeDecodeError" not in server.stderr and "Traceback" not in server.stderr
+    finally:
+        assert server.stop() == 0
