@@ -44,16 +44,18 @@ class FiveWeight:
 ''',
     "partial.py": '''
 class PartialWeight:
+    properties_validation = "x=\\x02"
+
     def do_score(self, hosts, vm, args):
-        """Scores the first host only"""
-        print([(hosts[0], 3)])
+        """Scores all but the last host\\x07"""
+        print([(h, 9 if i % 2 else 1) for i, h in enumerate(hosts[:-1])])
 ''',
     "noisy.py": '''
 import sys
 class NoisyFilter:
     def do_filter(self, hosts, vm, args):
-        """Right answer, but chatty on stderr"""
-        sys.stderr.write("DeprecationWarning: something\\n")
+        """Right answer, but chatty on stderr, in colour"""
+        sys.stderr.write("\\x1b[33mDeprecationWarning\\x1b[0m: something\\n")
         print(hosts)
 ''',
     "balancer.py": '''
@@ -190,11 +192,11 @@ def test_foreign_units_answer_like_under_the_proxy_but_failures_are_named(bed, w
     vm = world.vm_by_name("new").id
     reply = client.runFilters(["NoisyFilter", "FirstHostFilter"], [a, b], vm, {})
     assert reply["result"] == [a]                         # the noisy one is discarded, as by the proxy
-    assert reply["plugin_errors"] == {"NoisyFilter": ["wrote to stderr: DeprecationWarning: something"]}
+    assert reply["plugin_errors"] == {"NoisyFilter": ["wrote to stderr: \\x1b[33mDeprecationWarning\\x1b[0m: something"]}
     reply = client.runCostFunctions([["PartialWeight", 1], ["VfWeight", 1]], [a, b], vm, {})
-    assert reply["result"] == [[a, 3, "PartialWeight"], [b, 3, "PartialWeight"],
+    assert reply["result"] == [[a, 1, "PartialWeight"], [b, 1, "PartialWeight"],
                                [a, 1000, "VfWeight"], [b, 996, "VfWeight"]]
-    assert reply["errors"] == ["PartialWeight: 1 of 2 hosts not scored, given its worst weight 3"]
+    assert reply["errors"] == ["PartialWeight: 1 of 2 hosts not scored, given its worst weight 1"]
     assert client.runLoadBalancing("MoveFirst", [a, b], {}) == {"result_code": 0, "result": ["", [a, b]]}
     assert client.runLoadBalancing("Nope", [a], {}) == {
         "result_code": 1, "result": ["", []], "plugin_errors": {"Nope": ["plugin not found: 'Nope'"]}}
@@ -597,43 +599,6 @@ def test_an_unknown_host_id_is_remembered_for_a_minute_at_most(tmp_path):
     assert set(json.load(open(cache.path))) == {H1}                      # and the absent one dropped
 
 
-# Foreign plugins that write what no answer may carry as it is.
-UNRULY = {
-    "ansi.py": '''
-import sys
-class AnsiFilter:
-    def do_filter(self, hosts, vm, args):
-        """Colours its complaint"""
-        sys.stderr.write("\\x1b[31mfailed\\x1b[0m\\n")
-        print(hosts)
-''',
-    "ctrl.py": '''
-class CtrlWeight:
-    properties_validation = "x=\\x02"
-
-    def do_score(self, hosts, vm, args):
-        """Rings\\x07 a bell"""
-        print([(hosts[0], 1), (hosts[1], 9)])
-''',
-}
-
-
-@pytest.fixture
-def unruly(world, engine, tmp_path):
-    """serve over a plugin dir holding the UNRULY plugins, for a world of 3 hosts."""
-    path = tmp_path / "plugins"
-    path.mkdir()
-    subprocess.run([CLI, "install-plugins", "--plugins-dir", str(path)], check=True, stdout=subprocess.DEVNULL)
-    for name, text in UNRULY.items():
-        (path / name).write_text(text)
-    for name in ("a", "b", "c"):
-        world.add_host(name, vf_devices=4)
-    world.add_vm("new", vmfex_nics=1)
-    server = ServeProcess(write_conf(str(tmp_path / "state"), engine.url), str(path))
-    yield server
-    assert server.stop() == 0, server.stderr
-
-
 def engine_reads(body):
     """The answer as the engine's client takes it: a strict XML 1.0 parser (no recovery), then
     the library's rules (no <nil/>, <i8> or <double>; an Integer result_code)."""
@@ -645,25 +610,27 @@ def engine_reads(body):
     return value
 
 
-def test_every_answer_is_well_formed_whatever_a_foreign_plugin_writes(unruly, world):
-    a, b, c = hosts(world, "a", "b", "c")
+def test_every_answer_is_well_formed_whatever_a_foreign_plugin_writes(bed, world):
+    """NoisyFilter colours its stderr, PartialWeight has control characters in its description and
+    properties_validation: escaped as text, the answers stay readable."""
+    a, b = hosts(world, "a", "b")
     vm = world.vm_by_name("new").id
-    status, body = unruly.post(xmlrpc.client.dumps((), "discover").encode())
+    status, body = bed.post(xmlrpc.client.dumps((), "discover").encode())
     offered = engine_reads(body)
-    assert offered["scores"]["CtrlWeight"] == ["Rings\\x07 a bell", "x=\\x02"]
-    status, body = unruly.post(xmlrpc.client.dumps((["AnsiFilter", "VfFilter"], [a, b], vm, {}),
-                                                   "runFilters").encode())
+    assert offered["scores"]["PartialWeight"] == ["Scores all but the last host\\x07", "x=\\x02"]
+    status, body = bed.post(xmlrpc.client.dumps((["NoisyFilter", "VfFilter"], [a, b], vm, {}), "runFilters").encode())
     reply = engine_reads(body)
-    assert reply["plugin_errors"] == {"AnsiFilter": ["wrote to stderr: \\x1b[31mfailed\\x1b[0m"]}
-    assert reply["result"] == [a, b]
+    assert reply["plugin_errors"] == {"NoisyFilter": ["wrote to stderr: \\x1b[33mDeprecationWarning\\x1b[0m: something"]}
+    assert reply["result"] == [b]
 
 
-def test_a_foreign_weight_gives_the_hosts_it_left_unscored_its_worst_weight(unruly, world):
+def test_a_foreign_weight_gives_the_hosts_it_left_unscored_its_worst_weight(bed, world):
     """A host left unscored would rank best; it gets the unit's worst weight (9 here, not 1)."""
-    a, b, c = hosts(world, "a", "b", "c")
-    reply = unruly.client().runCostFunctions([["CtrlWeight", 1]], [a, b, c], world.vm_by_name("new").id, {})
-    assert reply["result"] == [[a, 1, "CtrlWeight"], [b, 9, "CtrlWeight"], [c, 9, "CtrlWeight"]]
-    assert reply["errors"] == ["CtrlWeight: 1 of 3 hosts not scored, given its worst weight 9"]
+    a, b = hosts(world, "a", "b")
+    c = world.add_host("c", vf_devices=4).id
+    reply = bed.client().runCostFunctions([["PartialWeight", 1]], [a, b, c], world.vm_by_name("new").id, {})
+    assert reply["result"] == [[a, 1, "PartialWeight"], [b, 9, "PartialWeight"], [c, 9, "PartialWeight"]]
+    assert reply["errors"] == ["PartialWeight: 1 of 3 hosts not scored, given its worst weight 9"]
 
 
 def test_faults_are_one_line_without_reprs_and_echo_at_most_200_characters(bed, world):
