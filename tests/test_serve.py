@@ -686,6 +686,10 @@ def test_serve_listens_first_and_loads_the_other_plugins_in_the_background(tmp_p
         while not _sleepers(marker) and time.monotonic() < give_up:
             time.sleep(0.1)
         assert not server.plugins_loaded.is_set() and _sleepers(marker)      # still importing sleepy
+        while "FirstHostFilter" not in offered["filters"] and time.monotonic() < give_up:
+            time.sleep(0.1)
+            offered = server.client().discover()                             # the quick modules: loaded
+        assert "FirstHostFilter" in offered["filters"] and not server.plugins_loaded.is_set()
         reply = server.client().runFilters(["VfFilter"], [H1], VM, {})      # ours answer meanwhile
         assert "cannot read the config file" in reply["plugin_errors"]["VfFilter"][0]
     finally:
@@ -698,12 +702,15 @@ def test_a_module_hanging_at_import_is_given_up_after_the_budget(tmp_path, monke
     marker = "46.%d" % os.getpid()
     (tmp_path / "sleepy.py").write_text("import subprocess\nsubprocess.run(['sleep', '%s'])\n" % marker)
     (tmp_path / "quick.py").write_text(FOREIGN["first_host.py"])
+    (tmp_path / "garbled.py").write_text("import atexit\natexit.register(print, \"{'filters': 5}\")\n")
     monkeypatch.setenv("PATH", os.path.dirname(proxy.sys.executable) + os.pathsep + os.environ["PATH"])
-    started = time.monotonic()
-    found = foreign.discover(str(tmp_path), [], [], budget=1.5)
+    started, known = time.monotonic(), []
+    found = foreign.discover(str(tmp_path), [], [], budget=1.5, progress=known.append)
     assert time.monotonic() - started < 4
     assert list(found) == [("filters", "FirstHostFilter")]
+    assert list(known[1]) == [("filters", "FirstHostFilter")] and len(known) == 3     # before sleepy gave up
     assert "plugin module sleepy: not loaded: its import was killed: no answer within 1.5 s" in caplog.text
+    assert "plugin module garbled: not loaded: its loader's answer is garbled" in caplog.text
     time.sleep(0.2)
     assert _sleepers(marker) == []
 

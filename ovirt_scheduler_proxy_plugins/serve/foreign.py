@@ -17,9 +17,9 @@ import signal
 import subprocess
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
 BUDGET = 30.0                   # the proxy's budget, for loading and for each call
@@ -142,44 +142,63 @@ def module_names(plugins_dir: str, ours: List[str]) -> List[str]:
             and os.path.isfile(os.path.join(plugins_dir, name))]
 
 
-def discover(plugins_dir: str, ours: List[str], reserved: List[str],
-             budget: float = BUDGET) -> Dict[Tuple[str, str], ForeignUnit]:
+def discover(plugins_dir: str, ours: List[str], reserved: List[str], budget: float = BUDGET,
+             progress: Optional[Callable[[Dict[Tuple[str, str], ForeignUnit]], None]] = None
+             ) -> Dict[Tuple[str, str], ForeignUnit]:
     """Units of the other modules, keyed by (kind, name); loaders run in parallel, `budget` in all
-    (a module still importing then is killed and logged).
+    (a module still importing then is killed and logged). `progress` gets the units known so far
+    each time a module is done, so a module hanging at import does not hold back the others.
 
     `ours`: module names not to load; `reserved`: unit names served in-process (a foreign class
     of that name is skipped with a warning, where the proxy would let the last loaded win)."""
     modules = module_names(plugins_dir, ours)
     deadline = time.monotonic() + budget
+    loaded: Dict[str, Dict[Tuple[str, str], ForeignUnit]] = {}
+
+    def known() -> Dict[Tuple[str, str], ForeignUnit]:
+        units: Dict[Tuple[str, str], ForeignUnit] = {}
+        for module in modules:                 # in name order, whichever finished first
+            units.update(loaded.get(module, {}))
+        return units
+
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="plugin-loader") as pool:
-        loads = {module: pool.submit(lambda m: _run(_LOADER % (m, KINDS), plugins_dir,
-                                                    deadline - time.monotonic()), module)
-                 for module in modules}
-    units: Dict[Tuple[str, str], ForeignUnit] = {}
-    for module, load in loads.items():
-        try:
-            code, out, err, killed = load.result()
-        except OSError as error:
-            LOG.warning("plugin module %s: not loaded: cannot start python3: %s", module, error.strerror or error)
+        loads = {pool.submit(_load, plugins_dir, module, deadline, reserved): module for module in modules}
+        for load in as_completed(loads):
+            loaded[loads[load]] = load.result()
+            if progress is not None:
+                progress(known())
+    return known()
+
+
+def _load(plugins_dir: str, module: str, deadline: float, reserved: List[str]) -> Dict[Tuple[str, str], ForeignUnit]:
+    """One module's units, as the proxy's loader finds them; why not, logged."""
+    try:
+        code, out, err, killed = _run(_LOADER % (module, KINDS), plugins_dir, deadline - time.monotonic())
+    except OSError as error:
+        LOG.warning("plugin module %s: not loaded: cannot start python3: %s", module, error.strerror or error)
+        return {}
+    lines = out.decode("utf-8", "replace").strip().splitlines()
+    try:
+        found = ast.literal_eval(lines[-1]) if code == 0 and lines else None
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        found = None
+    if not isinstance(found, dict):
+        LOG.warning("plugin module %s: not loaded: %s", module,
+                    "its import was killed: %s" % killed if killed else _first_line(err) or "exit code %s" % code)
+        return {}
+    try:
+        listed = [(kind, str(name), str(description), str(regex)) for kind, entries in found.items()
+                  if kind in KINDS for name, (description, regex) in entries.items()]
+    except (AttributeError, TypeError, ValueError):     # the module printed over the loader's answer
+        LOG.warning("plugin module %s: not loaded: its loader's answer is garbled", module)
+        return {}
+    units = {}
+    for kind, name, description, regex in listed:
+        if name in reserved:
+            LOG.warning("plugin module %s: its %s unit %s is skipped: serve runs its own %s", module, kind, name, name)
             continue
-        lines = out.decode("utf-8", "replace").strip().splitlines()
-        try:
-            found = ast.literal_eval(lines[-1]) if code == 0 and lines else None
-        except (ValueError, SyntaxError):
-            found = None
-        if not isinstance(found, dict):
-            LOG.warning("plugin module %s: not loaded: %s", module,
-                        "its import was killed: %s" % killed if killed
-                        else _first_line(err) or "exit code %s" % code)
-            continue
-        for kind, entries in found.items():
-            for name, (description, regex) in entries.items():
-                if name in reserved:
-                    LOG.warning("plugin module %s: its %s unit %s is skipped: serve runs its own %s",
-                                module, kind, name, name)
-                    continue
-                units[(kind, name)] = ForeignUnit(name, kind, module, description, regex)
-                LOG.info("plugin module %s: %s unit %s", module, kind, name)
+        units[(kind, name)] = ForeignUnit(name, kind, module, description, regex)
+        LOG.info("plugin module %s: %s unit %s", module, kind, name)
     return units
 
 

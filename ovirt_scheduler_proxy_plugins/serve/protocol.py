@@ -177,9 +177,11 @@ class Service:
         self._foreign_pool = foreign_pool
         self._on_answer = on_answer
 
-    def found_foreign(self, found: Dict[Tuple[str, str], foreign.ForeignUnit]) -> None:
+    def found_foreign(self, found: Dict[Tuple[str, str], foreign.ForeignUnit], complete: bool = True) -> None:
+        """The foreign units known so far; `complete`: every module is loaded (or given up)."""
         self.foreign = found                    # replaced whole: a call in flight keeps a consistent view
-        self._foreign_loaded.set()
+        if complete:
+            self._foreign_loaded.set()
 
     def _foreign_unit(self, kind: str, name: str, started: float) -> Optional[foreign.ForeignUnit]:
         """The foreign unit of that kind and name; while the plugins still load, waited for (within

@@ -372,8 +372,14 @@ class App:
         and logged) while the engine can already call: discover answers with ours meanwhile."""
         started = time.monotonic()
         ours = [name for name in ("vf_filter", "vf_weight") if _is_ours(self.plugins_dir, name)]
-        found = foreign.discover(self.plugins_dir, ours, list(units.UNITS))
-        self.service.found_foreign(found)
+        found = {}
+        try:
+            found = foreign.discover(self.plugins_dir, ours, list(units.UNITS),
+                                     progress=lambda known: self.service.found_foreign(known, complete=False))
+        except Exception:  # noqa: BLE001 - a loader's surprise must not leave calls waiting for it
+            LOG.exception("loading the other plugins failed: only VfFilter and VfWeight are offered")
+        finally:
+            self.service.found_foreign(found)
         LIFE.info("other plugins loaded in %.1f s: %s", time.monotonic() - started,
                   ", ".join(name for _, name in sorted(found)) or "none")
 
