@@ -273,14 +273,22 @@ class Ledger:
 
     def pending(self, seen: Seen, seen_at: float) -> List[Claim]:
         """Live claims, dropping those the engine now shows placed (written back when changed);
-        `seen_at` is when `seen` was asked for: only evidence newer than a claim releases it."""
+        `seen_at` is when `seen` was asked for: only evidence newer than a claim releases it.
+        Outside a section (an operator's look: explain, capacity) a ledger that cannot be locked
+        or written is still read; a decision's section fails instead."""
         now = time.monotonic()
-        with self._locked():
-            claims = self._load()
-            live = prune(claims, seen, now, self.boot, self.ttl, seen_at)
-            if len(live) != len(claims):
-                self._save(live)
-            return live
+        try:
+            with self._locked():
+                claims = self._load()
+                live = prune(claims, seen, now, self.boot, self.ttl, seen_at)
+                if len(live) != len(claims):
+                    self._save(live)
+                return live
+        except StoreError as err:
+            if self._section is not None:
+                raise
+            LOG.warning("claims read without their lock: %s", err)
+            return prune(self._load(), seen, now, self.boot, self.ttl, seen_at)
 
     def record(self, vm_id: str, demand: int, hosts: List[str], source: Optional[str]) -> Optional[Claim]:
         """Remember that this VM's VFs may be taken on any of `hosts` (replacing its older claim);

@@ -11,7 +11,7 @@ import pytest
 from conftest import CLI, write_conf
 from ovirt_scheduler_proxy_plugins.config import CONF_ENV
 from ovirt_scheduler_proxy_plugins.claims import Claim, Pending, largest, pending_by_host, prune
-from ovirt_scheduler_proxy_plugins.store import Ledger, locked
+from ovirt_scheduler_proxy_plugins.store import Ledger, StoreError, locked
 
 BOOT = "boot-1"
 
@@ -123,6 +123,19 @@ def test_concurrent_writers_lose_no_claim(tmp_path):
     for thread in threads:
         thread.join()
     assert len(Ledger(ledger_dir, ttl=120.0).pending({}, time.monotonic())) == 20
+
+
+def test_a_decision_needs_the_ledger_lock_a_look_does_not(tmp_path):
+    """A decision reads the claims and records its own in one section: without the lock it fails
+    (StoreError). An operator's look (explain, capacity) still reads them."""
+    ledger = Ledger(str(tmp_path), ttl=120.0)
+    ledger.record("a", 1, ["h1"], None)
+    with locked(ledger.path):                                             # held by another process
+        assert [c.vm_id for c in Ledger(str(tmp_path), ttl=120.0).pending({}, time.monotonic())] == ["a"]
+        deciding = Ledger(str(tmp_path), ttl=120.0)
+        with pytest.raises(StoreError, match="the ledger of pending claims cannot be used: cannot lock"):
+            with deciding.section():
+                deciding.pending({}, time.monotonic())
 
 
 def test_burst_on_the_last_vf(world, engine, units):
