@@ -240,15 +240,15 @@ def test_a_claim_of_a_start_that_never_shows_expires(world, engine, units, tmp_p
 def test_concurrent_decisions_never_over_book(world, engine, plugins_dir, tmp_path):
     """Serve's decision threads and plugin processes deciding at once on one ledger: each reads
     the pending claims and records its own under ONE hold of the lock, so no two of them can book
-    the same free VF. 40 hosts with 1 VF each (so every decision keeps one host, the best free
-    one, for a certain claim), 30 VMs of 1 VF, the engine never shows a placement: however the
+    the same free VF. 80 hosts with 1 VF each (so every decision keeps one host, the best free
+    one, for a certain claim), 48 VMs of 1 VF, the engine never shows a placement: however the
     decisions interleave, no host gets two claims. (With separate lock sections for reading and
     recording, two decisions read the same claims, keep the same best host and both book it.)"""
     from ovirt_scheduler_proxy_plugins.sim import proxy
     from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
     from ovirt_scheduler_proxy_plugins.sim.workspace import write_config
-    hosts = [world.add_host("h%02d" % i, vf_devices=1).id for i in range(40)]
-    vms = [world.add_vm("vm%02d" % i, vmfex_nics=1).id for i in range(30)]
+    hosts = [world.add_host("h%02d" % i, vf_devices=1).id for i in range(80)]
+    vms = [world.add_vm("vm%02d" % i, vmfex_nics=1).id for i in range(48)]
     state = str(tmp_path / "state")
     conf = write_config(state, engine.url, "secret", "deadline = 25\nusage_max_age = 0\n", "")
     server = ServeProcess(conf, plugins_dir)
@@ -278,9 +278,12 @@ def test_concurrent_decisions_never_over_book(world, engine, plugins_dir, tmp_pa
             thread.join(60)
     finally:
         assert server.stop() == 0
-    assert sorted(answers) == sorted(vms) and all(len(kept) == 1 for kept in answers.values()), answers
+    # A decision failing open on a machine too busy for the deadline records no claim; the others:
+    decided = {vm: kept for vm, kept in answers.items() if isinstance(kept, list)}
+    assert sorted(answers) == sorted(vms) and len(decided) >= 32, answers
+    assert all(len(kept) == 1 for kept in decided.values()), decided
     claims = Ledger(os.path.join(state, "cache"), ttl=120.0).live()
-    assert sorted(c.vm_id for c in claims) == sorted(vms)           # every VM kept somewhere has its claim
+    assert sorted(c.vm_id for c in claims) == sorted(decided)       # every VM kept somewhere has its claim
     booked = [h for c in claims for h in c.targets]
-    assert len(booked) == len(set(booked)) == len(vms), booked     # one host per VM, no host twice
-    assert sorted(h for kept in answers.values() for h in kept) == sorted(booked)
+    assert len(booked) == len(set(booked)) == len(decided), booked  # one host per VM, no host twice
+    assert sorted(h for kept in decided.values() for h in kept) == sorted(booked)
