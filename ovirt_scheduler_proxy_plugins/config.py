@@ -381,6 +381,8 @@ def _password(path: str, section: str, values: Mapping[str, object],
         except OSError as err:
             raise ConfigError("%s: [%s] password_file: cannot read %s: %s"
                               % (path, section, secret_path, err.strerror or err)) from None
+        except UnicodeDecodeError:        # the error would show bytes of the secret: never
+            raise ConfigError("%s: [%s] password_file: %s is not UTF-8 text" % (path, section, secret_path)) from None
         if not password:
             raise ConfigError("%s: [%s] password_file: %s is empty" % (path, section, secret_path))
         holder = secret_path
@@ -424,8 +426,11 @@ def load(path: Optional[str] = None) -> Settings:
     path = path or conf_path()
     parser = configparser.ConfigParser(interpolation=None, default_section="__no_defaults__")
     try:
-        with open(path, encoding="utf-8") as conf:
-            parser.read_file(conf, source=path)
+        with open(path, "rb") as conf:
+            raw = conf.read()
+        parser.read_string(raw.decode("utf-8"), source=path)
+    except UnicodeDecodeError as err:    # where, not what: the line may hold a password
+        raise ConfigError("%s: not UTF-8 text (line %d)" % (path, raw[:err.start].count(b"\n") + 1)) from None
     except OSError as err:
         raise ConfigError("%s: cannot read the config file: %s (set %s to use another file)"
                           % (path, err.strerror or err, CONF_ENV)) from None

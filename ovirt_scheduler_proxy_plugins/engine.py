@@ -26,7 +26,7 @@ from .store import TokenCache
 from .usage_events import USAGE_CODES, EventRecord
 
 LOG = logging.getLogger("ovirt_vf_scheduler.engine")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 # Network names that can go into a search term as they are; anything else (spaces, quotes,
 # wildcards) falls back to the broader "every running VM" query, which is still correct.
 _SEARCHABLE = re.compile(r"^[A-Za-z0-9_.-]+$")

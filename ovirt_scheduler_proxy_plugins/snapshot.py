@@ -85,13 +85,15 @@ def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmReco
                 vf_profile_ids: FrozenSet[str], deadline: float, scheduled_vm_id: str = "",
                 current_host: Optional[str] = None,
                 port_profiles: FrozenSet[str] = frozenset(),
-                seen_at: Optional[float] = None) -> Tuple[Dict[str, HostVfs], str, int]:
+                seen_at: Optional[float] = None, ledger: Optional[Ledger] = None) -> Tuple[Dict[str, HostVfs], str, int]:
     """Capacity, usage by the VMs other than `scheduled_vm_id`, pending claims and (for the VM's
     `port_profiles`, when the rule applies) its UCS domain's port profiles, per host the engine
     knows among `host_ids`; plus a one-line summary of the capacity sources and the largest
     demand of the VMs holding or claiming VFs (the margin of narrowing.py).
     `reads` (OneShotReads or serve's WarmReads) answers hosts() when the capacity cache is cold
-    and counts `vms` (its own, possibly cached, way); `seen_at` is when `vms` was asked for."""
+    and counts `vms` (its own, possibly cached, way); `seen_at` is when `vms` was asked for.
+    The pending claims are read last, after every engine and UCS-M read: a decision passes the
+    `ledger` of its Ledger.section(), whose lock is taken there and held until it records its claim."""
     engine_hosts = capacity.engine_hosts(settings, host_ids, reads.hosts, reads.memo)
     check_port_profiles = settings.checks_port_profiles and bool(port_profiles)
     ucsm = UcsmFacts(settings, engine_hosts, deadline, check_port_profiles, reads.memo) if settings.ucsm else None
@@ -102,8 +104,8 @@ def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmReco
     pending: Dict[str, Pending] = {}
     largest_demand = max((vfs for on_host in held.values() for vfs in on_host.values()), default=0)
     if settings.claims:
-        claims = Ledger(settings.cache_dir, settings.claim_ttl).pending(
-            reads.seen(vms), time.monotonic() if seen_at is None else seen_at)
+        ledger = ledger or Ledger(settings.cache_dir, settings.claim_ttl)
+        claims = ledger.pending(reads.seen(vms), time.monotonic() if seen_at is None else seen_at)
         pending = pending_by_host(claims, scheduled_vm_id)
         largest_demand = max(largest_demand, largest(claims))
     hosts = {host_id: HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
@@ -116,9 +118,9 @@ def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmReco
 
 
 def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
-         capacity_without_demand: bool = False, reads=None) -> Snapshot:
+         capacity_without_demand: bool = False, reads=None, ledger: Optional[Ledger] = None) -> Snapshot:
     """Read the engine (and UCS-M) for one decision, through `reads` (default: a fresh session
-    opened and closed here).
+    opened and closed here), and the pending claims through `ledger` (see host_states).
 
     `capacity_without_demand`: the weight in `reserve` mode ranks hosts for VMs that need no
     VF too, so it needs capacity even then; everything else stops once demand is 0.
@@ -128,11 +130,11 @@ def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
     if reads is None:
         reads = OneShotReads(settings, deadline)
         try:
-            return take(settings, vm_id, host_ids, deadline, capacity_without_demand, reads)
+            return take(settings, vm_id, host_ids, deadline, capacity_without_demand, reads, ledger)
         finally:
             reads.close()
     try:
-        snap = _read(settings, reads, vm_id, host_ids, deadline, capacity_without_demand)
+        snap = _read(settings, reads, vm_id, host_ids, deadline, capacity_without_demand, ledger)
     finally:
         asked = tuple(reads.drain_requests())     # also after a failure: never into the next decision
     snap.requests = asked
@@ -140,7 +142,7 @@ def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
 
 
 def _read(settings: Settings, reads, vm_id: str, host_ids: List[str], deadline: float,
-          capacity_without_demand: bool) -> Snapshot:
+          capacity_without_demand: bool, ledger: Optional[Ledger]) -> Snapshot:
     profiles = reads.vf_profiles(settings.vf_property)
     vf_profile_ids = frozenset(profiles)
     vms, seen_at = reads.vms_for(vm_id, vf_networks(profiles)) if profiles else ([], time.monotonic())
@@ -158,5 +160,5 @@ def _read(settings: Settings, reads, vm_id: str, host_ids: List[str], deadline: 
     if (vm.demand.vfs > 0 or capacity_without_demand) and wanted:
         snap.hosts, snap.source_summary, snap.largest_demand = host_states(
             settings, reads, wanted, vms, vf_profile_ids, deadline, vm_id, vm.host_id, vm.demand.port_profiles,
-            seen_at)
+            seen_at, ledger)
     return snap

@@ -49,6 +49,16 @@ def _owned_like_directory(path: str) -> None:
 
 def write_json(path: str, value: Any) -> bool:
     """Atomically replace `path` (mode 0600). False, with a log line, if the disk refuses."""
+    try:
+        replace_json(path, value)
+        return True
+    except OSError as err:
+        LOG.warning("cannot write state file %s: %s", path, err)
+        return False
+
+
+def replace_json(path: str, value: Any) -> None:
+    """Atomically replace `path` (mode 0600); OSError when the disk refuses (full, read-only)."""
     directory = os.path.dirname(path) or "."
     tmp_path = None
     try:
@@ -61,31 +71,25 @@ def write_json(path: str, value: Any) -> bool:
             handle.write(json.dumps(value, separators=(",", ":")))
         _owned_like_directory(tmp_path)
         os.replace(tmp_path, path)
-        return True
-    except OSError as err:
-        LOG.warning("cannot write state file %s: %s", path, err)
+    except OSError:
         if tmp_path:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_path)
-        return False
+        raise
 
 
 @contextlib.contextmanager
 def locked(path: str, timeout: float = 2.0) -> Iterator[None]:
     """Exclusive flock on `path`.lock for a read-modify-write; bounded wait, never a hang.
-
-    If the lock file cannot be created (read-only or full disk), run unlocked: writes will
-    fail and be logged anyway, and reads stay safe because replacement is atomic.
-    """
+    StoreError when the lock is not had within `timeout`, or its file cannot be created (a
+    read-only or full disk): the caller decides whether it can do without."""
     lock_path = path + ".lock"
     try:
         os.makedirs(os.path.dirname(lock_path) or ".", mode=0o700, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         _owned_like_directory(lock_path)
     except OSError as err:
-        LOG.warning("cannot create lock file %s: %s", lock_path, err)
-        yield
-        return
+        raise StoreError("cannot create the lock file %s: %s" % (lock_path, err.strerror or err)) from None
     try:
         give_up = time.monotonic() + timeout
         while True:
@@ -133,11 +137,18 @@ def _signature(path: str) -> Optional[tuple]:
 class HostCache:
     """Per-host records from a slow-changing source (capacity, names), each with its read time.
 
+    An entry {"absent": true} remembers an id the source does not know, so that a stray id does
+    not cost a whole read every time; ids come from the caller (anyone who can reach serve), so
+    those are kept ABSENT_TTL at most and ABSENT_MAX of them (the newest): random ids cannot grow
+    the file that every later decision reads.
+
     `memo` (a dict owned by a long-lived caller, e.g. serve) keeps the parsed file in memory and
     re-reads it only when it changed on disk (another process may have written it).
     """
 
     MAX_AGE = 86400.0
+    ABSENT_TTL = 60.0
+    ABSENT_MAX = 256
 
     def __init__(self, cache_dir: str, name: str, memo: Optional[dict] = None):
         self.path = os.path.join(cache_dir, "%s.json" % name)
@@ -155,25 +166,35 @@ class HostCache:
             self._memo[self.path] = (signature, entries)
         return entries
 
+    def _max_age(self, entry: Dict[str, Any], ttl: float) -> float:
+        return min(ttl, self.ABSENT_TTL) if entry.get("absent") else ttl
+
     def fresh(self, ttl: float, now: Optional[float] = None) -> Dict[str, Dict[str, Any]]:
-        """Entries younger than `ttl`; entries from the future (clock jumped back) are stale."""
+        """Entries younger than `ttl` (an absent one: ABSENT_TTL); entries from the future (clock
+        jumped back) are stale."""
         now = time.time() if now is None else now
         return {host_id: entry for host_id, entry in self._entries().items()
-                if -_FUTURE_SLACK <= now - entry["read_at"] <= ttl}
+                if -_FUTURE_SLACK <= now - entry["read_at"] <= self._max_age(entry, ttl)}
 
     def update(self, entries: Dict[str, Dict[str, Any]],
                now: Optional[float] = None) -> Dict[str, Dict[str, Any]]:
         """Merge `entries` (stamped now) into the file under its lock; return them stamped.
 
         Entries older than MAX_AGE are dropped on the way, so hosts removed from the engine
-        do not grow the file forever. A failed write is logged; the caller still has the data.
+        do not grow the file forever; absent ones past ABSENT_TTL or ABSENT_MAX too. A failed
+        write is logged; the caller still has the data.
         """
         now = time.time() if now is None else now
         stamped = {host_id: dict(entry, read_at=now) for host_id, entry in entries.items()}
         try:
             with locked(self.path):
-                merged = {k: v for k, v in self._entries().items() if now - v["read_at"] <= self.MAX_AGE}
+                merged = {k: v for k, v in self._entries().items()
+                          if now - v["read_at"] <= self._max_age(v, self.MAX_AGE)}
                 merged.update(stamped)
+                absent = sorted((k for k, v in merged.items() if v.get("absent")),
+                                key=lambda k: merged[k]["read_at"], reverse=True)
+                for host_id in absent[self.ABSENT_MAX:]:
+                    del merged[host_id]
                 write_json(self.path, merged)
         except StoreError as err:
             LOG.warning("%s not updated: %s", self.path, err)
@@ -190,12 +211,47 @@ def boot_id() -> str:
 
 
 class Ledger:
-    """The pending-claims file (see claims.py), read-modify-write under its lock."""
+    """The pending-claims file (see claims.py), read-modify-write under its lock.
+
+    A decision reads the pending claims, decides, and records its own claim: inside `section()`
+    all three happen under ONE hold of the lock, so no other decision (thread or process) can
+    read the same free VFs in between and book them twice. The ledger is the only thing that
+    keeps a burst from over-booking a host, so it cannot be skipped: a lock not had in time, or
+    a file the disk refuses, is a StoreError, which fails the decision (units: on_error)."""
+
+    LOCK_WAIT = 2.0     # seconds; the sections of other decisions are milliseconds long
 
     def __init__(self, cache_dir: str, ttl: float):
         self.path = os.path.join(cache_dir, "claims.json")
         self.ttl = ttl
         self.boot = boot_id()
+        self._section: Optional[contextlib.ExitStack] = None
+        self._held = False
+
+    @contextlib.contextmanager
+    def section(self) -> Iterator["Ledger"]:
+        """Every read and write of the ledger inside the block under one hold of its lock, taken
+        at the first of them (so the engine reads before it are not under it) and released at
+        the end of the block."""
+        with contextlib.ExitStack() as stack:
+            self._section, self._held = stack, False
+            try:
+                yield self
+            except StoreError as err:
+                raise StoreError("the ledger of pending claims cannot be used: %s" % err) from None
+            finally:
+                self._section, self._held = None, False
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self._section is None:
+            with locked(self.path, self.LOCK_WAIT):
+                yield
+            return
+        if not self._held:
+            self._section.enter_context(locked(self.path, self.LOCK_WAIT))
+            self._held = True
+        yield
 
     def _load(self) -> List[Claim]:
         value = read_json(self.path)
@@ -205,7 +261,10 @@ class Ledger:
         return [claim for claim in claims if claim is not None]
 
     def _save(self, claims: List[Claim]) -> None:
-        write_json(self.path, {claim.vm_id: claim.to_json() for claim in claims})
+        try:
+            replace_json(self.path, {claim.vm_id: claim.to_json() for claim in claims})
+        except OSError as err:
+            raise StoreError("cannot write %s: %s" % (self.path, err.strerror or err)) from None
 
     def live(self) -> List[Claim]:
         """Claims within their TTL, whatever the engine shows (for metrics and status)."""
@@ -215,35 +274,33 @@ class Ledger:
     def pending(self, seen: Seen, seen_at: float) -> List[Claim]:
         """Live claims, dropping those the engine now shows placed (written back when changed);
         `seen_at` is when `seen` was asked for: only evidence newer than a claim releases it.
-
-        If the lock cannot be had, the claims are still read: a decision never waits on,
-        or fails for, the ledger."""
+        Outside a section (an operator's look: explain, capacity) a ledger that cannot be locked
+        or written is still read; a decision's section fails instead."""
         now = time.monotonic()
         try:
-            with locked(self.path):
+            with self._locked():
                 claims = self._load()
                 live = prune(claims, seen, now, self.boot, self.ttl, seen_at)
                 if len(live) != len(claims):
                     self._save(live)
                 return live
         except StoreError as err:
-            LOG.warning("claims read without lock: %s", err)
+            if self._section is not None:
+                raise
+            LOG.warning("claims read without their lock: %s", err)
             return prune(self._load(), seen, now, self.boot, self.ttl, seen_at)
 
     def record(self, vm_id: str, demand: int, hosts: List[str], source: Optional[str]) -> Optional[Claim]:
-        """Remember that this VM's VFs may be taken on any of `hosts` (replacing its older claim)."""
+        """Remember that this VM's VFs may be taken on any of `hosts` (replacing its older claim);
+        None when none of them is a host where it takes new VFs."""
         now = time.monotonic()
         claim = Claim(vm_id, demand, tuple(dict.fromkeys(hosts)), source, now, self.boot)
         if not claim.targets:
             return None
-        try:
-            with locked(self.path):
-                others = [c for c in self._load() if c.vm_id != vm_id]
-                self._save(prune_unseen(others, now, self.boot, self.ttl) + [claim])
-            return claim
-        except StoreError as err:
-            LOG.warning("claim for VM %s not recorded: %s", vm_id, err)
-            return None
+        with self._locked():
+            others = [c for c in self._load() if c.vm_id != vm_id]
+            self._save(prune_unseen(others, now, self.boot, self.ttl) + [claim])
+        return claim
 
     def narrow(self, vm_id: str, hosts: List[str], max_age: float) -> Optional[Claim]:
         """The engine picks among `hosts` (the weight is called with what every filter kept):
@@ -252,21 +309,17 @@ class Ledger:
         hosts is among `hosts` (then it is not this scheduling's): the caller claims afresh."""
         now = time.monotonic()
         wanted = set(hosts)
-        try:
-            with locked(self.path):
-                claims = self._load()
-                mine = next((c for c in claims if c.vm_id == vm_id and is_live(c, now, self.boot, self.ttl)
-                             and now - c.at <= max_age), None)
-                if mine is None:
-                    return None
-                narrowed = tuple(h for h in mine.hosts if h in wanted)
-                if not any(h != mine.source for h in narrowed):
-                    return None
-                if narrowed == mine.hosts:
-                    return mine
-                mine = Claim(vm_id, mine.demand, narrowed, mine.source, mine.at, mine.boot)
-                self._save([c for c in claims if c.vm_id != vm_id] + [mine])
+        with self._locked():
+            claims = self._load()
+            mine = next((c for c in claims if c.vm_id == vm_id and is_live(c, now, self.boot, self.ttl)
+                         and now - c.at <= max_age), None)
+            if mine is None:
+                return None
+            narrowed = tuple(h for h in mine.hosts if h in wanted)
+            if not any(h != mine.source for h in narrowed):
+                return None
+            if narrowed == mine.hosts:
                 return mine
-        except StoreError as err:
-            LOG.warning("claim for VM %s not narrowed: %s", vm_id, err)
-            return None
+            mine = Claim(vm_id, mine.demand, narrowed, mine.source, mine.at, mine.boot)
+            self._save([c for c in claims if c.vm_id != vm_id] + [mine])
+            return mine

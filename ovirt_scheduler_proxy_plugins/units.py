@@ -51,12 +51,14 @@ def _context(unit: str, snap: Snapshot, started: float) -> str:
         snap.source_summary or "-", len(snap.requests), time.monotonic() - started)
 
 
-def _record_claim(settings: Settings, snap: Snapshot, hosts: List[str]) -> str:
-    """The VM may take its VFs on any of `hosts`: record it; words for the decision log."""
+def _record_claim(settings: Settings, ledger: Ledger, snap: Snapshot, hosts: List[str]) -> str:
+    """The VM may take its VFs on any of `hosts`: record it; words for the decision log. A claim
+    that cannot be recorded fails the decision (StoreError): answering without it would let the
+    next decisions book the same VFs."""
     vfs = snap.vm.demand.vfs
     if not settings.claims or vfs <= 0 or not hosts:
         return ""
-    claim = Ledger(settings.cache_dir, settings.claim_ttl).record(snap.vm.vm_id, vfs, hosts, snap.vm.host_id)
+    claim = ledger.record(snap.vm.vm_id, vfs, hosts, snap.vm.host_id)
     return " | claim: %d VFs on %s" % (vfs, render.claim_hosts(claim.targets, snap.hosts)) if claim else ""
 
 
@@ -74,29 +76,34 @@ def _filter(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline
     if not host_ids:
         LOG.info("VfFilter vm=%s: no candidate hosts, nothing to filter", vm_id)
         return []
-    looked = time.monotonic()
-    snap = snapshot.take(settings, vm_id, host_ids, deadline, reads=reads)
-    verdicts = filter_verdicts(settings, snap, host_ids)
     # Nothing is kept, but a host might fit once the engine shows where pending VMs went: wait
     # for that (bounded), rather than refuse a VM that may well fit. Between two looks at least
     # as long as a look took, so that a big engine is never read more than half of the time.
-    waited_from, asked, polls = time.monotonic(), snap.requests, 0
-    pause = max(WAIT_POLL, waited_from - looked)
+    # Each look reads the pending claims and records the claim in one ledger section; the
+    # pauses are outside it.
+    ledger = Ledger(settings.cache_dir, settings.claim_ttl)
     give_up = min(deadline - WAIT_MARGIN, started + settings.claim_wait)
-    while settings.claims and narrowing.worth_waiting(snap.vm.demand.vfs, verdicts, snap.hosts) \
-            and time.monotonic() + pause < give_up:
+    asked, polls, waited_from = (), 0, 0.0
+    while True:
+        with ledger.section():
+            looked = time.monotonic()
+            snap = snapshot.take(settings, vm_id, host_ids, deadline, reads=reads, ledger=ledger)
+            verdicts = filter_verdicts(settings, snap, host_ids)
+            asked += snap.requests
+            pause = max(WAIT_POLL, time.monotonic() - looked)
+            if not (settings.claims and narrowing.worth_waiting(snap.vm.demand.vfs, verdicts, snap.hosts)
+                    and time.monotonic() + pause < give_up):
+                # The engine skips the weights when one host is left, exactly the "last VF" case,
+                # so the filter claims: on every host it keeps (the weight narrows it to what it sees).
+                claim = _record_claim(settings, ledger, snap, narrowing.claim_hosts(verdicts))
+                break
+        if not polls:
+            waited_from = time.monotonic()
         time.sleep(pause)
         reads.forget()
-        looked = time.monotonic()
-        snap = snapshot.take(settings, vm_id, host_ids, deadline, reads=reads)
-        pause = max(WAIT_POLL, time.monotonic() - looked)
-        asked, polls = asked + snap.requests, polls + 1
-        verdicts = filter_verdicts(settings, snap, host_ids)
+        polls += 1
     snap.requests = asked                        # the decision log counts every look
     waited = time.monotonic() - waited_from if polls else 0.0
-    # The engine skips the weights when one host is left, exactly the "last VF" case, so the
-    # filter claims: on every host it keeps (the weight narrows it to what it sees).
-    claim = _record_claim(settings, snap, narrowing.claim_hosts(verdicts))
     LOG.info("%s: %s%s%s", _context(FILTER, snap, started), render.filter_line(snap, verdicts),
              render.waited(waited, snap.vm.demand.vfs, verdicts), claim)
     return [v.host_id for v in verdicts if v.keep]
@@ -107,19 +114,22 @@ def _weight(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline
     """(host id, int score in 0..1000) for EVERY host, lower = better."""
     if not host_ids:
         return []
-    snap = snapshot.take(settings, vm_id, host_ids, deadline,
-                         capacity_without_demand=settings.weight_mode == "reserve", reads=reads)
-    scores = decide.score_hosts(settings.weight_mode, snap.vm.demand, host_ids, snap.hosts)
-    claim = ""
-    if settings.claims and snap.vm.demand.vfs > 0:
-        # The engine calls the weights with what every filter kept: the VM goes to one of them.
-        may_go = [s.host_id for s in scores if s.value < decide.SCORE_NO_FIT]
-        narrowed = Ledger(settings.cache_dir, settings.claim_ttl).narrow(vm_id, host_ids, ROUND_SECONDS)
-        if narrowed is not None and set(may_go) <= set(narrowed.hosts) | {snap.vm.host_id}:
-            claim = " | claim: %d VFs on %s" % (narrowed.demand, render.claim_hosts(narrowed.targets, snap.hosts))
-        else:   # no claim of this scheduling (no VfFilter in the policy, it failed open, or the
-            # claim is an earlier scheduling's): claim where the VM may go, as the filter would have
-            claim = _record_claim(settings, snap, may_go)
+    ledger = Ledger(settings.cache_dir, settings.claim_ttl)
+    with ledger.section():       # the pending claims read and the claim narrowed or recorded: one lock
+        snap = snapshot.take(settings, vm_id, host_ids, deadline,
+                             capacity_without_demand=settings.weight_mode == "reserve", reads=reads, ledger=ledger)
+        scores = decide.score_hosts(settings.weight_mode, snap.vm.demand, host_ids, snap.hosts)
+        claim = ""
+        if settings.claims and snap.vm.demand.vfs > 0:
+            # The engine calls the weights with what every filter kept: the VM goes to one of them.
+            may_go = [s.host_id for s in scores if s.value < decide.SCORE_NO_FIT]
+            narrowed = ledger.narrow(vm_id, host_ids, ROUND_SECONDS)
+            if narrowed is not None and set(may_go) <= set(narrowed.hosts) | {snap.vm.host_id}:
+                claim = " | claim: %d VFs on %s" % (narrowed.demand,
+                                                    render.claim_hosts(narrowed.targets, snap.hosts))
+            else:   # no claim of this scheduling (no VfFilter in the policy, it failed open, or the
+                # claim is an earlier scheduling's): claim where the VM may go, as the filter would have
+                claim = _record_claim(settings, ledger, snap, may_go)
     LOG.info("%s mode=%s: %s%s", _context(WEIGHT, snap, started), settings.weight_mode,
              render.weight_line(snap, scores), claim)
     return [(s.host_id, int(s.value)) for s in scores]

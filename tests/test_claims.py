@@ -9,8 +9,9 @@ import time
 import pytest
 
 from conftest import CLI, write_conf
+from ovirt_scheduler_proxy_plugins.config import CONF_ENV
 from ovirt_scheduler_proxy_plugins.claims import Claim, Pending, largest, pending_by_host, prune
-from ovirt_scheduler_proxy_plugins.store import Ledger
+from ovirt_scheduler_proxy_plugins.store import Ledger, StoreError, locked
 
 BOOT = "boot-1"
 
@@ -124,6 +125,19 @@ def test_concurrent_writers_lose_no_claim(tmp_path):
     assert len(Ledger(ledger_dir, ttl=120.0).pending({}, time.monotonic())) == 20
 
 
+def test_a_decision_needs_the_ledger_lock_a_look_does_not(tmp_path):
+    """A decision reads the claims and records its own in one section: without the lock it fails
+    (StoreError). An operator's look (explain, capacity) still reads them."""
+    ledger = Ledger(str(tmp_path), ttl=120.0)
+    ledger.record("a", 1, ["h1"], None)
+    with locked(ledger.path):                                             # held by another process
+        assert [c.vm_id for c in Ledger(str(tmp_path), ttl=120.0).pending({}, time.monotonic())] == ["a"]
+        deciding = Ledger(str(tmp_path), ttl=120.0)
+        with pytest.raises(StoreError, match="the ledger of pending claims cannot be used: cannot lock"):
+            with deciding.section():
+                deciding.pending({}, time.monotonic())
+
+
 def test_burst_on_the_last_vf(world, engine, units):
     """The engine skips weights with one host left: the filter's own claim must stop the 2nd VM."""
     world.add_host("last", vf_devices=2)
@@ -234,3 +248,55 @@ def test_a_claim_of_a_start_that_never_shows_expires(world, engine, units, tmp_p
     assert units.filter(last, second, conf_path=conf).result == []        # taken: first never shows
     time.sleep(1.2)                                                       # its start failed: TTL passes
     assert units.filter(last, second, conf_path=conf).result == last
+
+
+def test_concurrent_decisions_never_over_book(world, engine, plugins_dir, tmp_path):
+    """Serve's decision threads and plugin processes deciding at once on one ledger: each reads
+    the pending claims and records its own under ONE hold of the lock, so no two of them can book
+    the same free VF. 80 hosts with 1 VF each (so every decision keeps one host, the best free
+    one, for a certain claim), 48 VMs of 1 VF, the engine never shows a placement: however the
+    decisions interleave, no host gets two claims. (With separate lock sections for reading and
+    recording, two decisions read the same claims, keep the same best host and both book it.)"""
+    from ovirt_scheduler_proxy_plugins.sim import proxy
+    from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
+    from ovirt_scheduler_proxy_plugins.sim.workspace import write_config
+    hosts = [world.add_host("h%02d" % i, vf_devices=1).id for i in range(80)]
+    vms = [world.add_vm("vm%02d" % i, vmfex_nics=1).id for i in range(48)]
+    state = str(tmp_path / "state")
+    conf = write_config(state, engine.url, "secret", "deadline = 25\nusage_max_age = 0\n", "")
+    server = ServeProcess(conf, plugins_dir)
+    answers, lock = {}, threading.Lock()
+
+    def by_serve(vm):
+        reply = call_unit(server, "VfFilter", hosts, vm)
+        with lock:
+            answers[vm] = reply.get("plugin_errors") or reply["result"]
+
+    def by_process(vm):
+        run = proxy.run_unit(plugins_dir, "VfFilter", hosts, vm, env=proxy.proxy_env({CONF_ENV: conf}))
+        with lock:
+            answers[vm] = run.stderr or run.result
+
+    try:
+        answers[vms[0]] = call_unit(server, "VfFilter", hosts, vms[0])["result"]    # warm: the rest start at once
+        threads = [threading.Thread(target=by_process if i % 3 == 0 else by_serve, args=(vm,))
+                   for i, vm in enumerate(vms[1:])]
+        # A burst piles up on the ledger: held (well within the decisions' lock wait) while they
+        # read the engine, then let go, so that they reach it all at once.
+        with locked(os.path.join(state, "cache", "claims.json")):
+            for thread in threads:
+                thread.start()
+            time.sleep(1.0)
+        for thread in threads:
+            thread.join(60)
+    finally:
+        assert server.stop() == 0
+    # A decision failing open on a machine too busy for the deadline records no claim; the others:
+    decided = {vm: kept for vm, kept in answers.items() if isinstance(kept, list)}
+    assert sorted(answers) == sorted(vms) and len(decided) >= 32, answers
+    assert all(len(kept) == 1 for kept in decided.values()), decided
+    claims = Ledger(os.path.join(state, "cache"), ttl=120.0).live()
+    assert sorted(c.vm_id for c in claims) == sorted(decided)       # every VM kept somewhere has its claim
+    booked = [h for c in claims for h in c.targets]
+    assert len(booked) == len(set(booked)) == len(decided), booked  # one host per VM, no host twice
+    assert sorted(h for kept in decided.values() for h in kept) == sorted(booked)

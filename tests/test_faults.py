@@ -6,8 +6,10 @@ terminal summary prints how many cases ran (conftest.pytest_terminal_summary).
 
 World: hosts h1 (4 VFs, 1 used) and h2 (4 VFs, free), VM "new" needs 1 VF.
 """
+import fcntl
 import json
 import os
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ class Ctx:
         self.args = {}
         self.ucsm: Optional[FakeUcsm] = None
         self.secrets = {"secret"}          # every password configured (engine, UCS-M): none may leak
+        self.cleanups = []                 # undone after the case (a lock held, a mount)
 
     @property
     def cache(self):
@@ -89,6 +92,8 @@ IN_SERVE = {
     # The engine sends only UUIDs: anything else is a broken caller, not a host to judge.
     "non-UUID host id": Fault("bad call: host id 'not-a-uuid' is not a UUID"),
     "non-UUID VM id": Fault("bad call: the VM id \"'; drop\" is not a UUID"),
+    # A UUID followed by a newline is no UUID either (the pattern ends in \Z, not $).
+    "host id with a trailing newline": Fault("bad call: host id '%s\\n' is not a UUID" % sim_id("host", "h2")),
     # A plugin process cannot run without its log (fds 1 and 2 point there); serve can, and
     # says so in the journal, so a full log disk does not turn every decision into a fail-open.
     "unwritable log file": ALL_KEPT,
@@ -126,6 +131,43 @@ def _under_a_file(key):
     return apply
 
 
+def _cache_dir_at(ctx, path):
+    lines = open(ctx.units.conf_path).read().splitlines()
+    lines = ["cache_dir = %s" % path if line.startswith("cache_dir =") else line for line in lines]
+    open(ctx.units.conf_path, "w").write("\n".join(lines) + "\n")
+
+
+def _ledger_lock_held(ctx):
+    """Another process (here: the test) holds the ledger's lock for the whole decision."""
+    ctx.warm()
+    fd = os.open(os.path.join(ctx.cache, "claims.json.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    ctx.cleanups.append(lambda: os.close(fd))
+
+
+def _mounted_cache_dir(options, fill=False):
+    """cache_dir on its own small tmpfs: read-only, or full (every block taken, so a lock file
+    can still be created but no claim written). Root only (CI runs as root)."""
+    def apply(ctx):
+        where = ctx.tmp_path / "mounted-cache"
+        where.mkdir()
+        if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                                               capture_output=True).returncode != 0:
+            pytest.skip("mounting a tmpfs needs root")
+        ctx.cleanups.append(lambda: subprocess.run(["umount", "-l", str(where)], check=True))
+        if fill:
+            filler = os.open(str(where / "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                while os.write(filler, b"x" * 4096):
+                    pass
+            except OSError:
+                pass
+            finally:
+                os.close(filler)
+        _cache_dir_at(ctx, str(where))
+    return apply
+
+
 SCRIBBLED = '{"truncated": [1, 2'
 
 
@@ -153,6 +195,11 @@ def _clock_jump(ctx):
     json.dump(claims, open(os.path.join(ctx.cache, "claims.json"), "w"))
 
 
+def _append_bytes(path, data):
+    with open(path, "ab") as handle:
+        handle.write(data)
+
+
 def _inputs(hosts=None, vm=None, args=None):
     def apply(ctx):
         if hosts is not None:
@@ -171,7 +218,7 @@ def _dup_expected(ctx, unit):
 
 def _junk_expected(ctx, unit):
     """A host id that is no UUID is never queried: unknown, kept by on_error = open, scored 999."""
-    return ctx.hosts if unit == "VfFilter" else [(ctx.hosts[0], 996), ("not-a-uuid", 999)]
+    return ctx.hosts if unit == "VfFilter" else [(ctx.hosts[0], 996), (ctx.hosts[1], 999)]
 
 
 CASES = {
@@ -189,7 +236,12 @@ CASES = {
     "ucsm 503": (_ucsm_fault(http_status=503), Fail("UCS-M")),
     "ucsm bad xml": (_ucsm_fault(malformed_xml=True), Fail("UCS-M")),
     "ucsm entity bomb": (_ucsm_fault(entity_bomb=True), Fail("UCS-M")),
-    "unwritable cache dir": (_under_a_file("cache_dir"), ALL_KEPT),
+    # Without its claim a decision would let the next ones book the same VFs: it fails instead.
+    "unwritable cache dir": (_under_a_file("cache_dir"), Fail("the ledger of pending claims cannot be used: "
+                                                              "cannot create the lock file")),
+    "ledger lock held": (_ledger_lock_held, Fail("the ledger of pending claims cannot be used: cannot lock")),
+    "read-only cache dir": (_mounted_cache_dir("ro,size=1m"), Fail("claims.json.lock: Read-only file system")),
+    "full cache dir": (_mounted_cache_dir("size=256k", fill=True), Fail("claims.json: No space left on device")),
     "unwritable log file": (_under_a_file("log_file"), Fail("[scheduler] log_file: cannot open")),
     "corrupt token cache": (_scribble("engine-token-"), ALL_KEPT),
     "corrupt capacity cache": (_scribble("hosts-"), ALL_KEPT),
@@ -198,6 +250,8 @@ CASES = {
     "empty host list": (_inputs(hosts=[]), Answer(lambda ctx, unit: [])),
     "duplicate host ids": (_inputs(hosts=lambda ctx: [ctx.hosts[0]] * 2), Answer(_dup_expected)),
     "non-UUID host id": (_inputs(hosts=lambda ctx: [ctx.hosts[0], "not-a-uuid"]), Answer(_junk_expected)),
+    "host id with a trailing newline": (_inputs(hosts=lambda ctx: [ctx.hosts[0], ctx.hosts[1] + "\n"]),
+                                        Answer(_junk_expected)),
     "unknown host id": (_inputs(hosts=lambda ctx: [ctx.hosts[0], sim_id("host", "ghost")]),
                         Answer(lambda ctx, unit: [ctx.hosts[0], sim_id("host", "ghost")] if unit == "VfFilter"
                                else [(ctx.hosts[0], 996), (sim_id("host", "ghost"), 999)])),
@@ -207,6 +261,10 @@ CASES = {
                            Fail("cluster scheduling policy property vf_weight_mode: expected one of")),
     "missing config": (lambda ctx: setattr(ctx.units, "conf_path", str(ctx.tmp_path / "none.conf")),
                        Fail("cannot read the config file")),
+    "non-UTF-8 config": (lambda ctx: _append_bytes(ctx.units.conf_path, b"# caf\xe9\n"),
+                         Fail("vf.conf: not UTF-8 text (line 13)")),
+    "non-UTF-8 password file": (lambda ctx: _append_bytes(os.path.join(ctx.units.state_dir, "engine.pw"), b"\xff"),
+                                Fail("engine.pw is not UTF-8 text")),
     "bad config": (lambda ctx: ctx.conf("weight_mode = sideways\n"),
                    Fail("[scheduler] weight_mode: expected one of spread, pack, reserve, got 'sideways'")),
 }
@@ -222,6 +280,9 @@ def ctx(world, engine, units, tmp_path):
     yield context
     if context.ucsm:
         context.ucsm.stop()
+    context.units.stop()                # serve's files in a mounted cache_dir are closed first
+    for cleanup in reversed(context.cleanups):
+        cleanup()
 
 
 @pytest.mark.parametrize("unit", ["VfFilter", "VfWeight"])
@@ -250,7 +311,8 @@ def test_fault_case(ctx, case, unit):
 
 
 # Configuration errors always fail open (exit 1): the on_error policy may itself be what is broken.
-CONFIG_ERRORS = {"missing config", "bad config", "bad property value", "unwritable log file"}
+CONFIG_ERRORS = {"missing config", "bad config", "bad property value", "unwritable log file", "non-UTF-8 config",
+                 "non-UTF-8 password file"}
 FAILS_CLOSED = sorted(name for name, (_, expect) in CASES.items()
                       if isinstance(expect, Fail) and name not in CONFIG_ERRORS)
 

@@ -3,6 +3,7 @@ odd but legal calls, foreign plugins, malformed calls, a hung engine, concurrenc
 SIGTERM. Every scenario of test_plugins/test_faults also runs through serve (conftest.units)."""
 import dataclasses
 import http.client
+import json
 import os
 import re
 import signal
@@ -19,6 +20,7 @@ from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmServer
 from ovirt_scheduler_proxy_plugins.serve import foreign, protocol
+from ovirt_scheduler_proxy_plugins.store import HostCache
 
 WIRE = os.path.join(os.path.dirname(__file__), "data", "engine-wire")
 H1, H2, VM = ("11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222",
@@ -42,16 +44,18 @@ class FiveWeight:
 ''',
     "partial.py": '''
 class PartialWeight:
+    properties_validation = "x=\\x02"
+
     def do_score(self, hosts, vm, args):
-        """Scores the first host only"""
-        print([(hosts[0], 3)])
+        """Scores all but the last host\\x07"""
+        print([(h, 9 if i % 2 else 1) for i, h in enumerate(hosts[:-1])])
 ''',
     "noisy.py": '''
 import sys
 class NoisyFilter:
     def do_filter(self, hosts, vm, args):
-        """Right answer, but chatty on stderr"""
-        sys.stderr.write("DeprecationWarning: something\\n")
+        """Right answer, but chatty on stderr, in colour"""
+        sys.stderr.write("\\x1b[33mDeprecationWarning\\x1b[0m: something\\n")
         print(hosts)
 ''',
     "balancer.py": '''
@@ -188,11 +192,11 @@ def test_foreign_units_answer_like_under_the_proxy_but_failures_are_named(bed, w
     vm = world.vm_by_name("new").id
     reply = client.runFilters(["NoisyFilter", "FirstHostFilter"], [a, b], vm, {})
     assert reply["result"] == [a]                         # the noisy one is discarded, as by the proxy
-    assert reply["plugin_errors"] == {"NoisyFilter": ["wrote to stderr: DeprecationWarning: something"]}
+    assert reply["plugin_errors"] == {"NoisyFilter": ["wrote to stderr: \\x1b[33mDeprecationWarning\\x1b[0m: something"]}
     reply = client.runCostFunctions([["PartialWeight", 1], ["VfWeight", 1]], [a, b], vm, {})
-    assert reply["result"] == [[a, 3, "PartialWeight"], [b, 3, "PartialWeight"],
+    assert reply["result"] == [[a, 1, "PartialWeight"], [b, 1, "PartialWeight"],
                                [a, 1000, "VfWeight"], [b, 996, "VfWeight"]]
-    assert reply["errors"] == ["PartialWeight: 1 of 2 hosts not scored, given its worst weight 3"]
+    assert reply["errors"] == ["PartialWeight: 1 of 2 hosts not scored, given its worst weight 1"]
     assert client.runLoadBalancing("MoveFirst", [a, b], {}) == {"result_code": 0, "result": ["", [a, b]]}
     assert client.runLoadBalancing("Nope", [a], {}) == {
         "result_code": 1, "result": ["", []], "plugin_errors": {"Nope": ["plugin not found: 'Nope'"]}}
@@ -208,16 +212,37 @@ def run_foreign(tmp_path, module, source, unit, kind, budget, monkeypatch):
     return ran, time.monotonic() - started
 
 
+def _sleepers(marker):
+    """Processes running `sleep <marker>` (a marker no other test, here or in a parallel suite, uses)."""
+    return subprocess.run(["pgrep", "-f", "sleep %s" % marker], capture_output=True, text=True).stdout.split()
+
+
 def test_a_hung_foreign_plugin_is_killed_with_its_children(tmp_path, monkeypatch):
+    marker = "60.%d" % os.getpid()
     ran, took = run_foreign(tmp_path, "slow", "import subprocess, time\nclass Slow:\n"
                             "    def do_filter(self, hosts, vm, args):\n"
-                            "        subprocess.Popen(['sleep', '60'])\n        time.sleep(60)\n",
+                            "        subprocess.Popen(['sleep', '%s'])\n        time.sleep(60)\n" % marker,
                             "Slow", "filters", 1.0, monkeypatch)
     assert ran == foreign.ForeignResult(error="no answer within 1 s (killed)")
     assert took < 3
     time.sleep(0.2)
-    sleepers = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True).stdout.split()
-    assert sleepers == []
+    assert _sleepers(marker) == []
+
+
+@pytest.mark.parametrize("pipes", ["its own", "the plugin's"])
+def test_a_foreign_plugin_that_ends_normally_leaves_no_child_behind(tmp_path, monkeypatch, pipes):
+    """A child started in the background dies with the run, whether it kept the plugin's stdout and
+    stderr open (the answer must not wait for it) or not."""
+    marker = "61.%d" % os.getpid()
+    redirect = ", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL" if pipes == "its own" else ""
+    ran, took = run_foreign(tmp_path, "spawner", "import subprocess\nclass Spawner:\n"
+                            "    def do_filter(self, hosts, vm, args):\n"
+                            "        subprocess.Popen(['sleep', '%s']%s)\n        print(hosts)\n" % (marker, redirect),
+                            "Spawner", "filters", 20.0, monkeypatch)
+    assert ran == foreign.ForeignResult(result=[H1])
+    assert took < 5
+    time.sleep(0.2)
+    assert _sleepers(marker) == []
 
 
 @pytest.mark.parametrize("params, method, words", [
@@ -563,3 +588,162 @@ def test_check_names_a_port_held_by_something_that_is_not_http(tmp_path):
         listener.close()
     assert found.status == "FAIL"
     assert found.message.startswith("http://127.0.0.1:%d/ answers, but not the scheduler proxy's protocol" % port)
+
+
+def test_unknown_host_ids_are_remembered_briefly_and_few(bed, world):
+    """Random host ids from any caller: each unknown id is remembered (so a stray one does not
+    cost a whole read of the engine's hosts every time), but at most HostCache.ABSENT_MAX of them:
+    the file every decision reads stays small, however many ids are sent."""
+    import uuid
+    a, b = hosts(world, "a", "b")
+    vm = world.vm_by_name("new").id
+    for _ in range(2):
+        strays = [str(uuid.uuid4()) for _ in range(1000)]
+        reply = bed.client().runFilters(["VfFilter"], [a, b] + strays, vm, {})
+        assert reply["result"] == [b] + strays                   # unknown: kept by on_error = open
+    path = os.path.join(bed.state, "cache", "hosts-engine.json")
+    entries = json.load(open(path))
+    assert sum(1 for entry in entries.values() if entry.get("absent")) == HostCache.ABSENT_MAX
+    assert not entries[a].get("absent") and not entries[b].get("absent")
+    assert os.path.getsize(path) < 64 * 1024
+
+
+def test_an_unknown_host_id_is_remembered_for_a_minute_at_most(tmp_path):
+    cache = HostCache(str(tmp_path), "hosts-engine")
+    now = time.time()
+    cache.update({H1: {"name": "a", "vfs": 4}, H2: {"absent": True}}, now=now - HostCache.ABSENT_TTL - 1)
+    assert set(cache.fresh(300.0, now=now)) == {H1}                       # the known host: its own TTL
+    cache.update({}, now=now)
+    assert set(json.load(open(cache.path))) == {H1}                      # and the absent one dropped
+
+
+def engine_reads(body):
+    """The answer as the engine's client takes it: a strict XML 1.0 parser (no recovery), then
+    the library's rules (no <nil/>, <i8> or <double>; an Integer result_code)."""
+    from lxml import etree
+    etree.fromstring(body, etree.XMLParser(recover=False, resolve_entities=False, no_network=True))
+    assert b"<nil" not in body and b"<i8>" not in body and b"<double>" not in body
+    value = xmlrpc.client.loads(body)[0][0]
+    assert isinstance(value, dict) and ("result_code" not in value or type(value["result_code"]) is int)
+    return value
+
+
+def test_every_answer_is_well_formed_whatever_a_foreign_plugin_writes(bed, world):
+    """NoisyFilter colours its stderr, PartialWeight has control characters in its description and
+    properties_validation: escaped as text, the answers stay readable."""
+    a, b = hosts(world, "a", "b")
+    vm = world.vm_by_name("new").id
+    status, body = bed.post(xmlrpc.client.dumps((), "discover").encode())
+    offered = engine_reads(body)
+    assert offered["scores"]["PartialWeight"] == ["Scores all but the last host\\x07", "x=\\x02"]
+    status, body = bed.post(xmlrpc.client.dumps((["NoisyFilter", "VfFilter"], [a, b], vm, {}), "runFilters").encode())
+    reply = engine_reads(body)
+    assert reply["plugin_errors"] == {"NoisyFilter": ["wrote to stderr: \\x1b[33mDeprecationWarning\\x1b[0m: something"]}
+    assert reply["result"] == [b]
+
+
+def test_a_foreign_weight_gives_the_hosts_it_left_unscored_its_worst_weight(bed, world):
+    """A host left unscored would rank best; it gets the unit's worst weight (9 here, not 1)."""
+    a, b = hosts(world, "a", "b")
+    c = world.add_host("c", vf_devices=4).id
+    reply = bed.client().runCostFunctions([["PartialWeight", 1]], [a, b, c], world.vm_by_name("new").id, {})
+    assert reply["result"] == [[a, 1, "PartialWeight"], [b, 9, "PartialWeight"], [c, 9, "PartialWeight"]]
+    assert reply["errors"] == ["PartialWeight: 1 of 3 hosts not scored, given its worst weight 9"]
+
+
+def test_faults_are_one_line_without_reprs_and_echo_at_most_200_characters(bed, world):
+    a = hosts(world, "a")[0]
+    vm = world.vm_by_name("new").id
+    faults = []
+    for body in (xmlrpc.client.dumps((xmlrpc.client.Binary(b"x"), [a], vm, {}), "runFilters"),
+                 xmlrpc.client.dumps(([a], [a], xmlrpc.client.DateTime(0), {}), "runFilters"),
+                 '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                 '<methodCall><methodName>&e;</methodName></methodCall>',
+                 xmlrpc.client.dumps((["x" * 1900000], [a], vm, {}), "runFilters"),
+                 xmlrpc.client.dumps((), "y" * 1900000),
+                 xmlrpc.client.dumps(("z" * 1900000, [a], {}), "runLoadBalancing")):
+        status, answer = bed.post(body.encode())
+        assert status == 200 and len(answer) < 2000, answer[:300]
+        with pytest.raises(xmlrpc.client.Fault) as fault:
+            engine_reads(answer)
+        faults.append(fault.value.faultString)
+    for text in faults:
+        assert "\n" not in text and " at 0x" not in text and "<class" not in text and "Traceback" not in text, text
+        assert "passwd" not in text and "EntitiesForbidden" not in text, text
+    assert faults[0] == "bad call: the filter list must be an array, got a base64 value"
+    assert faults[1] == "bad call: the VM id a dateTime value is not a UUID"
+    assert faults[2] == "bad call: the body declares a DTD or entities, which are refused"
+    assert faults[3].startswith("bad call: the filter list holds a name of more than 200 characters: xxx")
+    assert faults[4].startswith("unknown method 'yyy") and "(known: discover, runCostFunctions" in faults[4]
+    assert faults[5].startswith("bad call: the balancer name must be a string of at most 200 characters")
+
+
+def test_foreign_plugin_failures_are_counted_in_plugin_errors_total(bed, world):
+    a, b = hosts(world, "a", "b")
+    bed.client().runFilters(["NoisyFilter", "FirstHostFilter", "NoSuchFilter"], [a, b],
+                            world.vm_by_name("new").id, {})
+    text = bed.get("/metrics")[1].decode()
+    assert 'ovirt_vf_scheduler_plugin_errors_total{unit="NoisyFilter"} 1.0' in text
+    assert 'ovirt_vf_scheduler_plugin_errors_total{unit="unknown"} 1.0' in text
+    assert 'unit="FirstHostFilter"' not in text and 'unit="NoSuchFilter"' not in text
+
+
+def test_serve_listens_first_and_loads_the_other_plugins_in_the_background(tmp_path, plugin_dir):
+    """A module sleeping 45 s at import: the port opens and discover answers at once (with our
+    units at least); the other modules' units come as they load."""
+    marker = "45.%d" % os.getpid()
+    with open(os.path.join(plugin_dir, "sleepy.py"), "w") as handle:
+        handle.write("import subprocess\nsubprocess.run(['sleep', '%s'])\n" % marker)
+    started = time.monotonic()
+    server = ServeProcess(str(tmp_path / "none.conf"), plugin_dir, wait_for_plugins=False)
+    try:
+        offered = server.client().discover()
+        assert time.monotonic() - started < 10
+        assert {"VfFilter", "VfWeight"} <= set(offered["filters"]) | set(offered["scores"])
+        give_up = time.monotonic() + 10
+        while not _sleepers(marker) and time.monotonic() < give_up:
+            time.sleep(0.1)
+        assert not server.plugins_loaded.is_set() and _sleepers(marker)      # still importing sleepy
+        while "FirstHostFilter" not in offered["filters"] and time.monotonic() < give_up:
+            time.sleep(0.1)
+            offered = server.client().discover()                             # the quick modules: loaded
+        assert "FirstHostFilter" in offered["filters"] and not server.plugins_loaded.is_set()
+        reply = server.client().runFilters(["VfFilter"], [H1], VM, {})      # ours answer meanwhile
+        assert "cannot read the config file" in reply["plugin_errors"]["VfFilter"][0]
+    finally:
+        assert server.stop() == 0
+    time.sleep(0.2)
+    assert _sleepers(marker) == []                                           # its loader went with serve
+
+
+def test_a_module_hanging_at_import_is_given_up_after_the_budget(tmp_path, monkeypatch, caplog):
+    marker = "46.%d" % os.getpid()
+    (tmp_path / "sleepy.py").write_text("import subprocess\nsubprocess.run(['sleep', '%s'])\n" % marker)
+    (tmp_path / "quick.py").write_text(FOREIGN["first_host.py"])
+    (tmp_path / "garbled.py").write_text("import atexit\natexit.register(print, \"{'filters': 5}\")\n")
+    monkeypatch.setenv("PATH", os.path.dirname(proxy.sys.executable) + os.pathsep + os.environ["PATH"])
+    started, known = time.monotonic(), []
+    found = foreign.discover(str(tmp_path), [], [], budget=1.5, progress=known.append)
+    assert time.monotonic() - started < 4
+    assert list(found) == [("filters", "FirstHostFilter")]
+    assert list(known[1]) == [("filters", "FirstHostFilter")] and len(known) == 3     # before sleepy gave up
+    assert "plugin module sleepy: not loaded: its import was killed: no answer within 1.5 s" in caplog.text
+    assert "plugin module garbled: not loaded: its loader's answer is garbled" in caplog.text
+    time.sleep(0.2)
+    assert _sleepers(marker) == []
+
+
+def test_a_config_with_non_utf8_bytes_is_a_configuration_error_and_serve_still_answers(tmp_path, plugin_dir,
+                                                                                    engine):
+    conf = write_conf(str(tmp_path / "state"), engine.url)
+    with open(conf, "ab") as handle:
+        handle.write(b"# caf\xe9\n")
+    server = ServeProcess(conf, plugin_dir)
+    try:
+        assert "VfFilter" in server.client().discover()["filters"]
+        reply = server.client().runFilters(["VfFilter"], [H1], VM, {})
+        assert reply["plugin_errors"]["VfFilter"] == ["configuration error: %s: not UTF-8 text (line 13) "
+                                                      "(on_error = open: the filter is ignored, every host kept)" % conf]
+        assert "UnicodeDecodeError" not in server.stderr and "Traceback" not in server.stderr
+    finally:
+        assert server.stop() == 0

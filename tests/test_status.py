@@ -1,6 +1,7 @@
 """What the units record about themselves (status.py) and `ovirt-vf-scheduler status`, the monitoring
 check over it: counts from concurrent processes, the levels and exit codes (0 OK, 1 WARN, 2 CRITICAL,
 3 UNKNOWN) after real unit runs against the fake engine and a fake UCS-M that fail on purpose."""
+import fcntl
 import json
 import os
 import shutil
@@ -183,3 +184,24 @@ def test_serves_recorder_never_waits_for_the_disk_and_loses_no_count(tmp_path):
     # The writer waited for the lock (up to status._LOCK_WAIT, longer than it was held here).
     assert (record["decisions"], record["fail_open"]) == (1 + 800, 200), record
     assert record["last_failure_reason"] == "engine down"
+
+
+def test_a_claim_that_cannot_be_recorded_is_a_failure_status_and_metrics_show(two_hosts, engine, units):
+    """The ledger's lock held elsewhere: no claim can be recorded, so the filter fails (open), and
+    that is counted where the operator looks: status, and serve's /metrics by unit and by source."""
+    vm = two_hosts.vm_by_name("web").id
+    assert units.filter(hosts(two_hosts), vm).ok                                    # the ledger exists
+    fd = os.open(os.path.join(units.state_dir, "cache", "claims.json.lock"), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        run = units.filter(hosts(two_hosts), vm)
+    finally:
+        os.close(fd)
+    assert run.returncode == 1 and "the ledger of pending claims cannot be used: cannot lock" in run.stderr
+    record = json.loads(run_status(units, "--json").stdout)["units"]["VfFilter"]
+    assert record["fail_open"] == 1 and "cannot lock" in record["last_failure_reason"]
+    if units.mode == "serve":
+        metrics = units.server.get("/metrics")[1].decode()
+        assert 'ovirt_vf_scheduler_source_errors_total{source="ledger"} 1.0' in metrics
+        assert 'ovirt_vf_scheduler_plugin_errors_total{unit="VfFilter"} 1.0' in metrics
+        assert 'ovirt_vf_scheduler_decisions_total{outcome="fail_open",unit="VfFilter"} 1.0' in metrics

@@ -16,14 +16,21 @@ intersect; every filter failed -> all hosts + "all filters failed"; an unknown u
  - an unknown balancer answers ['', []] (the proxy's [] throws in the engine).
 Malformed calls (wrong types, ids that are no UUIDs, too many hosts) are XML-RPC faults: the
 engine then fails open for that call, and the next call is answered normally.
+What a caller reads back is text for a person: every fault and plugin error is one line, never a
+Python repr or traceback, a value of the call is echoed cut to ECHO_MAX characters, and no string
+carries a character XML 1.0 forbids (a foreign plugin's ANSI colours, a \\x02 in its
+properties_validation), which would make the whole answer unreadable to the engine's parser.
 """
 import logging
 import re
+import reprlib
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Callable, Dict, List, Optional, Tuple
-from xmlrpc.client import Fault
+from xml.parsers.expat import ExpatError
+from xmlrpc.client import Binary, DateTime, Fault
 
 from .. import config, units
 from ..units import UnitAnswer
@@ -35,8 +42,37 @@ MAX_HOSTS = 5000            # far beyond any oVirt cluster; more is a broken or 
 MAX_UNITS = 100
 INT32 = (-2 ** 31, 2 ** 31 - 1)
 FAULT_BAD_CALL = 2          # our fault code for malformed arguments
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.IGNORECASE)
 NO_BALANCE = ["", []]
+FAULT_INTERNAL = 1
+ECHO_MAX = 200              # characters of a caller's (or a plugin's) value shown back
+# What XML 1.0 allows in a document (its production Char); anything else is escaped as text.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 60, 60
+
+
+def xml_safe(value):
+    """`value` (an answer: dicts, lists, strings, ints) with every string fit for XML 1.0: a
+    forbidden character becomes its escape as text, e.g. \\x1b."""
+    if isinstance(value, str):
+        return _NOT_XML.sub(lambda found: repr(found.group())[1:-1], value)
+    if isinstance(value, dict):
+        return {xml_safe(key): xml_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [xml_safe(item) for item in value]
+    return value
+
+
+def one_line(text: str, limit: int = ECHO_MAX * 4) -> str:
+    """`text` on one line (whitespace runs collapsed), fit for XML, cut to `limit` characters."""
+    text = xml_safe(" ".join(str(text).split()))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def echo(value: str) -> str:
+    """A string of the call (or of a plugin) as shown back: one line, at most ECHO_MAX characters."""
+    return one_line(value, ECHO_MAX)
 
 
 def _bad(what: str) -> Fault:
@@ -50,8 +86,26 @@ def _uuid(value, what: str) -> str:
 
 
 def _shown(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """A value of the call in a fault: as Python writes it, but bounded in size and depth, and
+    for XML-RPC's own objects (base64, dateTime) their type, not a Python object repr."""
+    if isinstance(value, (Binary, bytes, bytearray)):
+        return "a base64 value"
+    if isinstance(value, DateTime):
+        return "a dateTime value"
+    return one_line(_REPR.repr(value), 60)
+
+
+def fault_for(error: Exception) -> Fault:
+    """The fault answering a call that raised `error`: ours as they are (one line, XML-safe), an
+    unreadable body as a bad call, anything else as an internal error (serve logs its traceback)."""
+    if isinstance(error, Fault):
+        return Fault(error.faultCode, one_line(error.faultString))
+    if isinstance(error, ExpatError):
+        return _bad("the body is not well-formed XML: %s" % one_line(str(error), 80))
+    if type(error).__module__.startswith("defusedxml"):
+        return _bad("the body declares a DTD or entities, which are refused")
+    return Fault(FAULT_INTERNAL, "internal error (%s), the call was not answered: see serve's log"
+                 % type(error).__name__)
 
 
 def _list(value, what: str, limit: int) -> list:
@@ -66,6 +120,8 @@ def _names(value, what: str) -> List[str]:
     names = _list(value, what, MAX_UNITS)
     if not all(isinstance(name, str) and name for name in names):
         raise _bad("%s must hold unit names (strings)" % what)
+    if any(len(name) > ECHO_MAX for name in names):
+        raise _bad("%s holds a name of more than %d characters: %s" % (what, ECHO_MAX, echo(max(names, key=len))))
     return list(dict.fromkeys(names))
 
 
@@ -93,29 +149,46 @@ def _weight(value) -> Optional[int]:
 
 
 def answer(result, plugin_errors: Dict[str, List[str]], errors: List[str]) -> dict:
-    reply = {"result_code": 1 if plugin_errors or errors else 0, "result": result}
+    """The reply struct; every string in it fit for XML, every error text one line."""
+    reply = {"result_code": 1 if plugin_errors or errors else 0, "result": xml_safe(result)}
     if plugin_errors:
-        reply["plugin_errors"] = plugin_errors
+        reply["plugin_errors"] = {xml_safe(name): [one_line(text) for text in texts]
+                                  for name, texts in plugin_errors.items()}
     if errors:
-        reply["errors"] = errors
+        reply["errors"] = [one_line(text) for text in errors]
     return reply
 
 
 class Service:
     """The XML-RPC methods. `settings()` gives the current config (or its error); our units run
-    in `pool` (bounded), foreign ones as processes from `foreign_pool`."""
+    in `pool` (bounded), foreign ones as processes from `foreign_pool`. The foreign units are
+    loaded in the background (serve listens first): `found_foreign` sets them once known; until
+    then `discover` offers ours, and a call naming a unit not known yet waits for the loading."""
 
     def __init__(self, settings: Callable[[], Tuple[Optional[config.Settings], Optional[config.ConfigError]]],
-                 warm: WarmEngine, plugins_dir: str, foreign_units: Dict[Tuple[str, str], foreign.ForeignUnit],
-                 pool: ThreadPoolExecutor, foreign_pool: ThreadPoolExecutor,
+                 warm: WarmEngine, plugins_dir: str, pool: ThreadPoolExecutor, foreign_pool: ThreadPoolExecutor,
                  on_answer: Callable[[UnitAnswer, Optional[config.Settings]], None]):
         self._settings = settings
         self._warm = warm
         self._plugins_dir = plugins_dir
-        self._foreign = foreign_units
+        self.foreign: Dict[Tuple[str, str], foreign.ForeignUnit] = {}
+        self._foreign_loaded = threading.Event()
         self._pool = pool
         self._foreign_pool = foreign_pool
         self._on_answer = on_answer
+
+    def found_foreign(self, found: Dict[Tuple[str, str], foreign.ForeignUnit], complete: bool = True) -> None:
+        """The foreign units known so far; `complete`: every module is loaded (or given up)."""
+        self.foreign = found                    # replaced whole: a call in flight keeps a consistent view
+        if complete:
+            self._foreign_loaded.set()
+
+    def _foreign_unit(self, kind: str, name: str, started: float) -> Optional[foreign.ForeignUnit]:
+        """The foreign unit of that kind and name; while the plugins still load, waited for (within
+        the proxy's budget from the call's arrival)."""
+        if (kind, name) not in self.foreign and not self._foreign_loaded.is_set():
+            self._foreign_loaded.wait(max(0.0, started + foreign.BUDGET - time.monotonic()))
+        return self.foreign.get((kind, name))
 
     # -- discover
     def discover(self) -> dict:
@@ -123,9 +196,9 @@ class Service:
         for unit in units.UNITS.values():
             kind = "filters" if unit.kind == "do_filter" else "scores"
             offered[kind][unit.name] = [unit.doc, config.PROPERTIES_VALIDATION]
-        for (kind, name), unit in sorted(self._foreign.items()):
+        for (kind, name), unit in sorted(self.foreign.items()):
             offered[kind][name] = [unit.description, unit.properties_validation]
-        return offered
+        return xml_safe(offered)
 
     # -- running units
     def _ours(self, unit: str, host_ids: List[str], vm_id: str, props: Dict[str, str],
@@ -177,14 +250,17 @@ class Service:
                    started: float) -> Tuple[Dict[str, Callable], Dict[str, List[str]]]:
         """Start every unit of `kind` named in the call, all at once; (waiter per unit, the names
         no unit answers to, as plugin_errors)."""
-        waiters, missing = {}, {}
+        ours = {name: self._ours(name, host_ids, vm_id, props, started) for name in names   # first: they
+                if name in units.UNITS and (units.UNITS[name].kind == "do_filter") == (kind == "filters")}
+        waiters, missing = {}, {}               # do not wait for the other plugins to load
         for name in names:
-            if name in units.UNITS and (units.UNITS[name].kind == "do_filter") == (kind == "filters"):
-                waiters[name] = self._ours(name, host_ids, vm_id, props, started)
-            elif (kind, name) in self._foreign:
-                waiters[name] = self._theirs(self._foreign[(kind, name)], (host_ids, vm_id, props))
+            unit = None if name in ours else self._foreign_unit(kind, name, started)
+            if name in ours:
+                waiters[name] = ours[name]
+            elif unit is not None:
+                waiters[name] = self._theirs(unit, (host_ids, vm_id, props))
             else:
-                missing[name] = ["plugin not found: '%s'" % name]
+                missing[name] = ["plugin not found: '%s'" % echo(name)]
         return waiters, missing
 
     # -- the engine's calls
@@ -225,12 +301,13 @@ class Service:
         return answer(entries, plugin_errors, errors)
 
     def run_load_balancing(self, name, host_ids, props) -> dict:
-        if not isinstance(name, str):
-            raise _bad("the balancer name must be a string, got %s" % _shown(name))
+        if not isinstance(name, str) or len(name) > ECHO_MAX:
+            raise _bad("the balancer name must be a string of at most %d characters, got %s"
+                       % (ECHO_MAX, _shown(name)))
         host_ids, props = _host_ids(host_ids), _props(props)
-        unit = self._foreign.get(("balance", name))
+        unit = self._foreign_unit("balance", name, time.monotonic())
         if unit is None:
-            return answer(NO_BALANCE, {name: ["plugin not found: '%s'" % name]}, [])
+            return answer(NO_BALANCE, {name: ["plugin not found: '%s'" % echo(name)]}, [])
         ran = self._theirs(unit, (host_ids, props))()
         result = ran.result
         if ran.error is None and not (isinstance(result, (list, tuple)) and len(result) == 2

@@ -28,7 +28,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator, Optional, Tuple
-from xmlrpc.client import Fault
+from xmlrpc.client import Fault, dumps, loads
 from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 from .. import config, install, status, units
@@ -36,7 +36,7 @@ from ..proxy_io import LOG_FORMAT, LOG_MAX_BYTES, open_append
 from ..store import Ledger
 from . import connections, foreign, peers
 from .metrics import CONTENT_TYPE, Metrics
-from .protocol import FAULT_BAD_CALL, Service
+from .protocol import FAULT_BAD_CALL, Service, echo, fault_for
 from .warm import WarmEngine
 
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
@@ -308,6 +308,17 @@ class _Server(SimpleXMLRPCServer):
     def _dispatch(self, method: str, params: tuple):
         return self.app.dispatch(method, params)
 
+    def _marshaled_dispatch(self, data, dispatch_method=None, path=None) -> bytes:
+        """The base class's, but a call that fails is answered with a one-line fault (never
+        "<class '...'>: ..." with a Python repr of the error)."""
+        try:
+            params, method = loads(data, use_builtin_types=self.use_builtin_types)
+            body = dumps((self._dispatch(method, params),), methodresponse=True, allow_none=False,
+                         encoding=self.encoding)
+        except Exception as err:  # noqa: BLE001 - every failure of a call becomes its fault
+            body = dumps(fault_for(err), allow_none=False, encoding=self.encoding)
+        return body.encode(self.encoding, "xmlcharrefreplace")
+
 
 def _peer_text(peer: tuple) -> str:
     kind, value = peer
@@ -342,10 +353,8 @@ class App:
         self.foreign_pool = ThreadPoolExecutor(max_workers=FOREIGN_WORKERS, thread_name_prefix="plugin")
         self.config.current()
         self.plugins_dir = plugins_dir
-        ours = [name for name in ("vf_filter", "vf_weight") if _is_ours(plugins_dir, name)]
-        self.foreign = foreign.discover(plugins_dir, ours, list(units.UNITS))
-        self.service = Service(self.config.current, self.warm, plugins_dir, self.foreign, self.pool,
-                               self.foreign_pool, self._answered)
+        self.service = Service(self.config.current, self.warm, plugins_dir, self.pool, self.foreign_pool,
+                               self._answered)
         self.server = _Server(self, listen)
         self.address = self.server.server_address[:2]
         # The SDK's import (~0.15 s) before the first call needs it, not during it.
@@ -398,10 +407,19 @@ class App:
             self.metrics.plugin_errors.labels(done.unit).inc()
             self.metrics.source_errors.labels(done.cause or "unknown").inc()
 
+    def _count_foreign_errors(self, reply) -> None:
+        """Failures of the other plugins in plugin_errors_total too (ours are counted as they
+        answer); a name no plugin has is counted as "unknown", so callers cannot add labels."""
+        failed = reply.get("plugin_errors", {}) if isinstance(reply, dict) else {}
+        known = {name for _, name in self.service.foreign}
+        for name in failed:
+            if name not in units.UNITS:
+                self.metrics.plugin_errors.labels(name if name in known else "unknown").inc()
+
     # -- calls
     def dispatch(self, method: str, params: tuple):
         if method not in METHODS:
-            raise Fault(1, "unknown method %r (known: %s)" % (method, ", ".join(sorted(METHODS))))
+            raise Fault(1, "unknown method '%s' (known: %s)" % (echo(method), ", ".join(sorted(METHODS))))
         name, takes = METHODS[method]
         if len(params) != len(takes):
             raise Fault(FAULT_BAD_CALL, "bad call: %s takes %d arguments (%s), got %d"
@@ -414,11 +432,12 @@ class App:
             reply = getattr(self.service, name)(*params)
             outcome = "code %d" % reply["result_code"] if isinstance(reply, dict) and "result_code" in reply \
                 else "ok"
+            self._count_foreign_errors(reply)
             return reply
         except Fault:
             raise
         except Exception:
-            LOG.exception("%s failed, please report it", method)
+            LOG.exception("%s failed, please report it", echo(method))
             raise
         finally:
             elapsed = time.monotonic() - started
@@ -450,8 +469,9 @@ class App:
         thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
                                   name="accept", daemon=True)
         thread.start()
-        LIFE.info("serving VfFilter, VfWeight%s on %s:%d (plugins dir %s)", "".join(
-            ", " + name for _, name in sorted(self.foreign)), self.address[0], self.address[1], self.plugins_dir)
+        LIFE.info("serving VfFilter, VfWeight on %s:%d (plugins dir %s: its other plugins load in the background)",
+                  self.address[0], self.address[1], self.plugins_dir)
+        threading.Thread(target=self._load_foreign, name="plugin-discovery", daemon=True).start()
         while not signalled:
             time.sleep(0.2)
             if reloads:
@@ -469,6 +489,22 @@ class App:
         self.config.forget()
         self.config.current()
 
+    def _load_foreign(self) -> None:
+        """Discover the other plugins (up to foreign.BUDGET: a module hanging at import is given up
+        and logged) while the engine can already call: discover answers with ours meanwhile."""
+        started = time.monotonic()
+        ours = [name for name in ("vf_filter", "vf_weight") if _is_ours(self.plugins_dir, name)]
+        found = {}
+        try:
+            found = foreign.discover(self.plugins_dir, ours, list(units.UNITS),
+                                     progress=lambda known: self.service.found_foreign(known, complete=False))
+        except Exception:  # noqa: BLE001 - a loader's surprise must not leave calls waiting for it
+            LOG.exception("loading the other plugins failed: only VfFilter and VfWeight are offered")
+        finally:
+            self.service.found_foreign(found)
+        LIFE.info("other plugins loaded in %.1f s: %s", time.monotonic() - started,
+                  ", ".join(name for _, name in sorted(found)) or "none")
+
     def shutdown(self) -> None:
         """Stop accepting, let the calls in flight be answered (each is bounded by its deadline),
         then go: a worker still waiting for a hung engine or plugin has nobody left to answer.
@@ -483,6 +519,7 @@ class App:
             left = self._inflight
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.foreign_pool.shutdown(wait=False, cancel_futures=True)
+        foreign.kill_all()
         self.warm.close()
         if left:
             LOG.warning("stopped (%d calls still unanswered after %d s)", left, DRAIN_SECONDS)

@@ -31,12 +31,15 @@ CLI = os.path.join(os.path.dirname(sys.executable), "ovirt-vf-scheduler")
 _SERVING = re.compile(r"serving .* on (\S+):(\d+) \(")
 _USAGE_MODE = re.compile(r'^ovirt_vf_scheduler_usage_view_mode\{mode="(\w+)"\} 1\.0$', re.M)
 _FULL_READS = re.compile(r'^ovirt_vf_scheduler_usage_full_reads_total\{reason="(\w+)"\} (\S+)$', re.M)
+_LOADED = re.compile(r"other plugins loaded in ")
 
 
 class ServeProcess:
-    """`serve` on 127.0.0.1:<free port> with a config file and a plugin dir; stderr collected."""
+    """`serve` on 127.0.0.1:<free port> with a config file and a plugin dir; stderr collected.
+    Ready once it listens and, unless `wait_for_plugins` is False, has loaded the other plugins
+    of the dir (in the background, so as an engine started after serve finds them)."""
 
-    def __init__(self, conf_path: str, plugins_dir: str):
+    def __init__(self, conf_path: str, plugins_dir: str, wait_for_plugins: bool = True):
         self.conf_path = conf_path
         self.plugins_dir = plugins_dir
         env = proxy_env({CONF_ENV: conf_path})
@@ -45,9 +48,10 @@ class ServeProcess:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.stderr_lines: List[str] = []
         self._ready = threading.Event()
+        self.plugins_loaded = threading.Event()
         self.port = 0
         threading.Thread(target=self._drain, daemon=True).start()
-        if not self._ready.wait(30):
+        if not self._ready.wait(30) or (wait_for_plugins and not self.plugins_loaded.wait(40)):
             self.stop()
             raise RuntimeError("serve did not start: %s" % "".join(self.stderr_lines))
         if not self.port:
@@ -61,7 +65,10 @@ class ServeProcess:
             if found and not self.port:
                 self.port = int(found.group(2))
                 self._ready.set()
+            if _LOADED.search(line):
+                self.plugins_loaded.set()
         self._ready.set()
+        self.plugins_loaded.set()
 
     @property
     def url(self) -> str:
