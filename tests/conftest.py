@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import port_guard
 from ovirt_scheduler_proxy_plugins.sim import proxy, served
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
@@ -16,6 +17,17 @@ from ovirt_scheduler_proxy_plugins.sim.workspace import write_config, write_secr
 
 CLI = served.CLI
 _PLAIN_HTTP_WARNING = re.compile(r" warning: \[(engine|ucsm)\] url http://")
+_PORT_GUARD_LOG = port_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def _no_connect_to_the_production_port():
+    """Fails the test in which anything (pytest or a child) tried to connect to 18781 (port_guard.py)."""
+    seen = os.path.getsize(_PORT_GUARD_LOG)
+    yield
+    tried = port_guard.new_lines(_PORT_GUARD_LOG, seen)
+    if tried:
+        pytest.fail("the test connected to port %d:\n%s" % (port_guard.FORBIDDEN_PORT, tried), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -27,19 +39,27 @@ def plugins_dir(tmp_path_factory):
     return str(path)
 
 
+_DISCOVERY = {}     # the session's `discovery` serve process, once a test asked for it
+
+
 @pytest.fixture(scope="session")
 def discovery(plugins_dir, tmp_path_factory):
     """A serve process answering the engine's discover (it needs no config for that): where
     `check` finds the scheduler proxy in tests."""
     server = served.ServeProcess(str(tmp_path_factory.mktemp("no-config") / "none.conf"), plugins_dir)
+    _DISCOVERY["server"] = server
     yield server
     server.stop()
 
 
-def with_discovery(conf_path, server):
-    """Point the config's [serve] listen at `server`, as on a host where serve runs."""
+def with_discovery(conf_path):
+    """Point the config's [serve] listen (unless it has one) at the `discovery` serve process, as on a
+    host where serve runs: without it, `check` would call the engine's default port 18781."""
+    with open(conf_path, encoding="utf-8") as handle:
+        if "[serve]" in handle.read():
+            return conf_path
     with open(conf_path, "a", encoding="utf-8") as handle:
-        handle.write("\n[serve]\nlisten = 127.0.0.1:%d\n" % server.port)
+        handle.write("\n[serve]\nlisten = 127.0.0.1:%d\n" % _DISCOVERY["server"].port)
     return conf_path
 
 

@@ -1,7 +1,6 @@
 """`ovirt-vf-scheduler serve` called the way the engine calls it: the engine's own request bodies,
 odd but legal calls, foreign plugins, malformed calls, a hung engine, concurrency, config edits,
 SIGTERM. Every scenario of test_plugins/test_faults also runs through serve (conftest.units)."""
-import dataclasses
 import http.client
 import os
 import re
@@ -455,10 +454,8 @@ def test_a_remote_address_needs_allow_remote(tmp_path):
 
 def test_check_calls_discover_where_the_engine_will_and_names_the_port_holder(bed):
     """check's "serve" line: the engine discovers units once, at its start, on that address."""
-    from ovirt_scheduler_proxy_plugins import config
     from ovirt_scheduler_proxy_plugins.tools import check_serve
-    settings = config.load(bed.conf)
-    served = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve, listen=("127.0.0.1", bed.port)))
+    served = ("127.0.0.1", bed.port)
     found = check_serve.finding(served, 5)
     assert (found.check, found.status) == ("serve", "OK")
     assert found.message.startswith("http://127.0.0.1:%d/ offers VfFilter and VfWeight to the engine; also "
@@ -523,7 +520,6 @@ def test_a_foreign_plugin_flooding_its_output_is_killed_at_the_cap(tmp_path, mon
 
 def test_check_names_a_port_held_by_something_that_is_not_http(tmp_path):
     """e.g. sshd moved to 18781: check must say so, not end in a traceback."""
-    from ovirt_scheduler_proxy_plugins import config
     from ovirt_scheduler_proxy_plugins.tools import check_serve
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -536,11 +532,8 @@ def test_check_names_a_port_held_by_something_that_is_not_http(tmp_path):
         conn.recv(65536)
         conn.close()
     threading.Thread(target=answer_like_sshd, daemon=True).start()
-    conf = write_conf(str(tmp_path / "state"), "https://engine.example.com/ovirt-engine/api")
-    settings = config.load(conf)
-    settings = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve, listen=("127.0.0.1", port)))
     try:
-        found = check_serve.finding(settings, 5)
+        found = check_serve.finding(("127.0.0.1", port), 5)
     finally:
         listener.close()
     assert found.status == "FAIL"

@@ -22,20 +22,15 @@ LINE = re.compile(r"^(OK|WARN|FAIL)\s+(\S.*?)\s{2,}(.*)$")
 VMFEX_DEFINITION = "{type=interface;prop={SecurityGroups=^.*$;vmfex=^[a-zA-Z0-9_.-]{2,32}$}}"
 
 
-SERVING = {}     # the session's serve process, for the "serve" line (set by _serve_answers)
-
-
-@pytest.fixture(autouse=True)
-def _serve_answers(discovery):
-    SERVING["server"] = discovery
+pytestmark = pytest.mark.usefixtures("discovery")
 
 
 def run_check(conf, plugins_dir, *args):
     """As the current user (CI has no user ovirt; test_check_access.py checks as another user),
     with serve answering discover where the config says (the "serve" line)."""
     user = pwd.getpwuid(os.geteuid()).pw_name
-    if os.path.exists(conf) and "[serve]" not in open(conf).read():
-        with_discovery(conf, SERVING["server"])
+    if os.path.exists(conf):
+        with_discovery(conf)
     return subprocess.run([CLI, "check", "--config", conf, "--plugins-dir", plugins_dir, "--python",
                            sys.executable, "--user", user] + list(args), capture_output=True, text=True, timeout=60)
 
@@ -91,7 +86,7 @@ def https_engine(world, tls):
         yield fake
 
 
-def test_a_healthy_site_over_verified_tls_is_all_ok(https_engine, tls, tmp_path, plugins_dir):
+def test_a_healthy_site_over_verified_tls_is_all_ok(https_engine, tls, tmp_path, plugins_dir, discovery):
     run = run_check(engine_conf(str(tmp_path / "state"), https_engine.url, "ca_file = " + tls["ca"]), plugins_dir)
     found = lines(run)
     assert run.returncode == 0, run.stdout
@@ -99,7 +94,7 @@ def test_a_healthy_site_over_verified_tls_is_all_ok(https_engine, tls, tmp_path,
     assert found["tls [engine]"][0][1] == "certificates verified against %s" % tls["ca"]
     assert "defines vmfex for interfaces in cluster version 4.7" in found["CustomDeviceProperties"][0][1]
     assert found["serve"][0][1].startswith("http://127.0.0.1:%d/ offers VfFilter and VfWeight to the engine"
-                                           % SERVING["server"].port)
+                                           % discovery.port)
     assert set(found) >= {"config", "state dirs", "plugin files", "proxy python", "serve", "engine login", "rights",
                           "vf property", "ExternalSchedulerEnabled", "external units", "cluster policies",
                           "capacity: engine"}

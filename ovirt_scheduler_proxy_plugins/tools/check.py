@@ -127,7 +127,7 @@ def main(args: argparse.Namespace) -> int:
     for item in local_findings(args, settings):        # the configured dirs, not a private one
         printer.add(item)
     printer.progress("calling discover where the engine will")
-    printer.add(check_serve.finding(settings, args.timeout))
+    printer.add(check_serve.finding(config.serve_settings(args.config).listen, args.timeout))
     if working is not None:
         for item in engine_findings(working, args.timeout, printer.progress):
             printer.add(item)

@@ -12,8 +12,6 @@ import xmlrpc.client
 from typing import Optional, Tuple
 from xml.parsers.expat import ExpatError
 
-from .. import config
-from ..config import Settings
 from ..serve import client
 from .findings import FAIL, OK, WARN, Finding
 
@@ -55,8 +53,9 @@ def holder(port: int) -> Optional[Tuple[int, str]]:
     return None
 
 
-def finding(settings: Optional[Settings], timeout: float) -> Finding:
-    host, port = settings.serve.listen if settings is not None else config.DEFAULT_LISTEN
+def finding(listen: Tuple[str, int], timeout: float) -> Finding:
+    """`listen`: [serve] listen, where the engine calls (config.serve_settings)."""
+    host, port = listen
     url = "http://%s:%d/" % ("[%s]" % host if ":" in host else host, port)
     held = holder(port)
     by = " (port held by pid %d: %s)" % held if held else ""
