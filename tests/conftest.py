@@ -159,19 +159,66 @@ def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", ext
     return write_config(state_dir, engine_url, password, "deadline = 4\n" + fresh + extra_scheduler, extra)
 
 
+_OUR_TOP_NAMES = ("ovirt_scheduler_proxy_plugins", "ucsm_source", "vf_filter", "vf_weight")
+
+
+def _readable_source():
+    """A world-readable copy of this checkout's modules (made once): another user may not read the
+    checkout itself (a clone under /root, 0700), and install-plugins copies the shipped files."""
+    if "copy" not in _READABLE:
+        import atexit
+        import shutil
+        import tempfile
+        top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        copy = tempfile.mkdtemp(prefix="vf-source-")
+        atexit.register(shutil.rmtree, copy, True)
+        for name in _OUR_TOP_NAMES:
+            if os.path.isdir(os.path.join(top, name)):
+                shutil.copytree(os.path.join(top, name), os.path.join(copy, name),
+                                ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy(os.path.join(top, name + ".py"), copy)
+        for where, dirs, files in os.walk(copy):
+            os.chmod(where, 0o755)
+            for name in files:
+                os.chmod(os.path.join(where, name), 0o644)
+        _READABLE["copy"] = copy
+    return _READABLE["copy"]
+
+
+_READABLE = {}
+
+
+def _import_readable_cli(copy):
+    """In the forked child, before it drops root: our modules afresh from `copy`, every one of them now
+    (the user may not read this interpreter's or the venv's files for a later lazy import) -> cli."""
+    import importlib
+    import pkgutil
+    for name in list(sys.modules):
+        if name.split(".")[0] in _OUR_TOP_NAMES:
+            del sys.modules[name]
+    sys.path.insert(0, copy)
+    for name in _OUR_TOP_NAMES:
+        module = importlib.import_module(name)
+        for sub in pkgutil.walk_packages(getattr(module, "__path__", []), name + "."):
+            importlib.import_module(sub.name)
+    return importlib.import_module("ovirt_scheduler_proxy_plugins.cli")
+
+
 def run_cli_as(user, argv, timeout=60):
     """`ovirt-vf-scheduler ARGV` as another user: a forked child that drops to the user's uid and gids
-    (os.setuid), since that user may not be able to exec this interpreter (a pyenv under /root)
-    -> (exit code, stdout, stderr). Root only."""
+    (os.setuid), since that user may not be able to exec this interpreter (a pyenv under /root), and
+    runs a world-readable copy of the code -> (exit code, stdout, stderr). Root only."""
     import pwd
     import tempfile
-    from ovirt_scheduler_proxy_plugins import cli
     entry = pwd.getpwnam(user)
+    copy = _readable_source()
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     pid = os.fork()
     if pid == 0:                                       # child: never returns into pytest
         code = 70
         try:
+            cli = _import_readable_cli(copy)
             os.setgroups([])
             os.setgid(entry.pw_gid)
             os.setuid(entry.pw_uid)
