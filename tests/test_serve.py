@@ -207,16 +207,44 @@ def run_foreign(tmp_path, module, source, unit, kind, budget, monkeypatch):
     return ran, time.monotonic() - started
 
 
+def _live_members(group):
+    """pids of the processes in process group `group` that are not zombies (from /proc)."""
+    members = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":      # fields: state, ppid, pgrp, ...
+            members.append(int(pid))
+    return members
+
+
 def test_a_hung_foreign_plugin_is_killed_with_its_children(tmp_path, monkeypatch):
-    ran, took = run_foreign(tmp_path, "slow", "import subprocess, time\nclass Slow:\n"
-                            "    def do_filter(self, hosts, vm, args):\n"
-                            "        subprocess.Popen(['sleep', '60'])\n        time.sleep(60)\n",
-                            "Slow", "filters", 1.0, monkeypatch)
-    assert ran == foreign.ForeignResult(error="no answer within 1 s (killed)")
-    assert took < 3
-    time.sleep(0.2)
-    sleepers = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True).stdout.split()
-    assert sleepers == []
+    """Only the plugin's own process group is looked at: a bystander's `sleep 60` (another program's,
+    here the test's own) must neither be killed nor mistaken for the plugin's."""
+    bystander = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    group_file = tmp_path / "group"
+    try:
+        ran, took = run_foreign(tmp_path, "slow", "import os, subprocess, time\nclass Slow:\n"
+                                "    def do_filter(self, hosts, vm, args):\n"
+                                "        subprocess.Popen(['sleep', '60'])\n"
+                                "        open(%r, 'w').write(str(os.getpgrp()))\n"
+                                "        time.sleep(60)\n" % str(group_file),
+                                "Slow", "filters", 1.0, monkeypatch)
+        assert ran == foreign.ForeignResult(error="no answer within 1 s (killed)")
+        assert took < 3
+        group = int(group_file.read_text())
+        assert group != os.getpgrp()
+        give_up = time.monotonic() + 5                  # SIGKILL lands at once; /proc may lag a moment
+        while _live_members(group) and time.monotonic() < give_up:
+            time.sleep(0.05)
+        assert _live_members(group) == []
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 @pytest.mark.parametrize("params, method, words", [
