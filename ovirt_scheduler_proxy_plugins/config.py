@@ -286,6 +286,13 @@ def serve_settings(path: Optional[str] = None) -> ServeSettings:
     return ServeSettings(**values)
 
 
+def named_files(path: str) -> Tuple[str, ...]:
+    """The config file and the password files it names, read leniently: what a broken config's fix
+    may change (serve watches them to pick the fix up; a loaded Settings has them in `files`)."""
+    named = (_lenient_section(path, section).get("password_file", "").strip() for section in ("engine", "ucsm"))
+    return (path,) + tuple(name for name in named if name)
+
+
 def _lenient_section(path: Optional[str], section: str) -> Dict[str, str]:
     """The file's `section` as raw text (empty when the file is unreadable or not INI)."""
     parser = configparser.ConfigParser(interpolation=None, default_section="__no_defaults__", strict=False)

@@ -18,6 +18,7 @@ from typing import List, Optional
 from . import config, demo, install
 from .sim.engine import FakeEngine
 from .sim.workspace import write_config
+from .tools.common import EXIT_FAILED
 
 
 def _world():
@@ -63,7 +64,7 @@ def main(with_ucsm: bool = False, port: int = 0, state_dir: Optional[str] = None
         except OSError as err:
             print("ovirt-vf-scheduler sim: cannot listen on 127.0.0.1:%d: %s" % (port, err.strerror or err),
                   file=sys.stderr)
-            return 1
+            return EXIT_FAILED
         if ucsms:
             for ucsm in ucsms:
                 ucsm.start()

@@ -16,7 +16,7 @@ def test_install_plugins_into_a_directory_the_user_cannot_write():
     try:
         os.chmod(target, 0o555)
         code, out, err = run_cli_as("nobody", ["install-plugins", "--plugins-dir", target])
-        assert (code, out) == (1, "")
+        assert (code, out) == (3, "")
         assert err == ("ovirt-vf-scheduler install-plugins: cannot write into %s: user nobody has no write permission "
                        "on the directory (0555 root:root); run as root, or pass --plugins-dir\n" % target)
         assert os.listdir(target) == []                                  # no temporary file left behind
@@ -36,7 +36,7 @@ def test_install_plugins_over_a_module_the_user_cannot_read():
         os.chmod(module, 0o600)
         os.chmod(target, 0o777)
         code, out, err = run_cli_as("nobody", ["install-plugins", "--plugins-dir", target, "--force"])
-        assert (code, out) == (1, "")
+        assert (code, out) == (3, "")
         assert err == "ovirt-vf-scheduler install-plugins: %s: Permission denied\n" % module
     finally:
         shutil.rmtree(target)
@@ -45,7 +45,7 @@ def test_install_plugins_over_a_module_the_user_cannot_read():
 def test_install_plugins_into_a_missing_directory_says_where_it_comes_from(tmp_path):
     run = subprocess.run([CLI, "install-plugins", "--plugins-dir", str(tmp_path / "nope")], capture_output=True,
                          text=True, timeout=30)
-    assert run.returncode == 1 and run.stderr == (
+    assert run.returncode == 3 and run.stderr == (
         "ovirt-vf-scheduler install-plugins: %s: no such directory (the RPM, and ovirt-scheduler-proxy before "
         "oVirt 4.5, create it; pass --plugins-dir for another)\n" % (tmp_path / "nope"))
 

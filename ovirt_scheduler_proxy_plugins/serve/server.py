@@ -72,7 +72,7 @@ class ConfigWatch:
     def current(self) -> Tuple[Optional[config.Settings], Optional[config.ConfigError]]:
         with self._lock:
             settings = self._loaded[0]
-            files = settings.files if settings else (self.path,)
+            files = settings.files if settings else config.named_files(self.path)
             signature = tuple(self._stat(path) for path in files)
             if signature != self._signature:
                 try:
@@ -80,7 +80,8 @@ class ConfigWatch:
                 except config.ConfigError as err:
                     self._loaded = (None, err)
                 settings = self._loaded[0]
-                self._signature = tuple(self._stat(path) for path in (settings.files if settings else files))
+                self._signature = tuple(self._stat(path) for path in (settings.files if settings else
+                                                                      config.named_files(self.path)))
                 self._on_change(*self._loaded)
             return self._loaded
 

@@ -43,11 +43,13 @@ def epilog(*lines: str) -> str:
 def add_command(sub, name: str, body: Callable[[argparse.Namespace], int], summary: str, description: str,
                 exit_lines, failed_line: str = FAILED_LINE, timeout: float = DEFAULT_TIMEOUT,
                 timeout_help: str = "give up after this long, login included",
-                watchdog_factor: float = 1.0, label: str = "") -> argparse.ArgumentParser:
+                watchdog_factor: float = 1.0, label: str = "",
+                usage_line: str = USAGE_LINE) -> argparse.ArgumentParser:
     """A subcommand with --config, --json and --timeout, whose --help ends with its exit codes (its own
     0/1 lines, then 2 and 3; kept as written, hence the raw formatter), run by `run` under a watchdog
-    of timeout x watchdog_factor; its messages start with `label` (default: the name)."""
-    codes = epilog(*(tuple(exit_lines) + (USAGE_LINE, failed_line)))
+    of timeout x watchdog_factor; its messages start with `label` (default: the name). usage_line ""
+    leaves the "2 bad command line" line out (status: 2 is CRITICAL there)."""
+    codes = epilog(*(tuple(exit_lines) + tuple(line for line in (usage_line, failed_line) if line)))
     parser = sub.add_parser(name, help=summary, description=wrap(description), epilog=codes,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_common_arguments(parser, timeout, timeout_help)
