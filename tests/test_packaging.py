@@ -2,12 +2,13 @@
 (its file list, owners, modes and Requires against what the package really installs and imports)."""
 import ast
 import configparser
+import importlib.util
 import io
 import os
 import re
 import shutil
 import subprocess
-import sys
+import sysconfig
 import tarfile
 
 import pytest
@@ -106,7 +107,21 @@ def third_party_imports():
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 names.add(node.module.split(".")[0])
-    return names - ours - set(sys.stdlib_module_names)
+    return {name for name in names - ours if not _is_stdlib(name)}
+
+
+def _is_stdlib(name):
+    """Built in, or found in this interpreter's standard library directory (sys.stdlib_module_names is
+    3.10+; EL9 runs 3.9)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return False
+    if spec.origin in ("built-in", "frozen"):
+        return True
+    path = os.path.realpath(spec.origin or "")
+    stdlib = {os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib")}
+    return any(path.startswith(top + os.sep) for top in stdlib) and not {"site-packages", "dist-packages"} & set(
+        path.split(os.sep))
 
 
 @pytest.fixture(scope="module")
