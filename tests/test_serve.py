@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import xmlrpc.client
@@ -495,6 +496,21 @@ def test_check_calls_discover_where_the_engine_will_and_names_the_port_holder(be
     assert found.status == "FAIL" and "nothing answers the engine's discover at http://127.0.0.1:%d/" % bed.port \
         in found.message
     assert found.hint.startswith("on oVirt 4.5: systemctl enable --now ovirt-vf-scheduler")
+
+
+def test_check_knows_our_serve_by_its_whole_command_line(tmp_path, plugin_dir):
+    """The command line is shown cut to 120 characters, but judged whole: a serve whose
+    interpreter path (here: its options) is long is still ours, not "neither serve nor the proxy"."""
+    from ovirt_scheduler_proxy_plugins.tools import check_serve
+    launcher = [sys.executable, "-X", "padding=" + "x" * 120]
+    server = ServeProcess(str(tmp_path / "none.conf"), plugin_dir, launcher=launcher)
+    try:
+        found = check_serve.finding(("127.0.0.1", server.port), 5)
+    finally:
+        assert server.stop() == 0
+    assert (found.status, found.check) == ("OK", "serve"), found
+    shown = found.message.split("(pid %d: " % server.proc.pid)[1]
+    assert shown == "%s -X padding=%s...)" % (sys.executable, "x" * (117 - len(sys.executable) - 12))
 
 
 def test_host_data_is_refreshed_in_the_background_before_its_ttl(world, engine, tmp_path, plugin_dir):

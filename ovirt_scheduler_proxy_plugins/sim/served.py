@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import xmlrpc.client
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from ..config import CONF_ENV
 from ..serve import client as rpc_client
@@ -34,11 +34,12 @@ _SERVING = re.compile(r"serving .* on (\S+):(\d+) \(")
 class ServeProcess:
     """`serve` on 127.0.0.1:<free port> with a config file and a plugin dir; stderr collected."""
 
-    def __init__(self, conf_path: str, plugins_dir: str):
+    def __init__(self, conf_path: str, plugins_dir: str, launcher: Sequence[str] = ()):
+        """launcher: what runs the console script (e.g. an interpreter with options); default: itself."""
         self.conf_path = conf_path
         self.plugins_dir = plugins_dir
         env = proxy_env({CONF_ENV: conf_path})
-        self.proc = subprocess.Popen([CLI, "serve", "--listen", "127.0.0.1:0", "--plugins-dir", plugins_dir],
+        self.proc = subprocess.Popen(list(launcher) + [CLI, "serve", "--listen", "127.0.0.1:0", "--plugins-dir", plugins_dir],
                                      env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.stderr_lines: List[str] = []

@@ -47,10 +47,19 @@ def holder(port: int) -> Optional[Tuple[int, str]]:
                 continue
             with open("/proc/%s/cmdline" % pid, "rb") as handle:
                 command = handle.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-            return int(pid), command[:120]
+            return int(pid), command
         except OSError:
             continue
     return None
+
+
+def _is_a_scheduler_proxy(command: str) -> bool:
+    """ovirt-vf-scheduler serve or the stock proxy, judged on the whole command line."""
+    return "ovirt-vf-scheduler" in command or "oschedproxy" in command
+
+
+def _shortened(command: str, width: int = 120) -> str:
+    return command if len(command) <= width else command[:width - 3] + "..."
 
 
 def finding(listen: Tuple[str, int], timeout: float) -> Finding:
@@ -58,7 +67,8 @@ def finding(listen: Tuple[str, int], timeout: float) -> Finding:
     host, port = listen
     url = "http://%s:%d/" % ("[%s]" % host if ":" in host else host, port)
     held = holder(port)
-    by = " (port held by pid %d: %s)" % held if held else ""
+    shown = (held[0], _shortened(held[1])) if held else None
+    by = " (port held by pid %d: %s)" % shown if held else ""
     try:
         offered = client.proxy(url, min(timeout, 10.0)).discover()
     except OSError as err:
@@ -81,7 +91,7 @@ def finding(listen: Tuple[str, int], timeout: float) -> Finding:
         return Finding("serve", FAIL, "%s answers discover without %s%s%s" % (url, " and ".join(missing), extra, by),
                        "an ovirt-scheduler-proxy without our plugin modules? ovirt-vf-scheduler install-plugins, or "
                        "systemctl disable --now ovirt-scheduler-proxy and " + ENABLE_HINT)
-    where = " (pid %d: %s)" % held if held else ""
-    status = OK if held is None or "ovirt-vf-scheduler" in held[1] or "oschedproxy" in held[1] else WARN
+    where = " (pid %d: %s)" % shown if held else ""
+    status = OK if held is None or _is_a_scheduler_proxy(held[1]) else WARN
     return Finding("serve", status, "%s offers VfFilter and VfWeight to the engine%s%s" % (url, extra, where),
                    "the port is held by a process that is neither ovirt-vf-scheduler serve nor the stock proxy")
