@@ -162,6 +162,18 @@ def test_json_has_every_check_the_worst_status_and_the_exit_code(http_conf, plug
     assert [item["check"] for item in report["checks"] if item["status"] != "OK"] == ["tls [engine]"]
 
 
+def test_the_plugin_dir_defaults_to_serves(http_conf, plugins_dir, discovery):
+    """Without --plugins-dir, check looks where serve runs the units from: [serve] plugins_dir."""
+    with open(http_conf, "a") as handle:
+        handle.write("\n[serve]\nlisten = 127.0.0.1:%d\nplugins_dir = %s\n" % (discovery.port, plugins_dir))
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    run = subprocess.run([CLI, "check", "--config", http_conf, "--python", sys.executable, "--user", user],
+                         capture_output=True, text=True, timeout=60)
+    found = lines(run)
+    assert found["plugin files"][0][0] == "OK" and plugins_dir in found["plugin files"][0][1], run.stdout
+    assert found["proxy python"][0][0] == "OK", run.stdout
+
+
 def test_plugin_file_out_of_date_and_a_clashing_class_fail(http_conf, plugins_dir, tmp_path):
     stale = str(tmp_path / "plugins")
     shutil.copytree(plugins_dir, stale)
