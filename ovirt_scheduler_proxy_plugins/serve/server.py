@@ -244,7 +244,7 @@ class App:
         self.warm = WarmEngine()
         self.config = ConfigWatch(conf_path, self._config_changed)
         self.recorder = status.BackgroundRecorder()
-        self.metrics = Metrics(self.warm.view_age, self._pending_claims, self.recorder.unwritten)
+        self.metrics = Metrics(self.warm.view_age, self._pending_claims, self.recorder.unwritten, METHODS)
         self._inflight = 0
         self.stopping = False                   # set at SIGTERM: answers then close their connection
         self._inflight_lock = threading.Condition()
@@ -279,7 +279,7 @@ class App:
         settings = self.config.current()[0]
         if settings is None or not settings.claims:
             return 0
-        return sum(c.demand for c in Ledger(settings.cache_dir, settings.claim_ttl).live())
+        return len(Ledger(settings.cache_dir, settings.claim_ttl).live())
 
     def _answered(self, done: units.UnitAnswer, settings: Optional[config.Settings]) -> None:
         """Every answer of our units: metrics, and the status file `ovirt-vf-scheduler status` reads
@@ -288,7 +288,6 @@ class App:
                       done.outcome, done.error or "")
         self.metrics.decisions.labels(done.unit, done.outcome).inc()
         if done.error is not None:
-            self.metrics.plugin_errors.labels(done.unit).inc()
             self.metrics.source_errors.labels(done.cause or "unknown").inc()
 
     # -- calls
@@ -305,6 +304,8 @@ class App:
             reply = getattr(self.service, name)(*params)
             outcome = "code %d" % reply["result_code"] if isinstance(reply, dict) and "result_code" in reply \
                 else "ok"
+            for unit in reply.get("plugin_errors", ()) if isinstance(reply, dict) else ():
+                self.metrics.plugin_errors.labels(unit).inc()
             return reply
         except Fault:
             raise
