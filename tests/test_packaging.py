@@ -32,6 +32,11 @@ DISTRIBUTIONS = {
 }
 
 
+# Where an EL9 engine host gets each: BaseOS/AppStream and the oVirt 4.5 repositories, except these two,
+# which only EPEL 9 ships (oVirt's release package does not enable it).
+EPEL_ONLY = ("python3-defusedxml", "python3-prometheus_client")
+
+
 def spec_field(name):
     with open(os.path.join(ROOT, "ovirt-vf-scheduler.spec"), encoding="utf-8") as handle:
         return re.findall(r"^%s:\s*(.+?)\s*$" % name, handle.read(), re.M)
@@ -204,3 +209,19 @@ def test_rpm_requires_exactly_what_the_code_imports_under_el_names(rpm):
     assert el_requires == sorted(by_pypi[name] for name in wanted)
     assert "python3 >= 3.9" in rpm["requires"]
     assert "python3-ovirt-engine-sdk4 >= 4.6" in rpm["requires"]       # setup.cfg: >=4.6,<4.7
+
+
+def test_the_install_steps_name_the_repository_of_every_requirement():
+    """Every Requires of the spec is named in the README's install section; those only EPEL 9 ships are
+    installed from EPEL there, and nothing claims the distribution alone suffices."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    install = readme[readme.index("## Install on the engine host"):readme.index("### 2.")]
+    with open(os.path.join(ROOT, "ovirt-vf-scheduler.spec"), encoding="utf-8") as handle:
+        requires = [line.split()[1] for line in handle if line.startswith("Requires:")
+                    and line.split()[1].startswith("python3-")]
+    assert [name for name in requires if name not in install] == []
+    assert "requires only distribution packages" not in readme
+    epel = re.search(r"^dnf install --enablerepo=epel (.*)$", install, re.M)
+    assert epel and sorted(epel.group(1).split()) == sorted(EPEL_ONLY)
+    assert set(EPEL_ONLY) <= set(requires)
