@@ -151,12 +151,13 @@ def int_scores(pairs):
     return pairs
 
 
-def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", extra=""):
+def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", extra="", deadline=4):
     """The tests' config: a short deadline, so hang cases stay quick; serve reads usage afresh
     for every VM (usage_max_age = 0), as a plugin process does, so that scenarios which change
     the world between two calls mean the same in both run modes."""
     fresh = "" if "usage_max_age" in extra_scheduler else "usage_max_age = 0\n"
-    return write_config(state_dir, engine_url, password, "deadline = 4\n" + fresh + extra_scheduler, extra)
+    return write_config(state_dir, engine_url, password, "deadline = %g\n" % deadline + fresh + extra_scheduler,
+                        extra)
 
 
 _OUR_TOP_NAMES = ("ovirt_scheduler_proxy_plugins", "ucsm_source", "vf_filter", "vf_weight")

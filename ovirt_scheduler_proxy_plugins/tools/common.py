@@ -13,6 +13,7 @@ from typing import Callable, List, Optional
 
 from .. import config
 from ..model import DataSourceError
+from . import output
 
 EXIT_OK = 0
 EXIT_NO = 1          # the command worked and the answer is "no" (or, for check, a warning)
@@ -133,8 +134,11 @@ def run(command: str, body: Callable[[argparse.Namespace], int],
     try:
         return body(args)
     except (ToolError, config.ConfigError, DataSourceError) as err:
+        message = " ".join(str(err).split())
+        if getattr(args, "json", False):         # a script reading stdout gets JSON, also for an error
+            output.print_json({"error": message, "exit_code": EXIT_FAILED})
         sys.stdout.flush()
-        print("ovirt-vf-scheduler %s: %s" % (command, " ".join(str(err).split())), file=sys.stderr)
+        print("ovirt-vf-scheduler %s: %s" % (command, message), file=sys.stderr)
         return EXIT_FAILED
     finally:
         watchdog.cancel()

@@ -84,7 +84,7 @@ def build_report(snap: Snapshot, verdicts: List[Verdict], scores: List[Score], n
                "port_profiles": sorted(vm.demand.port_profiles), "host_id": vm.host_id, "cluster": cluster_name},
         "settings": {"on_error": settings.on_error, "weight_mode": settings.weight_mode,
                      "capacity_source": settings.capacity_source, "reserve": settings.reserve,
-                     "port_profiles": "check" if settings.checks_port_profiles else "off",
+                     "port_profiles": settings.ucsm.port_profiles if settings.ucsm else "ignore (no [ucsm])",
                      "cluster_properties": dict(sorted(cluster_props.items()))},
         "hosts": rows, "kept": sum(1 for v in verdicts if v.keep), "total": len(verdicts),
         "summary": render.summary(verdicts, vm.name),

@@ -25,10 +25,10 @@ def number(value) -> str:
 
 
 def source_label(row: Dict[str, object]) -> str:
-    """'engine 12s': where the capacity came from and how old it is."""
+    """'engine, read 12 s ago': where the capacity came from and how old that read is."""
     if row.get("capacity_source") is None:
         return "-"
-    return "%s %ds" % (row["capacity_source"], row["capacity_age_s"])
+    return "%s, read %d s ago" % (row["capacity_source"], row["capacity_age_s"])
 
 
 def numbers(row: Dict[str, object]) -> list:

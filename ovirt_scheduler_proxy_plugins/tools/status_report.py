@@ -96,9 +96,9 @@ def unit_line(name: str, record: Optional[dict], now: float, window: float) -> L
     if record is None:
         return Line(name, WARN, "no decision recorded yet: the engine has not asked this unit (is it in a "
                                 "cluster's scheduling policy?), or the units cannot write cache_dir")
-    counts = "%d decisions, %d fail-open, %d fail-closed since %s" % (
-        record.get("decisions") or 0, record.get("fail_open") or 0, record.get("fail_closed") or 0,
-        _when(record.get("since") or now))
+    counts = "%s, %d fail-open, %d fail-closed since %s" % (
+        output.count(record.get("decisions") or 0, "decision"), record.get("fail_open") or 0,
+        record.get("fail_closed") or 0, _when(record.get("since") or now))
     failed, decided = record.get("last_failure"), record.get("last_decision")
     if failed is not None and now - failed <= window:
         closed = record.get("last_failure_kind") == status.FAIL_CLOSED
