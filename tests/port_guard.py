@@ -6,8 +6,9 @@ An audit hook refuses every connect to that port, in pytest and in every Python 
 (a sitecustomize on PYTHONPATH, in a world-readable directory so that children running as
 another user load it too), and appends a line to a log; conftest fails the test that caused one.
 """
+import atexit
 import os
-import sys
+import shutil
 import tempfile
 
 FORBIDDEN_PORT = 18781
@@ -36,6 +37,7 @@ sys.addaudithook(_refuse_forbidden_port)
 def install() -> str:
     """Guard this process and its Python children; -> the log path (empty while nothing connected)."""
     where = tempfile.mkdtemp(prefix="vf-port-guard-")
+    atexit.register(shutil.rmtree, where, True)
     os.chmod(where, 0o755)
     with open(os.path.join(where, "sitecustomize.py"), "w", encoding="utf-8") as handle:
         handle.write(HOOK)

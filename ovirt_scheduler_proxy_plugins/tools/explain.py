@@ -119,7 +119,7 @@ def render_text(report: Dict[str, object], colour: bool) -> str:
     ]
     if report["hosts"]:
         lines.append(output.table(
-            ["HOST", "VFS", "SOURCE", "USED", "PENDING", "RESERVE", "FREE", "NEEDS", "FILTER", "SCORE", "WHY"],
+            ["HOST", "VFS", facts.SOURCE_AGE, "USED", "PENDING", "RESERVE", "FREE", "NEEDS", "FILTER", "SCORE", "WHY"],
             table_rows(report["hosts"]), right=(1, 3, 4, 5, 6, 7, 9), colour=colour))
         lines.append("")
     else:
