@@ -6,13 +6,19 @@ from typing import List, Optional
 
 from . import __version__, install, serve
 from .tools import capacity_report, check, explain, policy, port_profiles, status_report
+from .tools.common import EXIT_FAILED
 
 EXIT_CODES = """exit codes:
   0  success
-  1  the command failed (the message says why)
-  2  bad command line"""
-TOP_EPILOG = EXIT_CODES + """
-explain, check, policy, capacity, status and port-profiles document their own codes: ovirt-vf-scheduler COMMAND --help"""
+  2  bad command line
+  3  the command failed (the message says why)"""
+TOP_EPILOG = """exit codes:
+  0  success
+  1  the answer is no (explain, capacity --evacuate, port-profiles) or a WARN (check)
+  2  bad command line
+  3  the command failed (the message says why)
+status answers as a monitoring check (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN: a bad command line
+too), serve as a service; each command lists its codes: ovirt-vf-scheduler COMMAND --help"""
 
 
 def _install_plugins(args: argparse.Namespace) -> int:
@@ -20,11 +26,11 @@ def _install_plugins(args: argparse.Namespace) -> int:
         actions = install.install(args.plugins_dir, force=args.force)
     except install.InstallError as err:
         print("ovirt-vf-scheduler install-plugins: %s" % err, file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     except OSError as err:          # e.g. an existing module it may not read
         print("ovirt-vf-scheduler install-plugins: %s: %s" % (getattr(err, "filename", None) or args.plugins_dir,
                                                              err.strerror or err), file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     for path, state in actions:
         print("%-9s %s" % (state, path))
     if any(state != "unchanged" for _, state in actions):
@@ -103,7 +109,10 @@ EXIT_PIPE_CLOSED = 141    # as a shell reports a command ended by SIGPIPE
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:       # a command may answer a bad command line its own way (status: UNKNOWN)
+        getattr(args, "usage_error", parser.error)("unrecognized arguments: %s" % " ".join(extra))
     try:
         return args.func(args)
     except BrokenPipeError:

@@ -325,13 +325,38 @@ def state_dir(path: Optional[str] = None) -> Optional[str]:
     """[scheduler] cache_dir of the config file, read leniently, so that a unit failing on a bad config
     still counts the failure where `status` looks; else the default cache_dir if it exists (never
     created on a guess), else None."""
+    named = (_lenient_section(path, "scheduler").get("cache_dir") or "").strip()
+    return named or (Settings.cache_dir if os.path.isdir(Settings.cache_dir) else None)
+
+
+def serve_settings(path: Optional[str] = None) -> ServeSettings:
+    """[serve] of the config file, read leniently (the default for each unreadable or invalid key), so
+    that `check` calls discover where serve listens, and finds its plugins dir, even when another
+    section is wrong."""
+    values: Dict[str, object] = {}
+    for key, raw in _lenient_section(path, "serve").items():
+        try:
+            values[key] = _SERVE_KEYS[key](raw)
+        except (KeyError, ValueError):
+            continue
+    return ServeSettings(**values)
+
+
+def named_files(path: str) -> Tuple[str, ...]:
+    """The config file and the password files it names, read leniently: what a broken config's fix
+    may change (serve watches them to pick the fix up; a loaded Settings has them in `files`)."""
+    named = (_lenient_section(path, section).get("password_file", "").strip() for section in ("engine", "ucsm"))
+    return (path,) + tuple(name for name in named if name)
+
+
+def _lenient_section(path: Optional[str], section: str) -> Dict[str, str]:
+    """The file's `section` as raw text (empty when the file is unreadable or not INI)."""
     parser = configparser.ConfigParser(interpolation=None, default_section="__no_defaults__", strict=False)
     try:
         parser.read(path or conf_path(), encoding="utf-8")
-        named = parser.get("scheduler", "cache_dir", fallback="").strip()
+        return dict(parser.items(section, raw=True)) if parser.has_section(section) else {}
     except (configparser.Error, UnicodeDecodeError):
-        named = ""
-    return named or (Settings.cache_dir if os.path.isdir(Settings.cache_dir) else None)
+        return {}
 
 
 def _read_section(path: str, parser: configparser.ConfigParser, name: str) -> Dict[str, object]:

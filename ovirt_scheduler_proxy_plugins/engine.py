@@ -301,8 +301,13 @@ def _fault_text(body: bytes) -> str:
     return ": %s" % " ".join(x for x in (reason, detail and "(%s)" % detail) if x) if reason or detail else ""
 
 
+_CURL_TUPLE = re.compile(r"""\((\d+), (['"])(.*?)\2\)""")     # pycurl's "(60, 'SSL certificate problem: ...')"
+
+
 def one_line(err: Exception) -> str:
-    text = " ".join(str(err).split())
+    """The error in one line of at most 300 characters, pycurl's (code, 'text') as 'text (curl error code)'."""
+    text = _CURL_TUPLE.sub(lambda found: "%s (curl error %s)" % (found.group(3), found.group(1)),
+                           " ".join(str(err).split()))
     return text[:300] if text else type(err).__name__
 
 

@@ -8,8 +8,10 @@ written into the state directory. It runs until Ctrl-C or SIGTERM, then stops th
 removes the state directory unless --dir named it.
 """
 import os
+import pwd
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -18,6 +20,7 @@ from typing import List, Optional
 from . import config, demo, install
 from .sim.engine import FakeEngine
 from .sim.workspace import write_config
+from .tools.common import EXIT_FAILED
 
 
 def _world():
@@ -27,24 +30,42 @@ def _world():
     return inv
 
 
-def _instructions(conf: str, plugins_dir: str, engine_url: str, ucsm_urls: List[str], inv) -> str:
-    user = os.environ.get("USER") or "root"
+def _free_port() -> int:
+    """A port nothing listens on now, for serve: never the engine's default 18781, which a real serve
+    or proxy on this machine may hold."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _command() -> str:
+    """This console script, as a path that works from any directory (a fresh clone has it in .venv/bin,
+    not on PATH)."""
+    beside = os.path.join(os.path.dirname(sys.executable), "ovirt-vf-scheduler")
+    return beside if os.path.isfile(beside) else (shutil.which("ovirt-vf-scheduler") or "ovirt-vf-scheduler")
+
+
+def _instructions(conf: str, plugins_dir: str, listen: int, engine_url: str, ucsm_urls: List[str], inv) -> str:
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    cli = _command()
     lines = ["Simulated engine at %s: cluster 'ucs', %d hosts, %d VMs (user admin@internal)"
              % (engine_url, len(inv.hosts), len(inv.vms))]
     for name, url, blades in zip("AB", ucsm_urls, demo.DOMAINS):
         lines.append("Simulated UCS Manager at %s (UCS domain %s: %s; capacity_source = min)"
                      % (url, name, ", ".join(sorted(blades))))
-    lines += ["Config %s, plugin directory %s" % (conf, plugins_dir),
-              "In another shell:",
+    lines += ["Config %s, plugin directory %s ([serve] plugins_dir), serve's port 127.0.0.1:%d ([serve] listen)"
+              % (conf, plugins_dir, listen),
+              "In another shell (serve first: check calls it; `kill %1` stops it):",
               "export %s=%s" % (config.CONF_ENV, conf),
-              "  ovirt-vf-scheduler check --plugins-dir %s --user %s" % (plugins_dir, user),
-              "  ovirt-vf-scheduler explain --vm web1",
-              "  ovirt-vf-scheduler capacity --evacuate blade4",
-              "  ovirt-vf-scheduler policy --cluster ucs --dry-run",
-              "  ovirt-vf-scheduler status",
-              "  ovirt-vf-scheduler serve --plugins-dir %s" % plugins_dir]
+              "  %s serve &" % cli,
+              # the units run with this interpreter (where the package is), as the units' user: this one
+              "  %s check --python %s --user %s" % (cli, sys.executable, user),
+              "  %s explain --vm web1" % cli,
+              "  %s capacity --evacuate blade4" % cli,
+              "  %s policy --cluster ucs --dry-run" % cli,
+              "  %s status" % cli]
     if ucsm_urls:
-        lines.append("  ovirt-vf-scheduler port-profiles export --network blue --dry-run")
+        lines.append("  %s port-profiles export --network blue --dry-run" % cli)
     lines.append("Ctrl-C (or SIGTERM) stops the simulator.")
     return "\n".join(lines)
 
@@ -65,7 +86,7 @@ def main(with_ucsm: bool = False, port: int = 0, state_dir: Optional[str] = None
         except OSError as err:
             print("ovirt-vf-scheduler sim: cannot listen on 127.0.0.1:%d: %s" % (port, err.strerror or err),
                   file=sys.stderr)
-            return 1
+            return EXIT_FAILED
         if ucsms:
             for ucsm in ucsms:
                 ucsm.start()
@@ -76,7 +97,10 @@ def main(with_ucsm: bool = False, port: int = 0, state_dir: Optional[str] = None
         plugins_dir = os.path.join(state, "plugins")
         os.makedirs(plugins_dir, exist_ok=True)
         install.install(plugins_dir)
-        print(_instructions(conf, plugins_dir, engine.url, [u.url for u in ucsms], inv), flush=True)
+        listen = _free_port()
+        with open(conf, "a", encoding="utf-8") as handle:
+            handle.write("\n[serve]\nlisten = 127.0.0.1:%d\nplugins_dir = %s\n" % (listen, plugins_dir))
+        print(_instructions(conf, plugins_dir, listen, engine.url, [u.url for u in ucsms], inv), flush=True)
         while not stop:
             time.sleep(0.2)
     finally:

@@ -21,7 +21,8 @@ from .ucsm_facts import UcsmFacts
 def open_session(settings: Settings, deadline: Optional[float]) -> EngineSession:
     """An engine session sharing the units' token cache (plugins, serve and operator tools alike)."""
     engine = settings.engine
-    return EngineSession(engine, TokenCache(settings.cache_dir, engine.url, engine.username), deadline)
+    tokens = TokenCache(settings.cache_dir, engine.url, engine.username, engine.password)
+    return EngineSession(engine, tokens, deadline)
 
 
 class OneShotReads:

@@ -8,6 +8,7 @@ and losing it costs a round trip, not a wrong decision.
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -111,19 +112,27 @@ def _key(*parts: str) -> str:
 
 
 class TokenCache:
-    """The engine SSO token, shared so that each plugin process does not open a new session."""
+    """The engine SSO token, shared so that each plugin process does not open a new session.
 
-    def __init__(self, cache_dir: str, url: str, username: str):
+    It is kept with a digest of the password it was got with: after a password change (a wrong one
+    included) the token is not used, so the next run logs in and says whether the password works,
+    instead of working on until the token expires. (Whoever may read this file may read the
+    password itself: the digest hides nothing it has to.)"""
+
+    def __init__(self, cache_dir: str, url: str, username: str, password: str):
         self.path = os.path.join(cache_dir, "engine-token-%s.json" % _key(url, username))
+        self._credential = hashlib.sha256("\0".join((url, username, password)).encode()).hexdigest()
 
     def load(self) -> Optional[str]:
         value = read_json(self.path)
-        token = value.get("token") if isinstance(value, dict) else None
+        if not isinstance(value, dict) or value.get("credential") != self._credential:
+            return None
+        token = value.get("token")
         return token if isinstance(token, str) and token else None
 
     def save(self, token: str) -> None:
         if token and token != self.load():
-            write_json(self.path, {"token": token, "saved_at": time.time()})
+            write_json(self.path, {"token": token, "credential": self._credential, "saved_at": time.time()})
 
 
 def _signature(path: str) -> Optional[tuple]:

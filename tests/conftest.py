@@ -12,6 +12,7 @@ import warnings
 
 import pytest
 
+import port_guard
 from ovirt_scheduler_proxy_plugins.sim import proxy, served
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
@@ -19,6 +20,17 @@ from ovirt_scheduler_proxy_plugins.sim.workspace import write_config, write_secr
 
 CLI = served.CLI
 _PLAIN_HTTP_WARNING = re.compile(r" warning: \[(engine|ucsm)\] url http://")
+_PORT_GUARD_LOG = port_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def _no_connect_to_the_production_port():
+    """Fails the test in which anything (pytest or a child) tried to connect to 18781 (port_guard.py)."""
+    seen = os.path.getsize(_PORT_GUARD_LOG)
+    yield
+    tried = port_guard.new_lines(_PORT_GUARD_LOG, seen)
+    if tried:
+        pytest.fail("the test connected to port %d:\n%s" % (port_guard.FORBIDDEN_PORT, tried), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -30,19 +42,27 @@ def plugins_dir(tmp_path_factory):
     return str(path)
 
 
+_DISCOVERY = {}     # the session's `discovery` serve process, once a test asked for it
+
+
 @pytest.fixture(scope="session")
 def discovery(plugins_dir, tmp_path_factory):
     """A serve process answering the engine's discover (it needs no config for that): where
     `check` finds the scheduler proxy in tests."""
     server = served.ServeProcess(str(tmp_path_factory.mktemp("no-config") / "none.conf"), plugins_dir)
+    _DISCOVERY["server"] = server
     yield server
     server.stop()
 
 
-def with_discovery(conf_path, server):
-    """Point the config's [serve] listen at `server`, as on a host where serve runs."""
+def with_discovery(conf_path):
+    """Point the config's [serve] listen (unless it has one) at the `discovery` serve process, as on a
+    host where serve runs: without it, `check` would call the engine's default port 18781."""
+    with open(conf_path, encoding="utf-8") as handle:
+        if "[serve]" in handle.read():
+            return conf_path
     with open(conf_path, "a", encoding="utf-8") as handle:
-        handle.write("\n[serve]\nlisten = 127.0.0.1:%d\n" % server.port)
+        handle.write("\n[serve]\nlisten = 127.0.0.1:%d\n" % _DISCOVERY["server"].port)
     return conf_path
 
 
@@ -137,32 +157,82 @@ def int_scores(pairs):
     return pairs
 
 
-def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", extra=""):
+def write_conf(state_dir, engine_url, extra_scheduler="", password="secret", extra="", deadline=4):
     """The tests' config: a short deadline, so hang cases stay quick; serve reads usage afresh
     for every VM (usage_max_age = 0), as a plugin process does, so that scenarios which change
     the world between two calls mean the same in both run modes."""
     fresh = "" if "usage_max_age" in extra_scheduler else "usage_max_age = 0\n"
-    return write_config(state_dir, engine_url, password, "deadline = 4\n" + fresh + extra_scheduler, extra)
+    return write_config(state_dir, engine_url, password, "deadline = %g\n" % deadline + fresh + extra_scheduler,
+                        extra)
+
+
+_OUR_TOP_NAMES = ("ovirt_scheduler_proxy_plugins", "ucsm_source", "vf_filter", "vf_weight")
+
+
+def _readable_source():
+    """A world-readable copy of this checkout's modules (made once): another user may not read the
+    checkout itself (a clone under /root, 0700), and install-plugins copies the shipped files."""
+    if "copy" not in _READABLE:
+        import atexit
+        import shutil
+        import tempfile
+        top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        copy = tempfile.mkdtemp(prefix="vf-source-")
+        atexit.register(shutil.rmtree, copy, True)
+        for name in _OUR_TOP_NAMES:
+            if os.path.isdir(os.path.join(top, name)):
+                shutil.copytree(os.path.join(top, name), os.path.join(copy, name),
+                                ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy(os.path.join(top, name + ".py"), copy)
+        for where, dirs, files in os.walk(copy):
+            os.chmod(where, 0o755)
+            for name in files:
+                os.chmod(os.path.join(where, name), 0o644)
+        _READABLE["copy"] = copy
+    return _READABLE["copy"]
+
+
+_READABLE = {}
+
+
+def _import_readable_cli(copy):
+    """In the forked child, before it drops root: our modules afresh from `copy`, every one of them now
+    (the user may not read this interpreter's or the venv's files for a later lazy import) -> cli."""
+    import importlib
+    import pkgutil
+    for name in list(sys.modules):
+        if name.split(".")[0] in _OUR_TOP_NAMES:
+            del sys.modules[name]
+    sys.path.insert(0, copy)
+    for name in _OUR_TOP_NAMES:
+        module = importlib.import_module(name)
+        for sub in pkgutil.walk_packages(getattr(module, "__path__", []), name + "."):
+            importlib.import_module(sub.name)
+    return importlib.import_module("ovirt_scheduler_proxy_plugins.cli")
 
 
 def run_cli_as(user, argv, timeout=60):
     """`ovirt-vf-scheduler ARGV` as another user -> (exit code, stdout, stderr). Root only."""
-    from ovirt_scheduler_proxy_plugins import cli
-    return run_as(user, lambda: cli.main(list(argv)), "ovirt-vf-scheduler %s" % argv, timeout)
+    return run_as(user, lambda: sys.modules["ovirt_scheduler_proxy_plugins.cli"].main(list(argv)),
+                  "ovirt-vf-scheduler %s" % argv, timeout)
 
 
 def run_as(user, main, what, timeout=60):
     """`main()` (-> exit code) as another user: a forked child that drops to the user's uid and gids
-    (os.setuid), since that user may not be able to exec this interpreter (a pyenv under /root)
+    (os.setuid), since that user may not be able to exec this interpreter (a pyenv under /root), and
+    imports a world-readable copy of our code first (the cli as main() finds it in sys.modules)
     -> (exit code, stdout, stderr). Root only."""
     import pwd
     import tempfile
     entry = pwd.getpwnam(user)
+    copy = _readable_source()
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
     pid = os.fork()
     if pid == 0:                                       # child: never returns into pytest
         code = 70
         try:
+            _import_readable_cli(copy)
             os.setgroups([])
             os.setgid(entry.pw_gid)
             os.setuid(entry.pw_uid)

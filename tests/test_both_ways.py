@@ -5,6 +5,9 @@ modes are compared with each other, answer for answer, over a varied world and a
 decisions whose pending claims pile up (each mode in its own state dir, so each keeps its own
 ledger and both see the same sequence of claims). serve keeps its default usage_max_age, as in
 production: the world does not change between calls, so a reused view must not change a verdict.
+The migrating VM shows as migrating once scheduled, as the engine shows it: otherwise its claim
+would end MIGRATION_GRACE (15 s) after it was made, a point a loaded machine reaches at another
+decision in each mode.
 """
 import os
 
@@ -44,7 +47,9 @@ def test_a_plugin_process_and_serve_answer_alike(world, engine, plugins_dir, tmp
                              state, mode))
     try:
         answers = {}
+        mover, source = vms[0], world.vm_by_name("mover").host_id
         for runner in runners:
+            engine.place_vm(mover.id, source, "up", after=0).wait(2)              # the same start for both
             seen = []
             for vm in vms:
                 kept = runner.filter(hosts, vm.id)
@@ -56,6 +61,8 @@ def test_a_plugin_process_and_serve_answer_alike(world, engine, plugins_dir, tmp
                     scores = int_scores(weighed.result)
                     assert sorted(h for h, _ in scores) == sorted(kept.result)    # every kept host scored
                 seen.append((vm.name, sorted(kept.result), sorted(scores) if scores is not None else None))
+                if vm is mover:     # the engine starts the migration: its claim then holds however long the
+                    engine.place_vm(mover.id, source, "migrating", after=0).wait(2)   # sequence takes
             answers[runner.mode] = seen
     finally:
         for runner in runners:

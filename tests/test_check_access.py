@@ -11,13 +11,15 @@ import tempfile
 
 import pytest
 
-from conftest import CLI, write_conf
+from conftest import CLI, with_discovery, write_conf
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="check switches users only when run as root")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="check switches users only when run as root"),
+              pytest.mark.usefixtures("discovery")]
 LINE = re.compile(r"^(OK|WARN|FAIL)\s+(\S.*?)\s{2,}(.*)$")
 
 
 def run_check(conf, *args):
+    with_discovery(conf)
     return subprocess.run([CLI, "check", "--config", conf, "--plugins-dir", "/nonexistent", "--python",
                            sys.executable] + list(args), capture_output=True, text=True, timeout=60)
 

@@ -32,7 +32,8 @@ def varied(world):
 
 def _session(engine, tmp_path):
     settings = EngineSettings(url=engine.url, username="admin@internal", password="secret")
-    return EngineSession(settings, TokenCache(str(tmp_path), engine.url, "admin@internal"), time.monotonic() + 10)
+    tokens = TokenCache(str(tmp_path), engine.url, "admin@internal", "secret")
+    return EngineSession(settings, tokens, time.monotonic() + 10)
 
 
 def test_lean_reader_matches_the_sdk(varied, engine, tmp_path):

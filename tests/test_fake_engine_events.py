@@ -20,7 +20,7 @@ def sdk(engine):
 @pytest.fixture
 def session(engine, tmp_path):
     settings = EngineSettings(url=engine.url, username="admin@internal", password="secret", insecure=True)
-    found = engine_reader.EngineSession(settings, TokenCache(str(tmp_path), engine.url, settings.username), None)
+    found = engine_reader.EngineSession(settings, TokenCache(str(tmp_path), engine.url, settings.username, "secret"), None)
     yield found
     found.close()
 
@@ -81,7 +81,7 @@ def test_the_reader_gets_from_honoured_for_a_filtered_user(world, engine, tmp_pa
     with engine.mutate():
         world.add_vm("v", host=h, vmfex_nics=1)
     settings = EngineSettings(url=engine.url, username="user@internal", password="pw", insecure=True)
-    session = engine_reader.EngineSession(settings, TokenCache(str(tmp_path), engine.url, "user@internal"), None)
+    session = engine_reader.EngineSession(settings, TokenCache(str(tmp_path), engine.url, "user@internal", "pw"), None)
     newest = session.newest_event()
     assert session.events_after(newest) == []
     assert len(session.events_after(newest - 1)) == 1

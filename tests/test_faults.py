@@ -18,6 +18,7 @@ from typing import Callable, Optional
 import pytest
 
 from conftest import int_scores, ucsm_section, write_conf
+from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmServer
 from ovirt_scheduler_proxy_plugins.store import boot_id
@@ -335,6 +336,10 @@ def test_filter_fails_closed_when_asked(ctx, case):
 
 
 def test_twenty_processes_at_once_on_one_cache_dir(ctx):
+    """Twenty units at once share one cache dir and leave it intact. Not a deadline case: twenty
+    interpreters starting at once on two cores (slower on 3.9) need more than the tests' 4 s, so
+    the deadline here is 20 s, within the proxy's 30."""
+    ctx.units.conf_path = write_conf(ctx.units.state_dir, ctx.engine.url, deadline=20)
     runs = []
     lock = threading.Lock()
 
@@ -349,8 +354,10 @@ def test_twenty_processes_at_once_on_one_cache_dir(ctx):
     for thread in threads:
         thread.join()
     assert len(runs) == 20
+    # each decided within its deadline (else it would have failed); twenty interpreters starting at
+    # once on two cores may take longer than SLACK to get there, never longer than the proxy waits
     assert all(r.ok and r.stderr == "" for r in runs), [r.stderr for r in runs if not r.ok]
-    assert all(r.elapsed < DEADLINE + SLACK for r in runs)
+    assert all(r.elapsed < proxy.PROXY_BUDGET for r in runs), sorted(r.elapsed for r in runs)
     assert {tuple(r.result) for r in runs if r.unit == "VfFilter"} == {tuple(ctx.hosts)}
     assert_state_intact(ctx.units)
 

@@ -2,12 +2,13 @@
 (its file list, owners, modes and Requires against what the package really installs and imports)."""
 import ast
 import configparser
+import importlib.util
 import io
 import os
 import re
 import shutil
 import subprocess
-import sys
+import sysconfig
 import tarfile
 
 import pytest
@@ -29,6 +30,11 @@ DISTRIBUTIONS = {
     "prometheus_client": ("prometheus-client", "python3-prometheus_client"),
     "pycurl": ("pycurl", "python3-pycurl"),
 }
+
+
+# Where an EL9 engine host gets each: BaseOS/AppStream and the oVirt 4.5 repositories, except these two,
+# which only EPEL 9 ships (oVirt's release package does not enable it).
+EPEL_ONLY = ("python3-defusedxml", "python3-prometheus_client")
 
 
 def spec_field(name):
@@ -106,7 +112,21 @@ def third_party_imports():
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 names.add(node.module.split(".")[0])
-    return names - ours - set(sys.stdlib_module_names)
+    return {name for name in names - ours if not _is_stdlib(name)}
+
+
+def _is_stdlib(name):
+    """Built in, or found in this interpreter's standard library directory (sys.stdlib_module_names is
+    3.10+; EL9 runs 3.9)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return False
+    if spec.origin in ("built-in", "frozen"):
+        return True
+    path = os.path.realpath(spec.origin or "")
+    stdlib = {os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib")}
+    return any(path.startswith(top + os.sep) for top in stdlib) and not {"site-packages", "dist-packages"} & set(
+        path.split(os.sep))
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +210,19 @@ def test_rpm_requires_exactly_what_the_code_imports_under_el_names(rpm):
     assert el_requires == sorted(by_pypi[name] for name in wanted)
     assert "python3 >= 3.9" in rpm["requires"]
     assert "python3-ovirt-engine-sdk4 >= 4.6" in rpm["requires"]       # setup.cfg: >=4.6,<4.7
+
+
+def test_the_install_steps_name_the_repository_of_every_requirement():
+    """Every Requires of the spec is named in the README's install section; those only EPEL 9 ships are
+    installed from EPEL there, and nothing claims the distribution alone suffices."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    install = readme[readme.index("## Install on the engine host"):readme.index("### 2.")]
+    with open(os.path.join(ROOT, "ovirt-vf-scheduler.spec"), encoding="utf-8") as handle:
+        requires = [line.split()[1] for line in handle if line.startswith("Requires:")
+                    and line.split()[1].startswith("python3-")]
+    assert [name for name in requires if name not in install] == []
+    assert "requires only distribution packages" not in readme
+    epel = re.search(r"^dnf install --enablerepo=epel (.*)$", install, re.M)
+    assert epel and sorted(epel.group(1).split()) == sorted(EPEL_ONLY)
+    assert set(EPEL_ONLY) <= set(requires)

@@ -222,14 +222,14 @@ def test_install_plugins_is_idempotent_and_protects_foreign_files(tmp_path, plug
     assert second.returncode == 0 and second.stdout.count("unchanged") == 2
     (target / "vf_weight.py").write_text("class Theirs:\n    pass\n")
     refused = subprocess.run([CLI, "install-plugins", "--plugins-dir", str(target)], capture_output=True, text=True)
-    assert refused.returncode == 1 and "not an ovirt-vf-scheduler module; use --force" in refused.stderr
+    assert refused.returncode == 3 and "not an ovirt-vf-scheduler module; use --force" in refused.stderr
     assert (target / "vf_weight.py").read_text().startswith("class Theirs")
     forced = subprocess.run([CLI, "install-plugins", "--plugins-dir", str(target), "--force"],
                             capture_output=True, text=True)
     assert forced.returncode == 0 and "updated" in forced.stdout
     missing = subprocess.run([CLI, "install-plugins", "--plugins-dir", str(tmp_path / "nope")],
                              capture_output=True, text=True)
-    assert missing.returncode == 1 and "no such directory" in missing.stderr
+    assert missing.returncode == 3 and "no such directory" in missing.stderr
 
 
 def test_proxy_loader_sees_exactly_our_units(plugins_dir):

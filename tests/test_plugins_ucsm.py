@@ -137,5 +137,6 @@ def test_a_hung_ucs_domain_is_not_asked_again_for_a_while(ucs_world, ucs_units, 
     asked = len(ucsm.requests)
     second = ucs_units.filter(hosts, vm, {"vf_source": "min"})
     assert second.ok and second.result == first.result
-    assert second.elapsed < 2.0 and len(ucsm.requests) == asked                  # not asked at all
+    assert len(ucsm.requests) == asked                                   # not asked at all, so no 3 s wait:
+    assert second.elapsed < DEADLINE                                     # (a loaded machine may take 2 s to start)
     assert "(not asked again for" in ucs_units.log_text()

@@ -1,7 +1,6 @@
 """`ovirt-vf-scheduler serve` called the way the engine calls it: the engine's own request bodies,
 odd but legal calls, foreign plugins, malformed calls, a hung engine, concurrency, config edits,
 SIGTERM. Every scenario of test_plugins/test_faults also runs through serve (conftest.units)."""
-import dataclasses
 import http.client
 import json
 import os
@@ -9,6 +8,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import xmlrpc.client
@@ -17,6 +17,7 @@ import pytest
 
 from conftest import CLI, signal_during_a_call, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim import proxy
+from ovirt_scheduler_proxy_plugins.config import ServeSettings
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmServer
 from ovirt_scheduler_proxy_plugins.serve import foreign, protocol
@@ -212,21 +213,49 @@ def run_foreign(tmp_path, module, source, unit, kind, budget, monkeypatch):
     return ran, time.monotonic() - started
 
 
-def _sleepers(marker):
-    """Processes running `sleep <marker>` (a marker no other test, here or in a parallel suite, uses)."""
-    return subprocess.run(["pgrep", "-f", "sleep %s" % marker], capture_output=True, text=True).stdout.split()
+def _live_members(group):
+    """pids of the processes in process group `group` that are not zombies (from /proc)."""
+    members = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % pid) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":      # fields: state, ppid, pgrp, ...
+            members.append(int(pid))
+    return members
 
 
 def test_a_hung_foreign_plugin_is_killed_with_its_children(tmp_path, monkeypatch):
-    marker = "60.%d" % os.getpid()
-    ran, took = run_foreign(tmp_path, "slow", "import subprocess, time\nclass Slow:\n"
-                            "    def do_filter(self, hosts, vm, args):\n"
-                            "        subprocess.Popen(['sleep', '%s'])\n        time.sleep(60)\n" % marker,
-                            "Slow", "filters", 1.0, monkeypatch)
-    assert ran == foreign.ForeignResult(error="no answer within 1 s (killed)")
-    assert took < 3
-    time.sleep(0.2)
-    assert _sleepers(marker) == []
+    """Only the plugin's own process group is looked at: a bystander's `sleep 60` (another program's,
+    here the test's own) must neither be killed nor mistaken for the plugin's."""
+    bystander = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    group_file = tmp_path / "group"
+    try:
+        ran, took = run_foreign(tmp_path, "slow", "import os, subprocess, time\nclass Slow:\n"
+                                "    def do_filter(self, hosts, vm, args):\n"
+                                "        subprocess.Popen(['sleep', '60'])\n"
+                                "        open(%r, 'w').write(str(os.getpgrp()))\n"
+                                "        time.sleep(60)\n" % str(group_file),
+                                "Slow", "filters", 1.0, monkeypatch)
+        assert ran == foreign.ForeignResult(error="no answer within 1 s (killed)")
+        assert took < 3
+        group = int(group_file.read_text())
+        assert group != os.getpgrp()
+        give_up = time.monotonic() + 5                  # SIGKILL lands at once; /proc may lag a moment
+        while _live_members(group) and time.monotonic() < give_up:
+            time.sleep(0.05)
+        assert _live_members(group) == []
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def _sleepers(marker):
+    """Processes running `sleep <marker>` (a marker no other test, here or in a parallel suite, uses)."""
+    return subprocess.run(["pgrep", "-f", "sleep %s" % marker], capture_output=True, text=True).stdout.split()
 
 
 @pytest.mark.parametrize("pipes", ["its own", "the plugin's"])
@@ -290,8 +319,30 @@ def test_metrics_count_decisions_and_report_the_view(bed, world):
     assert 'ovirt_vf_scheduler_decisions_total{outcome="ok",unit="VfFilter"} 1.0' in text
     assert 'ovirt_vf_scheduler_decisions_total{outcome="ok",unit="VfWeight"} 1.0' in text
     assert 'ovirt_vf_scheduler_call_seconds_count{method="runFilters"} 1.0' in text
-    assert "ovirt_vf_scheduler_pending_claims 2.0" in text                # new's 2 VFs, claimed on b
+    assert "ovirt_vf_scheduler_pending_claims 1.0" in text        # new's claim (of 2 VFs, on b), as status counts
     assert re.search(r"ovirt_vf_scheduler_usage_view_age_seconds (\d+\.\d+)", text)
+
+
+def test_error_series_exist_at_zero_and_count_every_plugin_error(bed, world):
+    """Alerts need each error series before the first error; every unit the engine is told failed
+    counts, a name no plugin answers to included (runLoadBalancing's too)."""
+    text = bed.get("/metrics")[1].decode()
+    zero = ['ovirt_vf_scheduler_plugin_errors_total{unit="VfFilter"} 0.0',
+            'ovirt_vf_scheduler_plugin_errors_total{unit="VfWeight"} 0.0',
+            'ovirt_vf_scheduler_decisions_total{outcome="fail_open",unit="VfFilter"} 0.0',
+            'ovirt_vf_scheduler_decisions_total{outcome="fail_closed",unit="VfWeight"} 0.0',
+            'ovirt_vf_scheduler_call_faults_total{method="runLoadBalancing"} 0.0',
+            'ovirt_vf_scheduler_source_errors_total{source="engine"} 0.0',
+            'ovirt_vf_scheduler_source_errors_total{source="ucsm"} 0.0']
+    assert [line for line in zero if line not in text] == []
+    a, b = hosts(world, "a", "b")
+    client = bed.client()
+    assert client.runLoadBalancing("Nope", [a], {})["plugin_errors"] == {"Nope": ["plugin not found: 'Nope'"]}
+    assert client.runFilters(["Gone", "NoisyFilter"], [a, b], world.vm_by_name("new").id, {})["result_code"] == 1
+    text = bed.get("/metrics")[1].decode()
+    assert 'ovirt_vf_scheduler_plugin_errors_total{unit="Nope"} 1.0' in text
+    assert 'ovirt_vf_scheduler_plugin_errors_total{unit="Gone"} 1.0' in text
+    assert 'ovirt_vf_scheduler_plugin_errors_total{unit="NoisyFilter"} 1.0' in text
 
 
 def test_concurrent_calls_from_many_clusters(bed, world, engine):
@@ -497,10 +548,8 @@ def test_a_remote_address_needs_allow_remote(tmp_path):
 
 def test_check_calls_discover_where_the_engine_will_and_names_the_port_holder(bed):
     """check's "serve" line: the engine discovers units once, at its start, on that address."""
-    from ovirt_scheduler_proxy_plugins import config
     from ovirt_scheduler_proxy_plugins.tools import check_serve
-    settings = config.load(bed.conf)
-    served = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve, listen=("127.0.0.1", bed.port)))
+    served = ServeSettings(listen=("127.0.0.1", bed.port))
     found = check_serve.finding(served, 5)
     assert (found.check, found.status) == ("serve", "OK")
     assert found.message.startswith("http://127.0.0.1:%d/ offers VfFilter and VfWeight to the engine; also "
@@ -512,6 +561,21 @@ def test_check_calls_discover_where_the_engine_will_and_names_the_port_holder(be
     assert found.status == "FAIL" and "nothing answers the engine's discover at http://127.0.0.1:%d/" % bed.port \
         in found.message
     assert found.hint.startswith("on oVirt 4.5: systemctl enable --now ovirt-vf-scheduler")
+
+
+def test_check_knows_our_serve_by_its_whole_command_line(tmp_path, plugin_dir):
+    """The command line is shown cut to 120 characters, but judged whole: a serve whose
+    interpreter path (here: its options) is long is still ours, not "neither serve nor the proxy"."""
+    from ovirt_scheduler_proxy_plugins.tools import check_serve
+    launcher = [sys.executable, "-X", "padding=" + "x" * 120]
+    server = ServeProcess(str(tmp_path / "none.conf"), plugin_dir, launcher=launcher)
+    try:
+        found = check_serve.finding(ServeSettings(listen=("127.0.0.1", server.port)), 5)
+    finally:
+        assert server.stop() == 0
+    assert (found.status, found.check) == ("OK", "serve"), found
+    shown = found.message.split("(pid %d: " % server.proc.pid)[1]
+    assert shown == "%s -X padding=%s...)" % (sys.executable, "x" * (117 - len(sys.executable) - 12))
 
 
 def test_host_data_is_refreshed_in_the_background_before_its_ttl(world, engine, tmp_path, plugin_dir):
@@ -566,7 +630,6 @@ def test_a_foreign_plugin_flooding_its_output_is_killed_at_the_cap(tmp_path, mon
 
 def test_check_names_a_port_held_by_something_that_is_not_http(tmp_path):
     """e.g. sshd moved to 18781: check must say so, not end in a traceback."""
-    from ovirt_scheduler_proxy_plugins import config
     from ovirt_scheduler_proxy_plugins.tools import check_serve
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -579,11 +642,8 @@ def test_check_names_a_port_held_by_something_that_is_not_http(tmp_path):
         conn.recv(65536)
         conn.close()
     threading.Thread(target=answer_like_sshd, daemon=True).start()
-    conf = write_conf(str(tmp_path / "state"), "https://engine.example.com/ovirt-engine/api")
-    settings = config.load(conf)
-    settings = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve, listen=("127.0.0.1", port)))
     try:
-        found = check_serve.finding(settings, 5)
+        found = check_serve.finding(ServeSettings(listen=("127.0.0.1", port)), 5)
     finally:
         listener.close()
     assert found.status == "FAIL"

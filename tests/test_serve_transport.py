@@ -271,20 +271,20 @@ def test_check_says_whether_the_engines_user_may_call(served):
     settings = config.load(server.conf)
     settings = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve,
                                                                       listen=("127.0.0.1", server.port)))
-    found = check_serve.finding(settings, 5)
+    found = check_serve.finding(settings.serve, 5)
     assert found.status == "FAIL"
     assert found.message.endswith("but [serve] allowed_users (root) leaves out ovirt, the engine's user: serve "
                                   "answers every engine call with HTTP 403 and the engine schedules without the "
                                   "external units")
     assert found.hint.startswith("add ovirt to [serve] allowed_users")
     default = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve, allowed_users=None))
-    found = check_serve.finding(default, 5)
+    found = check_serve.finding(default.serve, 5)
     assert found.status == "OK" and found.message.endswith("; the engine's user ovirt may call")
     if os.geteuid() != 0:
         return
     # check run by a user serve refuses: neither "nothing answers" nor "another protocol"
     def check_as_nobody():
-        found = check_serve.finding(settings, 5)
+        found = check_serve.finding(settings.serve, 5)
         print(json.dumps([found.status, found.message]))
         return 0
     code, out, _ = run_as("nobody", check_as_nobody, "check_serve.finding")

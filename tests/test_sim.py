@@ -2,7 +2,9 @@
 operator commands through the config it wrote, and stops cleanly on SIGTERM and Ctrl-C (SIGINT)."""
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -68,3 +70,58 @@ def test_sim_with_ucsm_and_a_kept_dir_stops_on_ctrl_c(tmp_path):
         code, took, err = stop(proc, signal.SIGINT)
     assert (code, err) == (0, "simulator stopped; state kept in %s\n" % (tmp_path / "sim")) and took < 5
     assert conf == str(tmp_path / "sim" / "vf.conf") and os.path.exists(conf)
+
+
+def _printed_commands(proc, lines):
+    """The export line and the command lines the simulator printed for the other shell."""
+    while not lines[-1].startswith("Ctrl-C"):
+        lines.append(proc.stdout.readline())
+        assert lines[-1], lines
+    first = next(i for i, line in enumerate(lines) if line.startswith("In another shell"))
+    printed = [line.strip() for line in lines[first + 1:-1]]
+    return printed[0], printed[1:]
+
+
+def _wait_for_port(port, seconds=30):
+    give_up = time.monotonic() + seconds
+    while time.monotonic() < give_up:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("nothing listens on %d after %g s" % (port, seconds))
+
+
+def test_every_printed_line_works_as_printed(tmp_path):
+    """Pasted into a shell of a fresh clone (nothing on PATH): serve on its own port from [serve] listen
+    (never the engine's 18781), then check with no FAIL, and the other commands answering."""
+    proc, conf, lines = start("--dir", str(tmp_path / "sim"))
+    served = None
+    try:
+        export, commands = _printed_commands(proc, lines)
+        assert export == EXPORT + conf
+        cli = commands[0].split()[0]
+        assert os.path.isabs(cli) and os.access(cli, os.X_OK), commands
+        assert commands[0] == cli + " serve &"
+        env = dict(os.environ, PATH="/usr/bin:/bin")               # the clone's .venv/bin is not on PATH
+        served = subprocess.Popen(["bash", "-c", "%s\n%s\nwait" % (export, commands[0])], env=env,
+                                  start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(conf) as handle:
+            listen = [line for line in handle if line.startswith("listen = ")]
+        port = int(listen[0].rsplit(":", 1)[1])
+        assert port != 18781
+        _wait_for_port(port)
+        for line in commands[1:]:
+            run = subprocess.run(["bash", "-c", "%s\n%s" % (export, line)], env=env, capture_output=True,
+                                 text=True, timeout=120)
+            assert run.returncode in (0, 1), (line, run.stdout, run.stderr)        # 1: a WARN, no FAIL
+            assert "Traceback" not in run.stderr and not re.search("^FAIL", run.stdout, re.M), (line, run.stdout)
+            if " check " in line:
+                assert "OK    serve" in run.stdout and "OK    plugin files" in run.stdout, run.stdout
+                assert "OK    proxy python" in run.stdout, run.stdout
+    finally:
+        if served is not None:
+            os.killpg(served.pid, signal.SIGTERM)
+            served.wait(timeout=30)
+        stop(proc, signal.SIGTERM)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -42,11 +43,16 @@ def test_levels_follow_the_unit_kind_the_failure_and_the_window():
     now = 10 * HOUR
     base = {"since": 0, "decisions": 5, "fail_open": 1, "fail_closed": 0, "last_decision": now - 60,
             "last_failure": now - 600, "last_failure_kind": status.FAIL_OPEN, "last_failure_reason": "engine down"}
-    line = unit_line("VfFilter", base, now, HOUR)
+    failing = dict(base, last_decision=now - 900)                              # nothing decided since
+    line = unit_line("VfFilter", failing, now, HOUR)
     assert line.status == CRITICAL and line.message.startswith(
-        "failed open (every host passed) 10 min ago: engine down; deciding again since 60 s ago; 5 decisions")
-    assert unit_line("VfWeight", base, now, HOUR).status == WARN                 # hosts merely unranked
-    assert unit_line("VfFilter", dict(base, last_failure_kind=status.FAIL_CLOSED), now, HOUR).message.startswith(
+        "failed open (every host passed) 10 min ago: engine down; 5 decisions")
+    assert unit_line("VfFilter", base, now, HOUR) == Line(                      # decided since: recovered
+        "VfFilter", WARN, "recovered: deciding again (last decision 60 s ago) after it failed open (every host "
+        "passed) 10 min ago: engine down; 5 decisions, 1 fail-open, 0 fail-closed since %s" % time.strftime(
+            "%Y-%m-%d %H:%M", time.localtime(now)))
+    assert unit_line("VfWeight", failing, now, HOUR).status == WARN              # hosts merely unranked
+    assert unit_line("VfFilter", dict(failing, last_failure_kind=status.FAIL_CLOSED), now, HOUR).message.startswith(
         "failed closed (kept no host)")
     assert unit_line("VfFilter", base, now, 300).status == OK                    # older than the window
     assert unit_line("VfFilter", None, now, HOUR).status == WARN
@@ -113,6 +119,28 @@ def test_a_unit_failing_on_its_config_is_counted_where_status_looks(two_hosts, e
     assert "password_file: cannot read" in report["units"]["VfFilter"]["last_failure_reason"]   # [scheduler] cache_dir
 
 
+def test_once_the_cause_is_fixed_status_says_recovered_and_check_is_ok(two_hosts, engine, units):
+    """A fixed config must not leave check FAILing and status CRITICAL for the rest of the window:
+    the failure stays visible (WARNING, "recovered"), check's line (does it work now?) is OK."""
+    from ovirt_scheduler_proxy_plugins import config
+    from ovirt_scheduler_proxy_plugins.tools.status_report import check_findings
+    secret = os.path.join(units.state_dir, "engine.pw")
+    os.rename(secret, secret + ".away")                                       # the units cannot log in
+    vm = two_hosts.vm_by_name("web").id
+    assert units.filter(hosts(two_hosts), vm).returncode == 1
+    assert units.weight(hosts(two_hosts), vm).returncode == 1
+    assert run_status(units).returncode == 2
+    os.rename(secret + ".away", secret)                                       # fixed
+    assert units.filter(hosts(two_hosts), vm).ok and units.weight(hosts(two_hosts), vm).ok
+    result = run_status(units)
+    assert result.returncode == 1, result.stdout
+    assert result.stdout.startswith("VF-SCHEDULER WARNING - VfFilter recovered; VfWeight recovered | ")
+    assert "recovered: deciding again (last decision " in result.stdout.splitlines()[1]
+    found = {f.check: f for f in check_findings(config.load(units.conf_path))}
+    assert (found["status VfFilter"].status, found["status VfWeight"].status) == ("OK", "OK")
+    assert found["status VfFilter"].message.startswith("recovered: deciding again (last decision ")
+
+
 def test_ucsm_down_in_min_mode_is_a_warning_not_silence(two_hosts, engine, units, tmp_path):
     ucsm = FakeUcsm(sample_servers(2)).start()
     units.conf_path = write_conf(units.state_dir, engine.url, "capacity_source = min\ncapacity_ttl = 1\n",
@@ -126,7 +154,7 @@ def test_ucsm_down_in_min_mode_is_a_warning_not_silence(two_hosts, engine, units
     assert units.filter(hosts(two_hosts), vm).result == hosts(two_hosts)       # the engine's numbers decide
     result = run_status(units)
     lines = result.stdout.splitlines()
-    assert result.returncode == 1 and lines[0].startswith("VF-SCHEDULER WARN - ucsm failing (last good read ")
+    assert result.returncode == 1 and lines[0].startswith("VF-SCHEDULER WARNING - ucsm failing (last good read ")
     assert "capacity_source = min decides with the engine's numbers alone" in result.stdout
 
 
@@ -140,7 +168,9 @@ def test_pending_claims_against_the_thresholds(two_hosts, engine, units):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the command as another user")
-def test_a_user_who_cannot_read_cache_dir_gets_unknown(engine):
+def test_a_user_who_cannot_read_cache_dir_or_the_config_gets_unknown_on_stdout(engine):
+    """NRPE without sudo: not CRITICAL (the units, as their own user, read both fine) but UNKNOWN,
+    and the line on stdout, which is all a monitoring system shows."""
     top = tempfile.mkdtemp(prefix="vf-status-")                  # /tmp/pytest-of-root is 0700
     try:
         os.chmod(top, 0o755)
@@ -148,12 +178,42 @@ def test_a_user_who_cannot_read_cache_dir_gets_unknown(engine):
         os.makedirs(os.path.join(top, "cache"), mode=0o700)
         for path in (conf, os.path.join(top, "engine.pw")):
             os.chmod(path, 0o644)
+        hint = "run it as root or as the units' user (sudo -u ovirt ovirt-vf-scheduler status)\n"
         code, out, err = run_cli_as("nobody", ["status", "--config", conf])
-        assert (code, out) == (3, ""), err
-        assert "cannot read cache_dir %s/cache as user nobody" % top in err
-        assert "sudo -u ovirt ovirt-vf-scheduler status" in err
+        assert (code, err) == (3, "")
+        assert out == "VF-SCHEDULER UNKNOWN - cannot read cache_dir %s/cache as user nobody: Permission denied; " \
+            % top + hint
+        os.chmod(conf, 0o600)
+        code, out, err = run_cli_as("nobody", ["status", "--config", conf])
+        assert (code, err) == (3, "")
+        assert out == "VF-SCHEDULER UNKNOWN - cannot read the config file %s as user nobody: Permission denied; " \
+            % conf + hint
+        code, out, err = run_cli_as("nobody", ["status", "--config", conf, "--json"])
+        assert code == 3 and json.loads(out)["status"] == "UNKNOWN" and "as user nobody" in json.loads(out)["error"]
     finally:
         shutil.rmtree(top)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--claims-warn", "10", "--claims-critical", "5"], "bad command line: --claims-warn 10 is above "
+                                                         "--claims-critical 5"),
+    (["--windwo", "60"], "bad command line: unrecognized arguments: --windwo 60"),
+    (["--window", "soon"], "bad command line: argument --window: expected a number of seconds > 0, got 'soon'"),
+])
+def test_a_bad_command_line_is_unknown_not_critical(tmp_path, argv, words):
+    """A typo in the NRPE command must not page as CRITICAL (exit 2)."""
+    run = subprocess.run([CLI, "status", "--config", str(tmp_path / "none.conf")] + argv, capture_output=True,
+                         text=True, timeout=60)
+    assert (run.returncode, run.stdout) == (3, "VF-SCHEDULER UNKNOWN - %s\n" % words)
+
+
+def test_the_help_gives_each_exit_code_one_meaning():
+    status_help = subprocess.run([CLI, "status", "--help"], capture_output=True, text=True, timeout=60).stdout
+    codes = [line.split()[0] for line in status_help.split("exit codes:")[1].splitlines() if line.strip()]
+    assert codes == ["0", "1", "2", "3"]
+    assert "  2  CRITICAL" in status_help and "  3  UNKNOWN: a bad command line" in status_help
+    top = subprocess.run([CLI, "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert "  3  the command failed (the message says why)" in top and "1  the command failed" not in top
 
 
 def test_serves_recorder_never_waits_for_the_disk_and_loses_no_count(tmp_path):

@@ -22,20 +22,15 @@ LINE = re.compile(r"^(OK|WARN|FAIL)\s+(\S.*?)\s{2,}(.*)$")
 VMFEX_DEFINITION = "{type=interface;prop={SecurityGroups=^.*$;vmfex=^[a-zA-Z0-9_.-]{2,32}$}}"
 
 
-SERVING = {}     # the session's serve process, for the "serve" line (set by _serve_answers)
-
-
-@pytest.fixture(autouse=True)
-def _serve_answers(discovery):
-    SERVING["server"] = discovery
+pytestmark = pytest.mark.usefixtures("discovery")
 
 
 def run_check(conf, plugins_dir, *args):
     """As the current user (CI has no user ovirt; test_check_access.py checks as another user),
     with serve answering discover where the config says (the "serve" line)."""
     user = pwd.getpwuid(os.geteuid()).pw_name
-    if os.path.exists(conf) and "[serve]" not in open(conf).read():
-        with_discovery(conf, SERVING["server"])
+    if os.path.exists(conf):
+        with_discovery(conf)
     return subprocess.run([CLI, "check", "--config", conf, "--plugins-dir", plugins_dir, "--python",
                            sys.executable, "--user", user] + list(args), capture_output=True, text=True, timeout=60)
 
@@ -91,7 +86,7 @@ def https_engine(world, tls):
         yield fake
 
 
-def test_a_healthy_site_over_verified_tls_is_all_ok(https_engine, tls, tmp_path, plugins_dir):
+def test_a_healthy_site_over_verified_tls_is_all_ok(https_engine, tls, tmp_path, plugins_dir, discovery):
     run = run_check(engine_conf(str(tmp_path / "state"), https_engine.url, "ca_file = " + tls["ca"]), plugins_dir)
     found = lines(run)
     assert run.returncode == 0, run.stdout
@@ -99,7 +94,7 @@ def test_a_healthy_site_over_verified_tls_is_all_ok(https_engine, tls, tmp_path,
     assert found["tls [engine]"][0][1] == "certificates verified against %s" % tls["ca"]
     assert "defines vmfex for interfaces in cluster version 4.7" in found["CustomDeviceProperties"][0][1]
     assert found["serve"][0][1].startswith("http://127.0.0.1:%d/ offers VfFilter and VfWeight to the engine"
-                                           % SERVING["server"].port)
+                                           % discovery.port)
     assert set(found) >= {"config", "state dirs", "plugin files", "proxy python", "serve", "engine login", "rights",
                           "vf property", "usage events", "ExternalSchedulerEnabled", "external units",
                           "cluster policies", "capacity: engine"}
@@ -166,6 +161,18 @@ def test_json_has_every_check_the_worst_status_and_the_exit_code(http_conf, plug
     assert (run.returncode, report["worst"], report["exit_code"]) == (1, "WARN", 1)
     assert all(set(item) == {"check", "status", "message", "hint"} for item in report["checks"])
     assert [item["check"] for item in report["checks"] if item["status"] != "OK"] == ["tls [engine]"]
+
+
+def test_the_plugin_dir_defaults_to_serves(http_conf, plugins_dir, discovery):
+    """Without --plugins-dir, check looks where serve runs the units from: [serve] plugins_dir."""
+    with open(http_conf, "a") as handle:
+        handle.write("\n[serve]\nlisten = 127.0.0.1:%d\nplugins_dir = %s\n" % (discovery.port, plugins_dir))
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    run = subprocess.run([CLI, "check", "--config", http_conf, "--python", sys.executable, "--user", user],
+                         capture_output=True, text=True, timeout=60)
+    found = lines(run)
+    assert found["plugin files"][0][0] == "OK" and plugins_dir in found["plugin files"][0][1], run.stdout
+    assert found["proxy python"][0][0] == "OK", run.stdout
 
 
 def test_plugin_file_out_of_date_and_a_clashing_class_fail(http_conf, plugins_dir, tmp_path):

@@ -196,3 +196,23 @@ def test_as_root_the_files_in_cache_dir_stay_the_units_own(conf, tmp_path):
     assert run_explain(conf, "--vm", "web").returncode == 0
     owners = {path.name: path.lstat().st_uid for path in cache.iterdir()}
     assert "hosts-engine.json" in owners and set(owners.values()) == {4321}, owners
+
+
+def test_a_changed_password_is_not_hidden_by_a_cached_token(world, engine, cluster, tmp_path, plugins_dir):
+    """A cached SSO token stays valid for hours: after the password (file) changes, every command and
+    the units log in afresh, so a wrong password shows now, not when the token expires."""
+    from ovirt_scheduler_proxy_plugins.sim import proxy
+    state = str(tmp_path / "state")
+    conf = write_conf(state, engine.url)
+    os.makedirs(os.path.join(state, "cache"))                                 # the units' cache_dir
+    assert run_explain(conf, "--vm", "web").returncode == 0                   # logs in, caches the token
+    logins = engine.logins
+    assert run_explain(conf, "--vm", "web").returncode == 0 and engine.logins == logins      # reused
+    with open(os.path.join(state, "engine.pw"), "w") as handle:
+        handle.write("wrong\n")
+    for argv in (["explain", "--vm", "web"], ["capacity"], ["policy", "--cluster", "Default", "--dry-run"]):
+        run = subprocess.run([CLI] + argv + ["--config", conf], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 3 and "password is incorrect" in run.stderr, (argv, run.stdout, run.stderr)
+    unit = proxy.run_unit(plugins_dir, "VfFilter", [world.host_by_name("roomy").id], world.vm_by_name("web").id,
+                          env=proxy.proxy_env({"OVIRT_VF_SCHEDULER_CONF": conf}))
+    assert unit.returncode == 1 and "password is incorrect" in unit.stderr, unit

@@ -3,18 +3,26 @@
 One registry per server (not the library's global one), so a test can run several servers
 in one process. Names follow the Prometheus conventions (unit suffixes, _total counters).
 """
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from .. import status, units
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+SOURCES = ("engine", "ucsm", "config", "deadline", "ledger")   # the usual causes of a failed decision (units.cause_of)
+REFUSALS = ("caller", "busy", "encoding", "slow")
 
 
 class Metrics:
     def __init__(self, view_age: Callable[[], Optional[float]], pending_claims: Callable[[], int],
-                 status_unwritten: Callable[[], int], usage: Callable[[], dict]):
+                 status_unwritten: Callable[[], int], usage: Callable[[], dict], methods: Iterable[str] = ()):
+        """pending_claims: the number of claims, as `status` and its --claims-warn count them; usage:
+        the usage view's state (live_usage.LiveUsage.describe); methods: the engine's calls, whose fault
+        series exist at 0 from the start, as the other error series (dashboards and alerts need them
+        before the first error)."""
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_UsageCollector(usage))
         prefix = "ovirt_vf_scheduler_"
@@ -27,14 +35,25 @@ class Metrics:
                                    ["method"], registry=self.registry)
         self.source_errors = Counter(prefix + "source_errors", "Decisions failed by their data source",
                                      ["source"], registry=self.registry)
-        self.plugin_errors = Counter(prefix + "plugin_errors", "Unit failures reported to the engine",
+        self.plugin_errors = Counter(prefix + "plugin_errors", "Units named in plugin_errors to the engine "
+                                     "(ours, other plugins, names no plugin answers to)",
                                      ["unit"], registry=self.registry)
         self.refused = Counter(prefix + "refused", "Connections or calls refused: caller (403, not allowed), busy "
                                "(503), encoding (415), slow (request not read within the read deadline)",
                                ["reason"], registry=self.registry)
+        for unit in units.UNITS:
+            self.plugin_errors.labels(unit)
+            for outcome in status.OUTCOMES:
+                self.decisions.labels(unit, outcome)
+        for method in methods:
+            self.call_errors.labels(method)
+        for source in SOURCES:
+            self.source_errors.labels(source)
+        for reason in REFUSALS:
+            self.refused.labels(reason)
         Gauge(prefix + "usage_view_age_seconds", "Age of the shared usage view (-1: none yet)",
               registry=self.registry).set_function(lambda: _or(view_age(), -1.0))
-        Gauge(prefix + "pending_claims", "VFs promised to VMs the engine does not show placed yet",
+        Gauge(prefix + "pending_claims", "Claims of VMs the engine does not show placed yet",
               registry=self.registry).set_function(lambda: float(pending_claims()))
         Gauge(prefix + "status_unwritten", "Unit status files with answers not yet written (stays up: a stuck disk)",
               registry=self.registry).set_function(lambda: float(status_unwritten()))

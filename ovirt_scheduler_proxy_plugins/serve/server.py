@@ -81,7 +81,7 @@ class ConfigWatch:
     def current(self) -> Tuple[Optional[config.Settings], Optional[config.ConfigError]]:
         with self._lock:
             settings = self._loaded[0]
-            files = settings.files if settings else (self.path,)
+            files = settings.files if settings else config.named_files(self.path)
             signature = tuple(self._stat(path) for path in files)
             if signature != self._signature:
                 try:
@@ -89,7 +89,8 @@ class ConfigWatch:
                 except config.ConfigError as err:
                     self._loaded = (None, err)
                 settings = self._loaded[0]
-                self._signature = tuple(self._stat(path) for path in (settings.files if settings else files))
+                self._signature = tuple(self._stat(path) for path in (settings.files if settings else
+                                                                      config.named_files(self.path)))
                 self._on_change(*self._loaded)
             return self._loaded
 
@@ -339,7 +340,7 @@ class App:
         self.warm = WarmEngine()
         self.recorder = status.BackgroundRecorder()
         self.metrics = Metrics(self.warm.view_age, self._pending_claims, self.recorder.unwritten,
-                               self.warm.live.describe)
+                               self.warm.live.describe, METHODS)
         self.connections = connections.Pool(on_late=lambda conn: self.refused(
             "slow", ("slow", conn.peer), "closed a connection from %s: its request was not read whole within "
             "%g s" % (_peer_text(conn.peer), self.connections.read_deadline)))
@@ -395,7 +396,7 @@ class App:
         settings = self.config.current()[0]
         if settings is None or not settings.claims:
             return 0
-        return sum(c.demand for c in Ledger(settings.cache_dir, settings.claim_ttl).live())
+        return len(Ledger(settings.cache_dir, settings.claim_ttl).live())
 
     def _answered(self, done: units.UnitAnswer, settings: Optional[config.Settings]) -> None:
         """Every answer of our units: metrics, and the status file `ovirt-vf-scheduler status` reads
@@ -404,17 +405,15 @@ class App:
                       done.outcome, done.error or "")
         self.metrics.decisions.labels(done.unit, done.outcome).inc()
         if done.error is not None:
-            self.metrics.plugin_errors.labels(done.unit).inc()
             self.metrics.source_errors.labels(done.cause or "unknown").inc()
 
-    def _count_foreign_errors(self, reply) -> None:
-        """Failures of the other plugins in plugin_errors_total too (ours are counted as they
-        answer); a name no plugin has is counted as "unknown", so callers cannot add labels."""
+    def _count_plugin_errors(self, reply) -> None:
+        """Every unit the answer names in plugin_errors, ours and the other plugins' ("plugin not
+        found" too); a name no plugin has is counted as "unknown", so callers cannot add labels."""
         failed = reply.get("plugin_errors", {}) if isinstance(reply, dict) else {}
-        known = {name for _, name in self.service.foreign}
+        known = set(units.UNITS) | {name for _, name in self.service.foreign}
         for name in failed:
-            if name not in units.UNITS:
-                self.metrics.plugin_errors.labels(name if name in known else "unknown").inc()
+            self.metrics.plugin_errors.labels(name if name in known else "unknown").inc()
 
     # -- calls
     def dispatch(self, method: str, params: tuple):
@@ -432,7 +431,7 @@ class App:
             reply = getattr(self.service, name)(*params)
             outcome = "code %d" % reply["result_code"] if isinstance(reply, dict) and "result_code" in reply \
                 else "ok"
-            self._count_foreign_errors(reply)
+            self._count_plugin_errors(reply)
             return reply
         except Fault:
             raise

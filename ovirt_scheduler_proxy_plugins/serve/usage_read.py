@@ -28,7 +28,7 @@ READ_TIMEOUT = 300.0
 
 def read(settings: config.Settings) -> dict:
     engine = dataclasses.replace(settings.engine, timeout=max(settings.engine.timeout, READ_TIMEOUT))
-    session = EngineSession(engine, TokenCache(settings.cache_dir, engine.url, engine.username), None)
+    session = EngineSession(engine, TokenCache(settings.cache_dir, engine.url, engine.username, engine.password), None)
     try:
         try:
             newest = session.newest_event()

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import xmlrpc.client
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from ..config import CONF_ENV
 from ..serve import client as rpc_client
@@ -39,11 +39,13 @@ class ServeProcess:
     Ready once it listens and, unless `wait_for_plugins` is False, has loaded the other plugins
     of the dir (in the background, so as an engine started after serve finds them)."""
 
-    def __init__(self, conf_path: str, plugins_dir: str, wait_for_plugins: bool = True):
+    def __init__(self, conf_path: str, plugins_dir: str, wait_for_plugins: bool = True,
+                 launcher: Sequence[str] = ()):
+        """launcher: what runs the console script (e.g. an interpreter with options); default: itself."""
         self.conf_path = conf_path
         self.plugins_dir = plugins_dir
         env = proxy_env({CONF_ENV: conf_path})
-        self.proc = subprocess.Popen([CLI, "serve", "--listen", "127.0.0.1:0", "--plugins-dir", plugins_dir],
+        self.proc = subprocess.Popen(list(launcher) + [CLI, "serve", "--listen", "127.0.0.1:0", "--plugins-dir", plugins_dir],
                                      env=env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.stderr_lines: List[str] = []

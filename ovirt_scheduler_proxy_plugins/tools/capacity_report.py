@@ -121,7 +121,7 @@ def _section_text(section: Dict[str, object], colour: bool) -> List[str]:
         totals["unknown_hosts"], "" if totals["unknown_hosts"] == 1 else "s") if totals["unknown_hosts"] else ""
     rows.append([("TOTAL", "bold"), str(totals["capacity"]), "", str(totals["used"]), str(totals["pending"]),
                  str(totals["reserve"]), (str(totals["free"]), "bold"), str(totals["used_by_vms"]), unknown])
-    body = output.table(["HOST", "VFS", "SOURCE", "USED", "PENDING", "RESERVE", "FREE", "VMS", "DETAIL"],
+    body = output.table(["HOST", "VFS", facts.SOURCE_AGE, "USED", "PENDING", "RESERVE", "FREE", "VMS", "DETAIL"],
                         rows, right=(1, 3, 4, 5, 6, 7), colour=colour)
     return [output.paint(head, "bold", colour), body]
 

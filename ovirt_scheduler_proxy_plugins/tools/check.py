@@ -30,8 +30,9 @@ _NAME_WIDTH = 24
 def register(sub) -> None:
     parser = common.add_command(sub, "check", main, SUMMARY, DESCRIPTION, EXIT_LINES, FAILED_LINE, STEP_TIMEOUT,
                                 "give up on one step (a login, a query) after this long", watchdog_factor=6)
-    parser.add_argument("--plugins-dir", default=install.DEFAULT_PLUGINS_DIR, metavar="DIR",
-                        help="the proxy's plugin directory (default: %(default)s)")
+    parser.add_argument("--plugins-dir", metavar="DIR",
+                        help="the plugin directory serve (or the stock proxy) runs the units from (default: "
+                             "[serve] plugins_dir, else %s)" % install.DEFAULT_PLUGINS_DIR)
     parser.add_argument("--python", default="python3", metavar="PATH",
                         help="the interpreter the proxy runs the units with (default: %(default)s)")
     parser.add_argument("--user", default=config.SERVICE_USER, metavar="NAME",
@@ -39,7 +40,7 @@ def register(sub) -> None:
                              "this user (default: %(default)s)")
 
 
-def local_findings(args: argparse.Namespace, settings: Optional[Settings]) -> Iterator[Finding]:
+def local_findings(args: argparse.Namespace, settings: Optional[Settings], plugins_dir: str) -> Iterator[Finding]:
     if settings is not None:
         engine = settings.engine
         yield check_local.tls("engine", [engine.url], engine.ca_file, engine.insecure,
@@ -49,8 +50,8 @@ def local_findings(args: argparse.Namespace, settings: Optional[Settings]) -> It
             yield check_local.tls("ucsm", ucsm.urls, ucsm.ca_file, ucsm.insecure, check_local.UCSM_CA_HINT)
         yield from check_access.findings(settings, args.user)
         yield from status_report.check_findings(settings)
-    yield from check_local.plugin_files(args.plugins_dir)
-    found = check_local.proxy_python(args.python, args.plugins_dir, args.timeout, args.user)
+    yield from check_local.plugin_files(plugins_dir)
+    found = check_local.proxy_python(args.python, plugins_dir, args.timeout, args.user)
     if found is not None:
         yield found
 
@@ -125,10 +126,11 @@ def main(args: argparse.Namespace) -> int:
     for item in found:
         printer.add(item)
     working = common.share_cache_dir(settings) if settings is not None else None
-    for item in local_findings(args, settings):        # the configured dirs, not a private one
+    serve = config.serve_settings(args.config)          # even when another section is wrong
+    for item in local_findings(args, settings, args.plugins_dir or serve.plugins_dir):   # the configured dirs
         printer.add(item)
     printer.progress("calling discover where the engine will")
-    printer.add(check_serve.finding(settings, args.timeout))
+    printer.add(check_serve.finding(serve, args.timeout))
     if working is not None:
         for item in engine_findings(working, args.timeout, printer.progress):
             printer.add(item)

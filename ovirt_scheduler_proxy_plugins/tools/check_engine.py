@@ -73,7 +73,7 @@ def _login_failure(err: BaseException, settings: Settings, sdk) -> Finding:
             if trouble == UNKNOWN_CA else "the TLS handshake failed"
         return Finding("engine login", FAIL, "TLS verification of %s failed: %s: %s" % (url, what, text),
                        engine_ca_hint(url))
-    if re.search(r"\((6|7),|[Cc]onnection refused|resolve", text):
+    if re.search(r"\((6|7),|curl error (6|7)\)|[Cc]onnection refused|resolve", text):
         return Finding("engine login", FAIL, "cannot reach the engine at %s: %s" % (url, text), ENGINE_HINT)
     return Finding("engine login", FAIL, "login to %s failed: %s" % (url, text), ENGINE_HINT)
 

@@ -35,9 +35,10 @@ def tls_trouble(text: str) -> Optional[str]:
         return PLAIN_HTTP
     if re.search(r"subject name|does not match target host|hostname mismatch|doesn't match", text, re.I):
         return WRONG_NAME
-    if re.search(r"\((60|77),|verify|unable to get local issuer|self[- ]signed|CA file|certificate", text, re.I):
+    if re.search(r"\((60|77),|curl error (60|77)\)|verify|unable to get local issuer|self[- ]signed|CA file|"
+                 r"certificate", text, re.I):
         return UNKNOWN_CA
-    if re.search(r"SSL|TLS|\((35|58),", text):
+    if re.search(r"SSL|TLS|\((35|58),|curl error (35|58)\)", text):
         return TLS_OTHER
     return None
 REINSTALL_HINT = "ovirt-vf-scheduler install-plugins --plugins-dir %s, then " + install.RESTART

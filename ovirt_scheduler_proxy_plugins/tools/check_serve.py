@@ -13,7 +13,7 @@ from typing import Optional, Tuple
 from xml.parsers.expat import ExpatError
 
 from .. import config
-from ..config import Settings
+from ..config import ServeSettings
 from ..serve import client, peers
 from .findings import FAIL, OK, WARN, Finding
 
@@ -52,17 +52,28 @@ def holder(port: int) -> Optional[Tuple[int, str]]:
                 continue
             with open("/proc/%s/cmdline" % pid, "rb") as handle:
                 command = handle.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
-            return int(pid), command[:120]
+            return int(pid), command
         except OSError:
             continue
     return None
 
 
-def finding(settings: Optional[Settings], timeout: float) -> Finding:
-    host, port = settings.serve.listen if settings is not None else config.DEFAULT_LISTEN
+def _is_a_scheduler_proxy(command: str) -> bool:
+    """ovirt-vf-scheduler serve or the stock proxy, judged on the whole command line."""
+    return "ovirt-vf-scheduler" in command or "oschedproxy" in command
+
+
+def _shortened(command: str, width: int = 120) -> str:
+    return command if len(command) <= width else command[:width - 3] + "..."
+
+
+def finding(serve: ServeSettings, timeout: float) -> Finding:
+    """`serve`: the config's [serve] (config.serve_settings): where the engine calls, and who may."""
+    host, port = serve.listen
     url = "http://%s:%d/" % ("[%s]" % host if ":" in host else host, port)
     held = holder(port)
-    by = " (port held by pid %d: %s)" % held if held else ""
+    shown = (held[0], _shortened(held[1])) if held else None
+    by = " (port held by pid %d: %s)" % shown if held else ""
     try:
         offered = client.proxy(url, min(timeout, 10.0)).discover()
     except OSError as err:
@@ -71,7 +82,7 @@ def finding(settings: Optional[Settings], timeout: float) -> Finding:
     except xmlrpc.client.ProtocolError as err:
         if err.errcode != 403:
             return _not_the_protocol(url, err, by, port)
-        refused = engine_refused(settings)
+        refused = engine_refused(serve)
         return Finding("serve", FAIL if refused else WARN, "%s refuses calls from this user (uid %d)%s; %s"
                        % (url, os.getuid(), by, refused or "the engine's user %s may call" % ENGINE_USER),
                        ALLOW_HINT if refused else "run check as root or as %s" % ENGINE_USER)
@@ -90,19 +101,19 @@ def finding(settings: Optional[Settings], timeout: float) -> Finding:
         return Finding("serve", FAIL, "%s answers discover without %s%s%s" % (url, " and ".join(missing), extra, by),
                        "an ovirt-scheduler-proxy without our plugin modules? ovirt-vf-scheduler install-plugins, or "
                        "systemctl disable --now ovirt-scheduler-proxy and " + ENABLE_HINT)
-    where = " (pid %d: %s)" % held if held else ""
-    refused = engine_refused(settings)
+    where = " (pid %d: %s)" % shown if held else ""
+    refused = engine_refused(serve)
     if refused:
         return Finding("serve", FAIL, "%s offers VfFilter and VfWeight%s, but %s" % (url, where, refused), ALLOW_HINT)
-    status = OK if held is None or "ovirt-vf-scheduler" in held[1] or "oschedproxy" in held[1] else WARN
+    status = OK if held is None or _is_a_scheduler_proxy(held[1]) else WARN
     return Finding("serve", status, "%s offers VfFilter and VfWeight to the engine%s%s; the engine's user %s may "
                    "call" % (url, extra, where, ENGINE_USER),
                    "the port is held by a process that is neither ovirt-vf-scheduler serve nor the stock proxy")
 
 
-def engine_refused(settings: Optional[Settings]) -> Optional[str]:
+def engine_refused(serve: ServeSettings) -> Optional[str]:
     """Why serve refuses the engine's calls ([serve] allowed_users leaves its user out), or None."""
-    users = settings.serve.allowed_users if settings is not None else None
+    users = serve.allowed_users
     if users is None or ENGINE_USER in users:
         return None
     uid = peers.uid_of(ENGINE_USER)

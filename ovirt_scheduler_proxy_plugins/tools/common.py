@@ -13,6 +13,7 @@ from typing import Callable, List, Optional
 
 from .. import config
 from ..model import DataSourceError
+from . import output
 
 EXIT_OK = 0
 EXIT_NO = 1          # the command worked and the answer is "no" (or, for check, a warning)
@@ -43,11 +44,13 @@ def epilog(*lines: str) -> str:
 def add_command(sub, name: str, body: Callable[[argparse.Namespace], int], summary: str, description: str,
                 exit_lines, failed_line: str = FAILED_LINE, timeout: float = DEFAULT_TIMEOUT,
                 timeout_help: str = "give up after this long, login included",
-                watchdog_factor: float = 1.0, label: str = "") -> argparse.ArgumentParser:
+                watchdog_factor: float = 1.0, label: str = "",
+                usage_line: str = USAGE_LINE) -> argparse.ArgumentParser:
     """A subcommand with --config, --json and --timeout, whose --help ends with its exit codes (its own
     0/1 lines, then 2 and 3; kept as written, hence the raw formatter), run by `run` under a watchdog
-    of timeout x watchdog_factor; its messages start with `label` (default: the name)."""
-    codes = epilog(*(tuple(exit_lines) + (USAGE_LINE, failed_line)))
+    of timeout x watchdog_factor; its messages start with `label` (default: the name). usage_line ""
+    leaves the "2 bad command line" line out (status: 2 is CRITICAL there)."""
+    codes = epilog(*(tuple(exit_lines) + tuple(line for line in (usage_line, failed_line) if line)))
     parser = sub.add_parser(name, help=summary, description=wrap(description), epilog=codes,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_common_arguments(parser, timeout, timeout_help)
@@ -131,8 +134,11 @@ def run(command: str, body: Callable[[argparse.Namespace], int],
     try:
         return body(args)
     except (ToolError, config.ConfigError, DataSourceError) as err:
+        message = " ".join(str(err).split())
+        if getattr(args, "json", False):         # a script reading stdout gets JSON, also for an error
+            output.print_json({"error": message, "exit_code": EXIT_FAILED})
         sys.stdout.flush()
-        print("ovirt-vf-scheduler %s: %s" % (command, " ".join(str(err).split())), file=sys.stderr)
+        print("ovirt-vf-scheduler %s: %s" % (command, message), file=sys.stderr)
         return EXIT_FAILED
     finally:
         watchdog.cancel()

@@ -84,7 +84,7 @@ def build_report(snap: Snapshot, verdicts: List[Verdict], scores: List[Score], n
                "port_profiles": sorted(vm.demand.port_profiles), "host_id": vm.host_id, "cluster": cluster_name},
         "settings": {"on_error": settings.on_error, "weight_mode": settings.weight_mode,
                      "capacity_source": settings.capacity_source, "reserve": settings.reserve,
-                     "port_profiles": "check" if settings.checks_port_profiles else "off",
+                     "port_profiles": settings.ucsm.port_profiles if settings.ucsm else "ignore (no [ucsm])",
                      "cluster_properties": dict(sorted(cluster_props.items()))},
         "hosts": rows, "kept": sum(1 for v in verdicts if v.keep), "total": len(verdicts),
         "summary": render.summary(verdicts, vm.name),
@@ -119,7 +119,7 @@ def render_text(report: Dict[str, object], colour: bool) -> str:
     ]
     if report["hosts"]:
         lines.append(output.table(
-            ["HOST", "VFS", "SOURCE", "USED", "PENDING", "RESERVE", "FREE", "NEEDS", "FILTER", "SCORE", "WHY"],
+            ["HOST", "VFS", facts.SOURCE_AGE, "USED", "PENDING", "RESERVE", "FREE", "NEEDS", "FILTER", "SCORE", "WHY"],
             table_rows(report["hosts"]), right=(1, 3, 4, 5, 6, 7, 9), colour=colour))
         lines.append("")
     else:

@@ -20,12 +20,15 @@ def host_facts(host: Optional[HostVfs]) -> Dict[str, object]:
             "shortfall": None if host.free is None else max(-host.free, 0), "shortfall_why": shortfall(host)}
 
 
+SOURCE_AGE = "SOURCE, AGE"     # the header of source_label's column: the seconds are the read's age
+
+
 def number(value) -> str:
     return "?" if value is None else str(value)
 
 
 def source_label(row: Dict[str, object]) -> str:
-    """'engine 12s': where the capacity came from and how old it is."""
+    """'engine 12s': where the capacity came from and how old that read is (the column SOURCE_AGE)."""
     if row.get("capacity_source") is None:
         return "-"
     return "%s %ds" % (row["capacity_source"], row["capacity_age_s"])

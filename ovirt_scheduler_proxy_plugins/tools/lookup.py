@@ -24,7 +24,7 @@ class Engine:
         self.sdk = ovirtsdk4
         self.settings = settings
         engine = settings.engine
-        self._tokens = TokenCache(settings.cache_dir, engine.url, engine.username)
+        self._tokens = TokenCache(settings.cache_dir, engine.url, engine.username, engine.password)
         try:
             self.conn = sdk_connection(engine, None if fresh_login else self._tokens.load())
         except ovirtsdk4.Error as err:

@@ -21,6 +21,11 @@ def colour_enabled(stream: IO = None) -> bool:
     return bool(isatty and isatty()) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
+def count(number: int, noun: str) -> str:
+    """'1 decision', '2 decisions' (nouns with a plain plural s)."""
+    return "%d %s%s" % (number, noun, "" if number == 1 else "s")
+
+
 def paint(text: str, style: Optional[str], enabled: bool) -> str:
     if not enabled or not style or not text:
         return text

@@ -46,7 +46,8 @@ def register(sub) -> None:
     sync = common.add_command(actions, "sync", sync_main, SYNC_SUMMARY, SYNC_DESCRIPTION, SYNC_EXIT_LINES,
                               SYNC_FAILED_LINE, label="port-profiles sync")
     sync.add_argument("--network", required=True, metavar="NAME", help="the oVirt network to add the vNIC profiles to")
-    sync.add_argument("--domain", metavar="URL", help="only the port profiles of this [ucsm] url (default: every domain)")
+    sync.add_argument("--domain", metavar="URL", help="only the port profiles of this [ucsm] url, or its host[:port] "
+                                                      "as the outputs name it (default: every domain)")
     sync.add_argument("--dry-run", action="store_true", help="print the plan, send no write")
     port_profile_export.register(actions)
 
@@ -123,7 +124,7 @@ def _vlans(pp: Dict[str, object]) -> str:
 def render_text(report: Dict[str, object], colour: bool) -> str:
     lines = []
     for domain in report["domains"]:
-        lines.append(output.paint("UCS domain %s: %d port profiles" % (domain["domain"], len(domain["port_profiles"])),
+        lines.append(output.paint("UCS domain %s: %s" % (domain["domain"], output.count(len(domain["port_profiles"]), "port profile")),
                                   "bold", colour))
         rows = [[pp["name"] if pp["engine_accepts"] else (pp["name"], "yellow"), _vlans(pp), pp["qos_policy"] or "-",
                  "-" if pp["max_ports"] is None else str(pp["max_ports"]), "yes" if pp["high_performance"] else "no",
@@ -178,7 +179,8 @@ def main(args: argparse.Namespace) -> int:
 def _domains_wanted(settings: Settings, wanted: str) -> Tuple[str, ...]:
     if not wanted:
         return settings.ucsm.urls
-    match = [url for url in settings.ucsm.urls if url.rstrip("/") == wanted.rstrip("/")]
+    # the URL as configured, or the domain as every output names it (host[:port])
+    match = [url for url in settings.ucsm.urls if wanted.rstrip("/") in (url.rstrip("/"), domain_label(url))]
     if not match:
         raise common.ToolError("--domain %s is not one of the [ucsm] urls (%s)" % (wanted, ", ".join(settings.ucsm.urls)))
     return tuple(match)

@@ -9,6 +9,7 @@ source that `min` mode papers over are WARN.
 """
 import argparse
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
@@ -22,16 +23,22 @@ from .findings import OK as CHECK_OK
 from .findings import WARN as CHECK_WARN
 from .findings import Finding
 
-SUMMARY = "recent decisions and failures of the units, as a monitoring check (exit 0 OK, 1 WARN, 2 CRITICAL)"
+SUMMARY = ("recent decisions and failures of the units, as a monitoring check (exit 0 OK, 1 WARNING, "
+           "2 CRITICAL, 3 UNKNOWN)")
 DESCRIPTION = ("Read what VfFilter and VfWeight recorded in cache_dir (decisions, fail-opens, fail-closes, last "
                "failure and its reason), the data sources' state (UCS-M down while capacity_source = min decides "
                "with the engine's numbers) and the pending claims. No server is contacted. Run it as root or as "
                "the units' user (cache_dir is theirs), e.g. from NRPE: sudo -u ovirt ovirt-vf-scheduler status.")
 EXIT_LINES = ("  0  OK",
-              "  1  WARN: a weight failed, a data source is down but papered over, claims pile up, no data yet",
-              "  2  CRITICAL: a filter failed open or closed within --window, too many claims, a bad config")
-FAILED_LINE = "  3  UNKNOWN: cache_dir cannot be read by this user"
+              "  1  WARNING: a weight failed, a unit recovered from a failure within --window, a data source is "
+              "down but papered over, claims pile up, no data yet",
+              "  2  CRITICAL: a filter failed open or closed within --window and has not decided since, too many "
+              "claims, a bad config")
+FAILED_LINE = ("  3  UNKNOWN: a bad command line, or this user cannot read the config file or cache_dir "
+               "(run it as root or as the units' user)")
+EXIT_UNKNOWN = 3
 OK, WARN, CRITICAL = "OK", "WARN", "CRITICAL"
+HEADLINE = {OK: "OK", WARN: "WARNING", CRITICAL: "CRITICAL"}      # the words Nagios shows for 0, 1 and 2
 RANK = {OK: 0, WARN: 1, CRITICAL: 2}
 UNITS = ("VfFilter", "VfWeight")
 WEIGHTS = frozenset({"VfWeight"})       # a failed weight only leaves the hosts unranked by VFs
@@ -47,7 +54,15 @@ class Line:
 
 def register(sub) -> None:
     parser = common.add_command(sub, "status", main, SUMMARY, DESCRIPTION, EXIT_LINES, FAILED_LINE, timeout=30,
-                                timeout_help="give up after this long")
+                                timeout_help="give up after this long", usage_line="")
+
+    def usage_error(message: str) -> None:
+        """A typo in the NRPE command is UNKNOWN, not CRITICAL (argparse would exit 2)."""
+        parser.print_usage(sys.stderr)
+        print("VF-SCHEDULER UNKNOWN - bad command line: %s" % message, flush=True)
+        sys.exit(EXIT_UNKNOWN)
+    parser.error = usage_error
+    parser.set_defaults(usage_error=usage_error)        # for what the top-level parser finds (cli.main)
     parser.add_argument("--window", type=common.positive_seconds, default=3600.0, metavar="SECONDS",
                         help="failures this recent count as current (default: %(default)g)")
     parser.add_argument("--claims-warn", type=int, default=100, metavar="N",
@@ -71,22 +86,30 @@ def _when(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
 
 
+def recovered(record: Optional[dict]) -> bool:
+    """The unit's latest answer is a decision, after a failure: whatever caused that is gone."""
+    decided, failed = (record or {}).get("last_decision"), (record or {}).get("last_failure")
+    return decided is not None and failed is not None and decided > failed
+
+
 def unit_line(name: str, record: Optional[dict], now: float, window: float) -> Line:
     if record is None:
         return Line(name, WARN, "no decision recorded yet: the engine has not asked this unit (is it in a "
                                 "cluster's scheduling policy?), or the units cannot write cache_dir")
-    counts = "%d decisions, %d fail-open, %d fail-closed since %s" % (
-        record.get("decisions") or 0, record.get("fail_open") or 0, record.get("fail_closed") or 0,
-        _when(record.get("since") or now))
+    counts = "%s, %d fail-open, %d fail-closed since %s" % (
+        output.count(record.get("decisions") or 0, "decision"), record.get("fail_open") or 0,
+        record.get("fail_closed") or 0, _when(record.get("since") or now))
     failed, decided = record.get("last_failure"), record.get("last_decision")
     if failed is not None and now - failed <= window:
         closed = record.get("last_failure_kind") == status.FAIL_CLOSED
         level = CRITICAL if closed or name not in WEIGHTS else WARN
         what = ("failed closed (kept no host)" if closed else
                 "failed (hosts not ranked by VFs)" if name in WEIGHTS else "failed open (every host passed)")
-        since = "; deciding again since %s" % ago(now - decided) if decided and decided > failed else ""
-        return Line(name, level, "%s %s: %s%s; %s" % (what, ago(now - failed), record.get("last_failure_reason")
-                                                     or "?", since, counts))
+        failure = "%s %s: %s" % (what, ago(now - failed), record.get("last_failure_reason") or "?")
+        if recovered(record):
+            return Line(name, WARN, "recovered: deciding again (last decision %s) after it %s; %s"
+                        % (ago(now - decided), failure, counts))
+        return Line(name, level, "%s; %s" % (failure, counts))
     if decided is None:
         return Line(name, WARN, "no decision yet; last failure %s: %s; %s" % (
             ago(now - failed) if failed else "never", record.get("last_failure_reason") or "?", counts))
@@ -158,7 +181,7 @@ def render_text(data: Dict[str, object], colour: bool) -> str:
     bad = [line for line in lines if line.status == level and level != OK]
     headline = "; ".join("%s %s" % (line.name, line.message.split(":")[0]) for line in bad) or \
         "the units decide normally"
-    out = ["VF-SCHEDULER %s - %s | %s" % (level, headline, perfdata(data))]
+    out = ["VF-SCHEDULER %s - %s | %s" % (HEADLINE[level], headline, perfdata(data))]
     width = max(len(line.name) for line in lines)
     out += ["%s  %s  %s" % (output.paint(line.status.ljust(8), _STYLE[line.status], colour), line.name.ljust(width),
                             line.message) for line in lines]
@@ -182,15 +205,49 @@ def check_findings(settings: config.Settings) -> List[Finding]:
         if line.name in UNITS and line.name not in data["units"]:
             out.append(Finding("status " + line.name, CHECK_OK, "no decision recorded yet"))
             continue
+        if recovered(data["units"].get(line.name)):     # check asks "does it work now?": it does
+            out.append(Finding("status " + line.name, CHECK_OK, line.message))
+            continue
         out.append(Finding("status " + line.name, levels[line.status], line.message, hints.get(
             line.name, "fix the cause above (log_file %s has every decision); the failure counts as recent for "
             "an hour: ovirt-vf-scheduler status --window shows less" % settings.log_file)))
     return out
 
 
+def _unknown(message: str, as_json: bool) -> int:
+    """UNKNOWN: status cannot tell. On stdout, where a monitoring system reads the plugin's line."""
+    if as_json:
+        output.print_json({"status": "UNKNOWN", "exit_code": EXIT_UNKNOWN, "error": message})
+    else:
+        print("VF-SCHEDULER UNKNOWN - %s" % message)
+    return EXIT_UNKNOWN
+
+
+def _run_as_hint() -> str:
+    return "run it as root or as the units' user (sudo -u %s ovirt-vf-scheduler status)" % config.SERVICE_USER
+
+
+def _unreadable(path: str) -> Optional[PermissionError]:
+    """This user may not read `path` (the units, as another user, may well)."""
+    try:
+        open(path, "rb").close()
+    except PermissionError as err:
+        return err
+    except OSError:
+        pass
+    return None
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.claims_warn > args.claims_critical:
+        return _unknown("bad command line: --claims-warn %d is above --claims-critical %d"
+                        % (args.claims_warn, args.claims_critical), args.json)
+    user = user_name(os.geteuid())
+    conf = args.config or config.conf_path()
+    denied = _unreadable(conf)
+    if denied is not None:
+        return _unknown("cannot read the config file %s as user %s: %s; %s"
+                        % (conf, user, denied.strerror, _run_as_hint()), args.json)
     lines = []
     try:
         settings: Optional[config.Settings] = common.read_settings(args)
@@ -201,8 +258,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         data = report(settings, cache_dir, args.window, args.claims_warn, args.claims_critical)
     except OSError as err:
-        raise common.ToolError("cannot read cache_dir %s as user %s: %s; run as root or as the units' user "
-                               "(sudo -u ovirt ovirt-vf-scheduler status)" % (cache_dir, user_name(os.geteuid()), err.strerror or err))
+        return _unknown("cannot read cache_dir %s as user %s: %s; %s"
+                        % (cache_dir, user, err.strerror or err, _run_as_hint()), args.json)
     data["lines"] = lines + data["lines"]
     level = worst(data["lines"])
     if args.json:
