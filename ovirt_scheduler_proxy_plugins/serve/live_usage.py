@@ -316,8 +316,7 @@ class LiveUsage:
                 self._retry_at = time.monotonic() + self._retry_step
             LOG.warning("usage view: full read failed (%s; next try in %g s): %s", why, self._retry_step,
                         found["error"])
-            status.record_source(settings.cache_dir, SOURCE, "full read failed: %s" % found["error"])
-            return
+            return                                  # the units' own reads say the engine failed
         with self._state:
             self._retry_step, self._retry_at = 0.0, 0.0
         status.record_source(settings.cache_dir, SOURCE, "cannot read events: %s" % found["no_events"]
