@@ -188,7 +188,8 @@ class LiveUsage:
             view = self._view
             self._profiles_stale = False
             if view is not None and profiles == view.profiles:
-                self._view = UsageView(view.key, view.profiles, view.vms, view.asked_at, view.known | known)
+                self._view = UsageView(view.key, view.profiles, view.vms, view.asked_at, view.known | known,
+                                       view.counted)
                 return True
         self._due("the VF vNIC profiles changed")
         return False
@@ -217,8 +218,12 @@ class LiveUsage:
             with self._state:
                 self._profiles_stale = True          # the background reads them (a new one may be VF)
             self._wake.set()
-        new_vms = apply_reads(vms, reread, frozenset(view.profiles))
-        new_view = UsageView(view.key, view.profiles, tuple(new_vms.values()), asked_at, view.known)
+        if reread:
+            new_vms = apply_reads(vms, reread, frozenset(view.profiles))
+            new_view = UsageView(view.key, view.profiles, tuple(new_vms.values()), asked_at, view.known)
+        else:                                   # nothing changed: the counts made for the view still hold
+            new_vms = vms
+            new_view = UsageView(view.key, view.profiles, view.vms, asked_at, view.known, view.counted)
         with self._state:
             if self._view is view:
                 self._view, self._vms, self._cursor = new_view, new_vms, step.cursor
