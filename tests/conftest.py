@@ -263,10 +263,11 @@ def run_as(user, main, what, timeout=60):
 
 
 def signal_during_a_call(server, engine, signum, hosts, vm):
-    """Send `signum` to serve while a VfFilter call is in flight (held 1.5 s at the engine) ->
-    the answers that call got (one, unless the signal dropped it)."""
+    """Send `signum` to serve while a VfFilter call is in flight (held 1 s at the engine per request:
+    three of them, an event poll waited for included, stay within the tests' 4 s deadline) -> the
+    answers that call got (one, unless the signal dropped it)."""
     from ovirt_scheduler_proxy_plugins.sim.served import call_unit
-    engine.faults.api_delay = 1.5
+    engine.faults.api_delay = 1.0
     answers = []
     caller = threading.Thread(target=lambda: answers.append(call_unit(server, "VfFilter", hosts, vm)))
     engine.reset_requests()
