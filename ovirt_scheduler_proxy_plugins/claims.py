@@ -28,6 +28,7 @@ Resolution and expiry:
    neither keeps a claim forever nor drops it early; a reboot expires every claim.
 """
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 MAX_CLAIMS = 2000        # bounded file: the oldest go first
@@ -47,9 +48,10 @@ class Claim:
     at: float                   # monotonic seconds
     boot: str
 
-    @property
+    @cached_property
     def targets(self) -> Tuple[str, ...]:
-        """The hosts where it would take new VFs (on its source it holds them already)."""
+        """The hosts where it would take new VFs (on its source it holds them already); computed
+        once per claim: every decision counts every pending claim on each of its targets."""
         return tuple(h for h in dict.fromkeys(self.hosts) if h != self.source)
 
     @property
@@ -126,15 +128,17 @@ def prune_unseen(claims: Iterable[Claim], now: float, boot: str, ttl: float) -> 
 def pending_by_host(claims: Iterable[Claim], scheduled_vm_id: str) -> Dict[str, Pending]:
     """Per host, the claims of every VM but the scheduled one (a rerun of the same VM replaces
     its claim rather than competing with it), each counted on every host it may go to."""
-    pending: Dict[str, Pending] = {}
+    counts: Dict[str, List[int]] = {}        # host -> [vfs, claims, uncertain]: one Pending per host at the end
     for claim in claims:
         if claim.vm_id == scheduled_vm_id:
             continue
         uncertain = 0 if claim.certain else claim.demand
         for host in claim.targets:
-            old = pending.get(host, Pending())
-            pending[host] = Pending(old.vfs + claim.demand, old.claims + 1, old.uncertain + uncertain)
-    return pending
+            count = counts.setdefault(host, [0, 0, 0])
+            count[0] += claim.demand
+            count[1] += 1
+            count[2] += uncertain
+    return {host: Pending(*count) for host, count in counts.items()}
 
 
 def largest(claims: Iterable[Claim]) -> int:

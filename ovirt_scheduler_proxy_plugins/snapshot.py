@@ -109,12 +109,14 @@ def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmReco
         claims = ledger.pending(reads.seen(vms), time.monotonic() if seen_at is None else seen_at)
         pending = pending_by_host(claims, scheduled_vm_id)
         largest_demand = max(largest_demand, largest(claims))
-    hosts = {host_id: HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
-                              used=used[host_id][0], users=used[host_id][1],
-                              pending=pending.get(host_id, Pending()).vfs,
-                              uncertain=pending.get(host_id, Pending()).uncertain, reserve=settings.reserve,
-                              is_current=(host_id == current_host), port_profiles=domains.get(host_id))
-             for host_id, entry in engine_hosts.items()}
+    nothing_pending = Pending()
+    hosts = {}
+    for host_id, entry in engine_hosts.items():
+        claimed = pending.get(host_id, nothing_pending)
+        hosts[host_id] = HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
+                                 used=used[host_id][0], users=used[host_id][1], pending=claimed.vfs,
+                                 uncertain=claimed.uncertain, reserve=settings.reserve,
+                                 is_current=(host_id == current_host), port_profiles=domains.get(host_id))
     return hosts, capacity.describe(caps) or "", largest_demand
 
 

@@ -236,6 +236,7 @@ class Ledger:
         self.boot = boot_id()
         self._section: Optional[contextlib.ExitStack] = None
         self._held = False
+        self._in_section: Optional[List[Claim]] = None   # what the file holds while the section holds the lock
 
     @contextlib.contextmanager
     def section(self) -> Iterator["Ledger"]:
@@ -249,7 +250,7 @@ class Ledger:
             except StoreError as err:
                 raise StoreError("the ledger of pending claims cannot be used: %s" % err) from None
             finally:
-                self._section, self._held = None, False
+                self._section, self._held, self._in_section = None, False, None
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -263,6 +264,15 @@ class Ledger:
         yield
 
     def _load(self) -> List[Claim]:
+        """The claims on file; read once per section (nobody else writes while it holds the lock)."""
+        if self._in_section is not None:
+            return list(self._in_section)
+        claims = self._read()
+        if self._held:
+            self._in_section = claims
+        return list(claims)
+
+    def _read(self) -> List[Claim]:
         value = read_json(self.path)
         if not isinstance(value, dict):
             return []
@@ -273,7 +283,10 @@ class Ledger:
         try:
             replace_json(self.path, {claim.vm_id: claim.to_json() for claim in claims})
         except OSError as err:
+            self._in_section = None
             raise StoreError("cannot write %s: %s" % (self.path, err.strerror or err)) from None
+        if self._held:
+            self._in_section = list(claims)
 
     def live(self) -> List[Claim]:
         """Claims within their TTL, whatever the engine shows (for metrics and status)."""
