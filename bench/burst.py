@@ -1,7 +1,7 @@
 """Burst simulation: back-to-back VM-FEX starts and host evacuations, with and without the
 pending-claims ledger, while the engine shows each placed VM on its host only after a lag.
 
-The driver plays the engine (proxy-contract.md sections 4-5): one scheduling at a time, as under
+The driver plays the engine (docs/proxy-contract.md sections 4-5): one scheduling at a time, as under
 the engine's per-cluster lock, back to back (plus an optional submission interval). For each VM:
   1. candidates = the Up hosts of the cluster (minus the source host for a migration);
   2. VfFilter on them, run as plugin processes (as ovirt-scheduler-proxy runs them) or through
@@ -15,7 +15,7 @@ the engine's per-cluster lock, back to back (plus an optional submission interva
      its factor only matters through serve: --vf-factor). `--engine best|second` instead takes
      VfWeight's best or second-ranked host (the older, simpler model);
   4. the engine shows the VM on its host only after the lag (vdsm's create call returns late,
-     vmfex-hosts.md section 7): `--lags` seconds of wall time, or, for tests, a placement that
+     docs/vmfex-hosts.md section 7): `--lags` seconds of wall time, or, for tests, a placement that
      becomes visible only when the driver is told (ManualPlacement).
 
 TRUE occupancy (what libvirt allocates) is tracked here, independently of the units:

@@ -1,7 +1,7 @@
 """VF arithmetic over plain values: demand, usage and engine-side capacity.
 
 The engine module turns SDK objects into these plain records, so the counting rules here
-are testable without a server (see vmfex-hosts.md section 6 for where they come from).
+are testable without a server (see docs/vmfex-hosts.md section 6 for where they come from).
 """
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Sequence, Tuple

@@ -21,7 +21,7 @@ WEIGHT_MODES = ("spread", "pack", "reserve")
 PORT_PROFILE_RULES = ("check", "ignore")
 # UCS-M QoS system classes a VM network may use (epqosEgress.prio without fc, the FCoE class).
 EXPORT_QOS_PRIORITIES = ("best-effort", "bronze", "silver", "gold", "platinum")
-# The vmfex regex the oVirt feature page documents for CustomDeviceProperties (port-profiles.md §3).
+# The vmfex regex the oVirt feature page documents for CustomDeviceProperties (docs/port-profiles.md §3).
 DOCUMENTED_VF_REGEX = "^[a-zA-Z0-9_.-]{2,32}$"
 PROXY_BUDGET = 30.0   # the proxy kills every unit of a call after 30 s
 SERVICE_USER = "ovirt"   # the units run as the proxy's user (ovirt-vf-scheduler.service, ovirt-scheduler-proxy)

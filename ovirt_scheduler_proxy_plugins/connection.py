@@ -1,7 +1,7 @@
 """An ovirtsdk4 Connection whose SSO login is bounded in time, with a streamed GET for big lists.
 
 The SDK's own login (`Connection._get_access_token`) sends its POST through a curl handle with
-no timeout at all, so a hung SSO endpoint blocks the caller forever (engine-rest.md section 1):
+no timeout at all, so a hung SSO endpoint blocks the caller forever (docs/engine-rest.md section 1):
 a plugin process only survives that thanks to its watchdog, and a long-lived server or an
 operator command would not. Here the login is our own small POST, with the same TLS settings,
 bounded by the request timeout, and its failures name the server and the step.

@@ -1,6 +1,6 @@
 """Reads what a decision needs from the engine, through ovirtsdk4 only.
 
-Query plan (engine-rest.md section 2, narrowed so documents stay small on big engines):
+Query plan (docs/engine-rest.md section 2, narrowed so documents stay small on big engines):
   1. GET /vnicprofiles?follow=network        -> which profiles carry the VF property, and their networks
   2. GET /vms?search=id=<vm> or vnic.network_name=<net> and status!=Down ...&follow=nics
                                               -> the scheduled VM (demand) + every running VM on those

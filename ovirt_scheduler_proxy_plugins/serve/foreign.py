@@ -1,6 +1,6 @@
 """Other plugins in the plugin directory, run the way ovirt-scheduler-proxy runs them.
 
-So that `serve` can replace the proxy entirely (proxy-contract.md sections 2-3): at start, one
+So that `serve` can replace the proxy entirely (docs/proxy-contract.md sections 2-3): at start, one
 loader subprocess per `*.py` (all within one 30 s budget) finds every class with do_filter,
 do_score or do_balance (unit name = class name, description = the method's docstring,
 properties_validation = the class attribute); per request, a fresh `python3 -c "import MOD;

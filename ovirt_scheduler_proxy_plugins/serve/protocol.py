@@ -1,6 +1,6 @@
 """The engine's four calls, answered as ovirt-scheduler-proxy answers them, minus its blind spots.
 
-Arguments arrive as the engine's Apache XML-RPC client writes them (proxy-contract.md section 4,
+Arguments arrive as the engine's Apache XML-RPC client writes them (docs/proxy-contract.md section 4,
 section 7): lists of names and lower-case UUID strings, a VM id, a dict of str -> str. Answers
 are `{result_code, result, plugin_errors?, errors?}` (keys only when set; the engine reads
 them only when result_code != 0, and always uses `result`). Kept from the proxy: filter results

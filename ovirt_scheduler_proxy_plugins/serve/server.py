@@ -1,6 +1,6 @@
 """`ovirt-vf-scheduler serve`: the XML-RPC server the engine calls instead of ovirt-scheduler-proxy.
 
-What a long-lived server owes the engine (proxy-contract.md section 7) and how it is met here:
+What a long-lived server owes the engine (docs/proxy-contract.md section 7) and how it is met here:
  - the engine connects with a 100 ms timeout and fails open on a slow accept(): accept runs in
    its own thread and each connection gets a thread (connections.py: capped in all and per
    caller, idle ones closed first to make room, each request read within a deadline), while

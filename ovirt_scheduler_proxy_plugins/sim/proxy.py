@@ -1,4 +1,4 @@
-"""Runs plugin units exactly as ovirt-scheduler-proxy 0.1.9 does (proxy-contract.md section 3).
+"""Runs plugin units exactly as ovirt-scheduler-proxy 0.1.9 does (docs/proxy-contract.md section 3).
 
 A fresh `python3 -c "import MOD; MOD.CLASS().METHOD(hosts, vm, args)"` per unit, arguments
 inlined with repr(), cwd = the plugin directory, `python3` taken from PATH, stdin/stdout/

@@ -2,7 +2,7 @@
 
 The engine's client (Apache XML-RPC 3.1.3) POSTs to / with keep-alive and calls runFilters
 with every external filter of the policy, runCostFunctions with [[unit, factor], ...]
-(proxy-contract.md sections 4 and 7). `unit_run` turns the answer for one of our units into
+(docs/proxy-contract.md sections 4 and 7). `unit_run` turns the answer for one of our units into
 the same UnitRun the process harness (sim/proxy.py) gives, so a scenario can be checked
 against both run modes with the same expectations:
  - a unit named in plugin_errors without a result -> exit 1 and its reason as the one stderr

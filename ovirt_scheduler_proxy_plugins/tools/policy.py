@@ -2,7 +2,7 @@
 
 Built-in policies are locked, so the base policy (default: the cluster's current one) is
 copied with its filters, weights, load balancer and properties, and the external units the
-engine discovered are added (proxy-contract.md §6, steps 4-5). Reads first, plans with
+engine discovered are added (docs/proxy-contract.md §6, steps 4-5). Reads first, plans with
 policy_plan (pure), then writes only what is missing; --dry-run stops after the plan.
 """
 import argparse

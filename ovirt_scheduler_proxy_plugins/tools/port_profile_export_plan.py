@@ -8,8 +8,8 @@ per profile its QoS policy (`org-root/ep-qos-<name cut to 16>`) and the port pro
 (`fabric/lan/profiles/vnic-<name>`), both `status="created,modified"` and marked with MARK in
 their `descr`. Only what differs from what the domain holds is planned, so a second run plans
 nothing; objects without the mark are never touched (refused, naming them). The QoS mapping and
-its losses are docs/ucsm-export.md's: rate kbps = Mbps x 1000, burst bytes = MB x 10^6 capped at
-65535; inbound limits and the outbound peak have no UCS counterpart and are reported.
+its losses (docs/ucsm-export-notes.md, "QoS"): rate kbps = Mbps x 1000, burst bytes = MB x 10^6
+capped at 65535; inbound limits and the outbound peak have no UCS counterpart and are reported.
 """
 import re
 from dataclasses import dataclass, field

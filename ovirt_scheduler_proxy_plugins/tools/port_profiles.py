@@ -2,7 +2,7 @@
 `port-profiles sync --network NAME`: a vNIC profile for every port profile none names yet.
 
 The VF property value of a vNIC profile names a UCS port profile, and each UCS domain has its own
-(port-profiles.md). Reads the engine through ovirtsdk4 with the units' account and every [ucsm]
+(docs/port-profiles.md). Reads the engine through ovirtsdk4 with the units' account and every [ucsm]
 domain with ucsm_source (login, one port profile query, logout), plans with port_profile_plan
 (pure), and `sync` writes only what is missing; --dry-run stops after the plan.
 """

@@ -2,7 +2,7 @@
 
 Why a fake at all: the plugins talk to the engine only through the real `ovirtsdk4.Connection`, so a
 fake that the real client can read back (documents written by the SDK's own writer) exercises the
-plugin's real code path, its error handling included. See the shared engine-rest.md §7 for what it
+plugin's real code path, its error handling included. See docs/engine-rest.md §7 for what it
 reproduces and what it cannot (no `<link rel=...>` elements, alphabetical element order, no
 permissions, no `case_sensitive`).
 
@@ -21,7 +21,7 @@ Behaviour worth knowing (all as the real engine, unless marked "fake choice"):
 - `all_content` (query parameter or All-Content header, inherited through follow) gates
   HostNic.virtual_functions_configuration, HostNic.physical_function and Host.hosted_engine.
 - Vm.host only when the status is not down/suspended/image_locked; search (`on_host=`...) agrees.
-- Search subset of engine-rest.md §3 with engine enum names for status; an invalid search is
+- Search subset of docs/engine-rest.md §3 with engine enum names for status; an invalid search is
   HTTP 200 with an empty list.
 - Query parameters as the engine reads them: by name only (an unknown one is ignored), the first
   of a repeated name, and the last path segment's matrix parameters (`vms;max=2`) like query

@@ -1,4 +1,4 @@
-"""Host devices: what vdsm reports for a Cisco UCS B200 M5 with a VIC (vmfex-hosts.md §4-§5)."""
+"""Host devices: what vdsm reports for a Cisco UCS B200 M5 with a VIC (docs/vmfex-hosts.md §4-§5)."""
 from typing import List, NamedTuple, Optional, Tuple
 
 from ..inventory import SimHost

@@ -312,7 +312,7 @@ class _Builder:
 
 
 # ----------------------------------------------------------------------------------------------
-# Scheduling policies, policy units and system options (proxy-contract.md §6, admin steps 4-5)
+# Scheduling policies, policy units and system options (docs/proxy-contract.md §6, admin steps 4-5)
 
 _POLICY_PARTS = {"filters": "filter", "weights": "weight", "balances": "load_balancing"}
 

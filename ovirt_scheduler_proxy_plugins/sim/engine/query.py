@@ -1,4 +1,4 @@
-"""The two query grammars: follow= (which links to inline) and search= (engine-rest.md §3)."""
+"""The two query grammars: follow= (which links to inline) and search= (docs/engine-rest.md §3)."""
 import re
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 

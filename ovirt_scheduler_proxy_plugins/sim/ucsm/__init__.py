@@ -5,7 +5,7 @@ session limit, the configResolve* queries and configScope with inFilter (eq, ne,
 or, not; checked as UCS-M takes filters, see filters._in_filter), both error forms, and faults
 (hang, HTTP errors, broken XML, entity bombs, expired cookies). Besides servers and their
 service profiles it serves VM-FEX port profiles (fabric/lan/profiles/vnic-NAME) with their VLANs
-and profile clients (port-profiles.md §1). Objects carry every attribute ucsmsdk 0.9.27 knows
+and profile clients (docs/port-profiles.md §1). Objects carry every attribute ucsmsdk 0.9.27 knows
 for their class, so documents are as large as real ones. Sample values are invented; only the
 names are real.
 
