@@ -14,7 +14,7 @@ from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
 from ovirt_scheduler_proxy_plugins.sim.workspace import write_config
-from ovirt_scheduler_proxy_plugins.store import Ledger
+from ovirt_scheduler_proxy_plugins.ledger import Ledger
 
 
 class Bed:

@@ -18,6 +18,7 @@ CONF_ENV = "OVIRT_VF_SCHEDULER_CONF"
 CAPACITY_SOURCES = ("engine", "ucsm", "min")
 ON_ERROR = ("open", "closed")
 WEIGHT_MODES = ("spread", "pack", "reserve")
+NARROWING_MODES = ("auto", "off")
 PORT_PROFILE_RULES = ("check", "ignore")
 # UCS-M QoS system classes a VM network may use (epqosEgress.prio without fc, the FCoE class).
 EXPORT_QOS_PRIORITIES = ("best-effort", "bronze", "silver", "gold", "platinum")
@@ -89,6 +90,7 @@ class Settings:
     claims: bool = True                 # pending claims (claims.py); off only to measure without them
     claim_ttl: float = 120.0
     claim_hosts: int = 32               # the most hosts one pending claim may go to (narrowing.py)
+    narrowing: str = "auto"             # auto: hold back hosts so claims stay exact; off: keep every host that fits
     claim_wait: float = 8.0             # seconds the filter may wait for pending placements to show
     usage_max_age: float = 2.0          # serve: seconds a usage view may serve later decisions unasked
     usage_events: bool = True           # serve: keep usage from the engine's events (docs/engine-events.md)
@@ -292,7 +294,7 @@ _SCHEDULER_KEYS = {"vf_property": _text, "vf_property_regex": _regex, "capacity_
                    "deadline": _deadline, "weight_mode": _choice(*WEIGHT_MODES),
                    "capacity_ttl": _seconds, "claims": _bool, "claim_ttl": _seconds, "cache_dir": _text,
                    "log_file": _text, "usage_max_age": _age, "claim_hosts": _positive, "claim_wait": _age,
-                   "usage_events": _bool, "usage_resync": _seconds}
+                   "usage_events": _bool, "usage_resync": _seconds, "narrowing": _choice(*NARROWING_MODES)}
 _UCSM_KEYS = {"url": _url_list, "username": _text, "password": str, "password_file": _text,
               "ca_file": _text, "insecure": _bool, "timeout": _seconds, "cache_ttl": _seconds,
               "host_map": _host_map, "port_profiles": _choice(*PORT_PROFILE_RULES),

@@ -9,7 +9,6 @@ the host alone, never normalised across the current candidates.
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional
 
-from . import narrowing
 from .model import UNKNOWN_REASONS, Demand, HostVfs, Reason, Score, Verdict
 
 SCORE_NO_FIT = 1000        # the host cannot take the VM: rank it last
@@ -69,15 +68,6 @@ def filter_hosts(demand: Demand, host_ids: Iterable[str], hosts: Dict[str, HostV
                               verdict.port_profiles)
         verdicts.append(verdict)
     return verdicts
-
-
-def filter_decision(demand: Demand, host_ids: Iterable[str], hosts: Dict[str, HostVfs], keep_unknown: bool,
-                    weight_mode: str, margin: int, cap: int) -> List[Verdict]:
-    """What VfFilter answers, per host: fits(), then the narrowing that keeps pending claims right
-    whatever host the engine picks (narrowing.py). The units and `explain` both call this."""
-    verdicts = filter_hosts(demand, host_ids, hosts, keep_unknown)
-    scores = score_hosts(weight_mode, demand, [v.host_id for v in verdicts if v.keep], hosts)
-    return narrowing.narrow(demand.vfs, verdicts, hosts, scores, margin, cap)
 
 
 def _clamp(value: int) -> int:

@@ -81,6 +81,8 @@ class Reason(enum.Enum):
     HELD_BACK_CAP = "held_back_cap"         # fits, but a claim may span only claim_hosts hosts
 
 
+# Fits, but not kept, so that pending claims stay right whatever host the engine picks (narrowing.py).
+HELD_BACK = frozenset({Reason.HELD_BACK_SCARCE, Reason.HELD_BACK_CAP})
 UNKNOWN_REASONS = frozenset({Reason.UNKNOWN, Reason.NOT_FOUND, Reason.PORT_PROFILES_UNKNOWN})
 
 

@@ -1,35 +1,29 @@
-"""Which of the hosts that fit the filter keeps, so that pending claims stay right whatever the engine picks.
+"""Which of the hosts that fit VfFilter keeps, so that pending claims stay right whatever the engine picks.
 
-A pending claim counts against every host it may go to (claims.pending_by_host), so no choice
-the engine makes among the kept hosts can over-book one. On the hosts the VM did not go to, that
-count is a phantom until the engine shows the VM: those VFs are really free. A phantom is
-harmless on a host that keeps room for any VM after it (`margin` VFs: the largest demand around);
-on a host left short it could refuse a later VM that would truly fit. Hence, for a VM that
-needs VFs, among the hosts that fit:
- - when fewer than two of them stay roomy (free after placement >= margin), VFs are scarce: ONE
-   host is kept (the engine then skips the weights), so the claim is certain and leaves no
-   phantom: preferably a host with no uncertain claim on it (its count is exact), then the best
-   by our weight mode;
- - otherwise, while no uncertain claim is pending on the candidates, every host that fits is
-   kept: outside a burst nobody comes to trip over a phantom before it resolves;
- - in a burst (an uncertain claim is pending), only the hosts that stay roomy are kept, at most
-   `cap` of them (the best by our weight mode): the engine keeps a real choice, phantoms land
-   only where they cannot hurt, and they spread over the hosts instead of piling on every one;
- - hosts kept for other reasons (the VM's current host, unknown capacity under on_error = open)
-   stay as fits() said.
-A host that fits but is not kept gets a HELD_BACK reason, so the log and `explain` say when and why
-the engine's choice was narrowed. When the filter would keep no host at all but some host might
-fit once uncertain claims resolve, the filter waits for them (units) rather than refuse:
-`worth_waiting` says when.
+A claim counts against every host kept for it (claims.py); on the hosts the VM does not go to
+that count is a phantom until the engine shows the VM. A phantom is harmless on a host that
+keeps `margin` VFs free after the VM (the largest demand around). So, for a VM that needs VFs,
+among the hosts that fit (`[scheduler] narrowing = auto`):
+ - fewer than two stay roomy (free after placement >= margin): VFs are scarce, ONE host is kept
+   (preferably one with no uncertain claim on it), so the claim is certain;
+ - no uncertain claim pending on them: every host that fits is kept;
+ - in a burst (an uncertain claim is pending): only roomy hosts, at most `claim_hosts`.
+Hosts that fit but are not kept get a HELD_BACK reason (log, `explain`, /metrics).
+`narrowing = off` keeps every host that fits; the filter's bounded wait then covers bursts.
+
+Worked example: hosts a and b with 6 VFs each, nothing used. A 3-VF VM fits both and no claim
+is pending: both kept, its claim (uncertain) counts 3 on each, so each shows 3 free. A 1-VF VM
+next: margin = max(1, 3) = 3, and 3 - 1 = 2 < 3 on both: scarce, one host kept (a, first by
+the weight mode), b HELD_BACK_SCARCE. Without the pending 3 in the margin, 2 >= 1 would keep
+both and let two phantoms refuse a later 3-VF VM that fits.
+docs/claims.md says what narrowing protects against and what it overrides.
 """
 from typing import Dict, Iterable, List, Optional
 
-from .model import HostVfs, Reason, Score, Verdict
-
-
-def margin_for(demand: int, others: Iterable[int]) -> int:
-    """The room a host must keep for a phantom on it to be harmless: the largest demand around."""
-    return max([demand] + [d for d in others if d > 0])
+from . import decide
+from .claims import margin_for
+from .config import Settings
+from .model import HELD_BACK, Demand, HostVfs, Reason, Score, Snapshot, Verdict
 
 
 def narrow(demand: int, verdicts: List[Verdict], hosts: Dict[str, HostVfs], scores: Iterable[Score],
@@ -40,7 +34,7 @@ def narrow(demand: int, verdicts: List[Verdict], hosts: Dict[str, HostVfs], scor
     if demand <= 0 or len(fitting) <= 1:
         return verdicts
     rank = {s.host_id: (s.value, index) for index, s in enumerate(scores)}
-    by_rank = sorted(fitting, key=lambda h: rank.get(h, (1000, len(rank))))
+    by_rank = sorted(fitting, key=lambda h: rank.get(h, (decide.SCORE_NO_FIT, len(rank))))
     roomy = [h for h in by_rank if hosts[h].free - demand >= margin]
     if len(roomy) >= 2 and not any(host.uncertain for host in hosts.values()):
         return verdicts
@@ -58,7 +52,7 @@ def narrow(demand: int, verdicts: List[Verdict], hosts: Dict[str, HostVfs], scor
     return held
 
 
-def claim_hosts(verdicts: List[Verdict]) -> List[str]:
+def hosts_to_claim(verdicts: List[Verdict]) -> List[str]:
     """Where the VM may take new VFs: every kept host, whatever kept it (a host kept with unknown
     port profiles or capacity under on_error = open may be the engine's pick too); the ledger
     leaves out the VM's current host, which holds its VFs already."""
@@ -74,3 +68,26 @@ def worth_waiting(demand: int, verdicts: List[Verdict], hosts: Dict[str, HostVfs
     hopeful = [v.host_id for v in verdicts if v.reason is Reason.INSUFFICIENT
                and hosts[v.host_id].free + hosts[v.host_id].uncertain >= demand]
     return hopeful or None
+
+
+def filter_decision(demand: Demand, host_ids: Iterable[str], hosts: Dict[str, HostVfs], keep_unknown: bool,
+                    weight_mode: str, margin: int, cap: int, narrowed: bool = True) -> List[Verdict]:
+    """What VfFilter answers, per host: decide.fits(), then (unless `narrowed` is off) narrow()."""
+    verdicts = decide.filter_hosts(demand, host_ids, hosts, keep_unknown)
+    if not narrowed:
+        return verdicts
+    scores = decide.score_hosts(weight_mode, demand, [v.host_id for v in verdicts if v.keep], hosts)
+    return narrow(demand.vfs, verdicts, hosts, scores, margin, cap)
+
+
+def filter_verdicts(settings: Settings, snap: Snapshot, host_ids: List[str]) -> List[Verdict]:
+    """VfFilter's verdict per host for this snapshot, the margin fed by the demands holding or
+    claiming VFs around (the units and `explain` both call this)."""
+    margin = margin_for(snap.vm.demand.vfs, [snap.largest_demand])
+    return filter_decision(snap.vm.demand, host_ids, snap.hosts, settings.keep_unknown, settings.weight_mode,
+                           margin, settings.claim_hosts, settings.narrowing == "auto")
+
+
+def held_back(verdicts: Iterable[Verdict]) -> int:
+    """How many hosts that fit were not kept (for the metrics)."""
+    return sum(1 for v in verdicts if v.reason in HELD_BACK)

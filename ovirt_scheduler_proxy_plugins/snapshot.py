@@ -10,11 +10,13 @@ from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from . import capacity
 from .accounting import HostRecord, VfProfile, VmRecord, holdings, usage_from, vf_networks, vm_demand
-from .claims import Pending, largest, pending_by_host
+from .claims import NOTHING_PENDING, Pending, largest, pending_by_host
 from .config import Settings
 from .engine import EngineError, EngineSession, find_vm, is_uuid
+from .ledger import Ledger
 from .model import Demand, HostVfs, Snapshot, Vm
-from .store import Ledger, TokenCache
+from .reads import Reads
+from .store import TokenCache
 from .ucsm_facts import UcsmFacts
 
 
@@ -25,7 +27,7 @@ def open_session(settings: Settings, deadline: Optional[float]) -> EngineSession
     return EngineSession(engine, tokens, deadline)
 
 
-class OneShotReads:
+class OneShotReads(Reads):
     """Every read fresh, in the fewest requests (the scheduled VM and the usage in one search):
     what a plugin process or an operator command does. The session is opened at the first read
     (so that its failure is the decision's failure, like any other) unless one is given; close()
@@ -82,7 +84,7 @@ def seen_in(vms: List[VmRecord]) -> Dict[str, Tuple[Optional[str], str]]:
     return {vm.vm_id: (vm.host_id, vm.status) for vm in vms}
 
 
-def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmRecord],
+def host_states(settings: Settings, reads: Reads, host_ids: List[str], vms: List[VmRecord],
                 vf_profile_ids: FrozenSet[str], deadline: float, scheduled_vm_id: str = "",
                 current_host: Optional[str] = None,
                 port_profiles: FrozenSet[str] = frozenset(),
@@ -109,10 +111,9 @@ def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmReco
         claims = ledger.pending(reads.seen(vms), time.monotonic() if seen_at is None else seen_at)
         pending = pending_by_host(claims, scheduled_vm_id)
         largest_demand = max(largest_demand, largest(claims))
-    nothing_pending = Pending()
     hosts = {}
     for host_id, entry in engine_hosts.items():
-        claimed = pending.get(host_id, nothing_pending)
+        claimed = pending.get(host_id, NOTHING_PENDING)
         hosts[host_id] = HostVfs(host_id=host_id, name=entry["name"], capacity=caps[host_id],
                                  used=used[host_id][0], users=used[host_id][1], pending=claimed.vfs,
                                  uncertain=claimed.uncertain, reserve=settings.reserve,
@@ -121,7 +122,8 @@ def host_states(settings: Settings, reads, host_ids: List[str], vms: List[VmReco
 
 
 def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
-         capacity_without_demand: bool = False, reads=None, ledger: Optional[Ledger] = None) -> Snapshot:
+         capacity_without_demand: bool = False, reads: Optional[Reads] = None,
+         ledger: Optional[Ledger] = None) -> Snapshot:
     """Read the engine (and UCS-M) for one decision, through `reads` (default: a fresh session
     opened and closed here), and the pending claims through `ledger` (see host_states).
 
@@ -144,7 +146,7 @@ def take(settings: Settings, vm_id: str, host_ids: List[str], deadline: float,
     return snap
 
 
-def _read(settings: Settings, reads, vm_id: str, host_ids: List[str], deadline: float,
+def _read(settings: Settings, reads: Reads, vm_id: str, host_ids: List[str], deadline: float,
           capacity_without_demand: bool, ledger: Optional[Ledger]) -> Snapshot:
     profiles = reads.vf_profiles(settings.vf_property)
     vf_profile_ids = frozenset(profiles)

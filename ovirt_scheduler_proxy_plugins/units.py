@@ -5,17 +5,22 @@ stdout literal, fresh reads) and the long-lived `serve` (an XML-RPC struct, warm
 where the engine data comes from (`reads`, see snapshot.take) differs between them; the
 decision, the claims, the failure policy and the log line are these.
 """
+import contextlib
 import logging
+import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
-from . import config, decide, narrowing, render, snapshot
+from . import claims, config, decide, narrowing, render, snapshot
 from .capacity import CapacityError
+from .claims import Claim
 from .config import Settings
 from .engine import EngineError
-from .model import DataSourceError, Snapshot, Verdict
-from .store import Ledger, StoreError
+from .ledger import Ledger
+from .model import DataSourceError, Snapshot
+from .reads import Reads
+from .store import StoreError
 
 LOG = logging.getLogger("ovirt_vf_scheduler")
 
@@ -23,9 +28,6 @@ FILTER = "VfFilter"
 WEIGHT = "VfWeight"
 WAIT_POLL = 0.25        # seconds between two looks while the filter waits for pending placements
 WAIT_MARGIN = 1.0       # seconds of the deadline kept for answering after a wait
-# One scheduling: the engine calls the weights right after the filters; both calls are bounded
-# by the proxy's 30 s. A claim older than this was made by an earlier scheduling of the VM.
-ROUND_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class UnitAnswer:
     result: Optional[list]
     error: Optional[str] = None
     cause: str = ""             # what failed: engine, ucsm, config, deadline, ledger, bug
+    held_back: int = 0          # VfFilter: hosts that fit but were not kept (narrowing.py)
 
     @property
     def outcome(self) -> str:
@@ -51,36 +54,62 @@ def _context(unit: str, snap: Snapshot, started: float) -> str:
         snap.source_summary or "-", len(snap.requests), time.monotonic() - started)
 
 
-def _record_claim(settings: Settings, ledger: Ledger, snap: Snapshot, hosts: List[str]) -> str:
-    """The VM may take its VFs on any of `hosts`: record it; words for the decision log. A claim
-    that cannot be recorded fails the decision (StoreError): answering without it would let the
-    next decisions book the same VFs."""
-    vfs = snap.vm.demand.vfs
-    if not settings.claims or vfs <= 0 or not hosts:
+class DeadlineExceeded(Exception):
+    """The decision outlived its deadline: its caller answered without it, so it records nothing."""
+
+
+class ClaimGate:
+    """Decides, once, between a decision recording its claim and its caller giving up on it:
+    a claim recorded after the engine got the fail-open answer would hold VFs for a VM that
+    was placed without them. A plugin process has no one to give up on it but its deadline."""
+
+    def __init__(self, deadline: float):
+        self.deadline = deadline
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._recorded = False
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        """Around every ledger write of the decision: DeadlineExceeded once it is too late."""
+        with self._lock:
+            if self._abandoned or time.monotonic() >= self.deadline:
+                raise DeadlineExceeded("deadline passed before the claim was recorded: nothing recorded")
+            yield
+            self._recorded = True
+
+    def abandon(self) -> bool:
+        """The caller gives up on the decision (after a write in progress ends). True when the
+        decision recorded its claim already: its answer is then due any moment, and is the one to give."""
+        with self._lock:
+            self._abandoned = True
+            return self._recorded
+
+
+def _record(ledger: Ledger, gate: ClaimGate, claim: Optional[Claim], snap: Snapshot) -> str:
+    """Record `claim` (None: nothing to claim); words for the decision log. A claim that cannot be
+    recorded fails the decision (StoreError): answering without it would let the next decisions
+    book the same VFs."""
+    if claim is None:
         return ""
-    claim = ledger.record(snap.vm.vm_id, vfs, hosts, snap.vm.host_id)
-    return " | claim: %d VFs on %s" % (vfs, render.claim_hosts(claim.targets, snap.hosts)) if claim else ""
+    with gate.recording():
+        ledger.put(claim)
+    return " | claim: %d VFs on %s" % (claim.demand, render.claim_hosts(claim.targets, snap.hosts))
 
 
-def filter_verdicts(settings: Settings, snap: Snapshot, host_ids: List[str]) -> List[Verdict]:
-    """VfFilter's verdict per host for this snapshot (`explain` shows the same)."""
-    margin = narrowing.margin_for(snap.vm.demand.vfs, [snap.largest_demand])
-    return decide.filter_decision(snap.vm.demand, host_ids, snap.hosts, settings.keep_unknown,
-                                  settings.weight_mode, margin, settings.claim_hosts)
-
-
-def _filter(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline: float,
-            started: float) -> list:
+def _filter(settings: Settings, reads: Reads, host_ids: List[str], vm_id: str, gate: ClaimGate,
+            started: float) -> UnitAnswer:
     """The ids of the hosts the VM may go to, in the engine's order: enough free VFs counting
     every pending claim wherever it may land, narrowed while VFs are scarce (narrowing.py)."""
     if not host_ids:
         LOG.info("VfFilter vm=%s: no candidate hosts, nothing to filter", vm_id)
-        return []
+        return UnitAnswer(FILTER, [])
     # Nothing is kept, but a host might fit once the engine shows where pending VMs went: wait
     # for that (bounded), rather than refuse a VM that may well fit. Between two looks at least
     # as long as a look took, so that a big engine is never read more than half of the time.
     # Each look reads the pending claims and records the claim in one ledger section; the
     # pauses are outside it.
+    deadline = gate.deadline
     ledger = Ledger(settings.cache_dir, settings.claim_ttl)
     give_up = min(deadline - WAIT_MARGIN, started + settings.claim_wait)
     asked, polls, waited_from = (), 0, 0.0
@@ -88,14 +117,16 @@ def _filter(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline
         with ledger.section():
             looked = time.monotonic()
             snap = snapshot.take(settings, vm_id, host_ids, deadline, reads=reads, ledger=ledger)
-            verdicts = filter_verdicts(settings, snap, host_ids)
+            verdicts = narrowing.filter_verdicts(settings, snap, host_ids)
             asked += snap.requests
             pause = max(WAIT_POLL, time.monotonic() - looked)
             if not (settings.claims and narrowing.worth_waiting(snap.vm.demand.vfs, verdicts, snap.hosts)
                     and time.monotonic() + pause < give_up):
                 # The engine skips the weights when one host is left, exactly the "last VF" case,
                 # so the filter claims: on every host it keeps (the weight narrows it to what it sees).
-                claim = _record_claim(settings, ledger, snap, narrowing.claim_hosts(verdicts))
+                to_claim = claims.new_claim(vm_id, snap.vm.demand.vfs, narrowing.hosts_to_claim(verdicts),
+                                            snap.vm.host_id, time.monotonic(), ledger.boot) if settings.claims else None
+                claim = _record(ledger, gate, to_claim, snap)
                 break
         if not polls:
             waited_from = time.monotonic()
@@ -106,33 +137,29 @@ def _filter(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline
     waited = time.monotonic() - waited_from if polls else 0.0
     LOG.info("%s: %s%s%s", _context(FILTER, snap, started), render.filter_line(snap, verdicts),
              render.waited(waited, snap.vm.demand.vfs, verdicts), claim)
-    return [v.host_id for v in verdicts if v.keep]
+    return UnitAnswer(FILTER, [v.host_id for v in verdicts if v.keep], held_back=narrowing.held_back(verdicts))
 
 
-def _weight(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline: float,
-            started: float) -> list:
+def _weight(settings: Settings, reads: Reads, host_ids: List[str], vm_id: str, gate: ClaimGate,
+            started: float) -> UnitAnswer:
     """(host id, int score in 0..1000) for EVERY host, lower = better."""
     if not host_ids:
-        return []
+        return UnitAnswer(WEIGHT, [])
     ledger = Ledger(settings.cache_dir, settings.claim_ttl)
     with ledger.section():       # the pending claims read and the claim narrowed or recorded: one lock
-        snap = snapshot.take(settings, vm_id, host_ids, deadline,
+        snap = snapshot.take(settings, vm_id, host_ids, gate.deadline,
                              capacity_without_demand=settings.weight_mode == "reserve", reads=reads, ledger=ledger)
         scores = decide.score_hosts(settings.weight_mode, snap.vm.demand, host_ids, snap.hosts)
         claim = ""
         if settings.claims and snap.vm.demand.vfs > 0:
             # The engine calls the weights with what every filter kept: the VM goes to one of them.
             may_go = [s.host_id for s in scores if s.value < decide.SCORE_NO_FIT]
-            narrowed = ledger.narrow(vm_id, host_ids, ROUND_SECONDS)
-            if narrowed is not None and set(may_go) <= set(narrowed.hosts) | {snap.vm.host_id}:
-                claim = " | claim: %d VFs on %s" % (narrowed.demand,
-                                                    render.claim_hosts(narrowed.targets, snap.hosts))
-            else:   # no claim of this scheduling (no VfFilter in the policy, it failed open, or the
-                # claim is an earlier scheduling's): claim where the VM may go, as the filter would have
-                claim = _record_claim(settings, ledger, snap, may_go)
+            claim = _record(ledger, gate, claims.weight_claim(
+                ledger.claims(), vm_id, snap.vm.demand.vfs, host_ids, may_go, snap.vm.host_id,
+                time.monotonic(), ledger.boot, ledger.ttl), snap)
     LOG.info("%s mode=%s: %s%s", _context(WEIGHT, snap, started), settings.weight_mode,
              render.weight_line(snap, scores), claim)
-    return [(s.host_id, int(s.value)) for s in scores]
+    return UnitAnswer(WEIGHT, [(s.host_id, int(s.value)) for s in scores])
 
 
 def _filter_failure(settings: Optional[Settings], reason: str, cause: str) -> UnitAnswer:
@@ -152,7 +179,7 @@ class Unit:
     name: str
     kind: str                       # the proxy's method: do_filter / do_score
     doc: str                        # what the engine shows (the proxy reads the method's docstring)
-    decide: Callable[..., list]
+    decide: Callable[..., UnitAnswer]
     on_failure: Callable[[Optional[Settings], str, str], UnitAnswer]
 
 
@@ -186,18 +213,19 @@ def deadline_failure(unit: str, settings: Settings) -> UnitAnswer:
 def cause_of(err: BaseException) -> str:
     """Which source a failure comes from, for metrics and status (never for the decision)."""
     for kind, name in ((EngineError, "engine"), (CapacityError, "ucsm"), (config.ConfigError, "config"),
-                       (StoreError, "ledger"), (DataSourceError, "source")):
+                       (StoreError, "ledger"), (DataSourceError, "source"), (DeadlineExceeded, "deadline")):
         if isinstance(err, kind):
             return name
     return "bug"
 
 
-def answer(unit: str, settings: Settings, reads, host_ids: List[str], vm_id: str, deadline: float,
-           started: float) -> UnitAnswer:
-    """Decide for `unit`; every error becomes the unit's failure answer with a one-line reason."""
+def answer(unit: str, settings: Settings, reads: Reads, host_ids: List[str], vm_id: str, deadline: float,
+           started: float, gate: Optional[ClaimGate] = None) -> UnitAnswer:
+    """Decide for `unit`; every error becomes the unit's failure answer with a one-line reason.
+    `gate`: how the caller gives up on the decision at its deadline (default: the deadline alone)."""
     try:
-        return UnitAnswer(unit, UNITS[unit].decide(settings, reads, [str(h) for h in host_ids or ()],
-                                                   str(vm_id), deadline, started))
+        return UNITS[unit].decide(settings, reads, [str(h) for h in host_ids or ()], str(vm_id),
+                                  gate or ClaimGate(deadline), started)
     except Exception as err:   # noqa: BLE001 - the top of a decision: every error ends here
         reason = one_line(err)
         LOG.error("%s failed after %.2f s: %s", unit, time.monotonic() - started, reason)

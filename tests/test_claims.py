@@ -10,8 +10,18 @@ import pytest
 
 from conftest import CLI, write_conf
 from ovirt_scheduler_proxy_plugins.config import CONF_ENV
-from ovirt_scheduler_proxy_plugins.claims import Claim, Pending, largest, pending_by_host, prune
-from ovirt_scheduler_proxy_plugins.store import Ledger, StoreError, locked
+from ovirt_scheduler_proxy_plugins.claims import (Claim, Pending, is_live, largest, new_claim, pending_by_host, prune,
+                                                  weight_claim)
+from ovirt_scheduler_proxy_plugins.ledger import Ledger
+from ovirt_scheduler_proxy_plugins.store import StoreError, locked
+
+
+def record(ledger, vm_id, demand, hosts, source=None):
+    """What a decision does: the rule makes the claim, the ledger keeps it."""
+    made = new_claim(vm_id, demand, hosts, source, time.monotonic(), ledger.boot)
+    if made is not None:
+        ledger.put(made)
+    return made
 
 BOOT = "boot-1"
 
@@ -69,21 +79,53 @@ def test_malformed_entries_are_dropped():
     assert Claim.from_json("x", older) == claim("x")
 
 
-def test_ledger_round_trip_replace_narrow_and_release(tmp_path):
+def test_ledger_round_trip_replace_and_release(tmp_path):
     ledger = Ledger(str(tmp_path), ttl=120.0)
-    ledger.record("a", 2, ["h1", "h2", "h3"], None)
-    ledger.record("b", 1, ["h2"], None)
-    ledger.record("a", 3, ["h2", "h3"], None)                 # a rerun replaces a's claim
-    assert ledger.narrow("a", ["h3", "h9"], 60).hosts == ("h3",)  # the weight saw only h3, h9
-    assert ledger.narrow("nobody", ["h3"], 60) is None
-    assert ledger.narrow("a", ["h7"], 60) is None             # none of its hosts: not this scheduling's
-    assert ledger.narrow("a", ["h3"], -1) is None             # older than the scheduling
+    record(ledger, "a", 2, ["h1", "h2", "h3"])
+    record(ledger, "b", 1, ["h2"])
+    record(ledger, "a", 3, ["h2", "h3"])                      # a rerun replaces a's claim
     pending = {c.vm_id: (c.demand, c.hosts) for c in ledger.pending({}, time.monotonic())}
-    assert pending == {"a": (3, ("h3",)), "b": (1, ("h2",))}
+    assert pending == {"a": (3, ("h2", "h3")), "b": (1, ("h2",))}
     assert [c.vm_id for c in ledger.pending({"b": ("h2", "up")}, time.monotonic())] == ["a"]   # b placed
     assert set(json.load(open(ledger.path))) == {"a"}                    # and written back
     assert oct(os.stat(ledger.path).st_mode & 0o777) == "0o600"
-    assert ledger.record("m", 2, ["src"], "src") is None                  # only its own source: nothing new
+    assert record(ledger, "m", 2, ["src"], "src") is None                 # only its own source: nothing new
+
+
+def _weighed(on_file, weighed, may_go, now=100.0, source=None):
+    return weight_claim(on_file, "a", 3, weighed, may_go, source, now, "boot", 120.0)
+
+
+def test_the_weight_narrows_this_schedulings_claim_to_what_it_sees():
+    filtered = Claim("a", 3, ("h2", "h3"), None, 90.0, "boot")
+    assert _weighed([filtered], ["h3", "h9"], ["h3"]).hosts == ("h3",)   # the weight saw only h3, h9
+    assert _weighed([filtered], ["h3", "h9"], ["h3"]).at == 90.0         # the same claim, narrowed
+    assert _weighed([filtered], ["h2", "h3"], ["h2", "h3"]) is filtered  # nothing to narrow
+
+
+def test_the_weight_claims_afresh_when_it_sees_a_host_outside_the_claim():
+    """Filter on [a], weight on [a, c] where both fit (another filter kept c, or ours failed
+    open): the VM may go to c, so the claim must hold on both."""
+    filtered = Claim("a", 3, ("ha",), None, 90.0, "boot")
+    fresh = _weighed([filtered], ["ha", "hc"], ["ha", "hc"])
+    assert (fresh.hosts, fresh.at) == (("ha", "hc"), 100.0)
+
+
+def test_the_weight_claims_afresh_without_a_claim_of_this_scheduling():
+    assert _weighed([], ["h1"], ["h1"]).hosts == ("h1",)                       # no VfFilter in the policy
+    older = Claim("a", 3, ("h1",), None, 100.0 - 61, "boot")                  # an earlier scheduling's
+    assert _weighed([older], ["h1"], ["h1"]).at == 100.0
+    elsewhere = Claim("a", 3, ("h7",), None, 90.0, "boot")                    # none of its hosts seen
+    assert _weighed([elsewhere], ["h1"], ["h1"]).hosts == ("h1",)
+    assert _weighed([], ["h1"], []) is None                                   # fits nowhere: nothing to claim
+    assert _weighed([], ["src"], ["src"], source="src") is None               # only its own source
+
+
+def test_a_claim_is_live_until_its_ttl_not_half_of_it():
+    made = Claim("a", 1, ("h",), None, 1000.0, "boot")
+    assert is_live(made, 1000.0 + 0.9 * 120, "boot", 120.0)
+    assert not is_live(made, 1000.0 + 1.1 * 120, "boot", 120.0)
+    assert not is_live(made, 1000.0 + 10, "another boot", 120.0)
 
 
 def test_recording_a_claim_keeps_a_long_migration_for_the_view_to_judge(tmp_path):
@@ -95,7 +137,7 @@ def test_recording_a_claim_keeps_a_long_migration_for_the_view_to_judge(tmp_path
            "start": claim("start", hosts=("h1",), at=now - 600, boot=ledger.boot).to_json()}
     with open(ledger.path, "w") as handle:
         json.dump(old, handle)
-    ledger.record("new", 1, ["h1"], None)
+    record(ledger, "new", 1, ["h1"])
     assert set(json.load(open(ledger.path))) == {"mig", "new"}           # the expired start is gone
     still = ledger.pending({"mig": ("src", "migrating")}, time.monotonic())
     assert sorted(c.vm_id for c in still) == ["mig", "new"]               # still migrating: counted
@@ -107,7 +149,7 @@ def test_corrupt_ledger_is_treated_as_empty_and_repaired(tmp_path):
     with open(ledger.path, "w") as handle:
         handle.write('{"a": {"demand": 2, "hos')
     assert ledger.pending({}, time.monotonic()) == []
-    ledger.record("b", 1, ["h1"], None)
+    record(ledger, "b", 1, ["h1"])
     assert list(json.load(open(ledger.path))) == ["b"]
 
 
@@ -115,7 +157,7 @@ def test_concurrent_writers_lose_no_claim(tmp_path):
     ledger_dir = str(tmp_path)
 
     def writer(index):
-        Ledger(ledger_dir, ttl=120.0).record("vm%d" % index, 1, ["h"], None)
+        record(Ledger(ledger_dir, ttl=120.0), "vm%d" % index, 1, ["h"])
 
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(20)]
     for thread in threads:
@@ -129,7 +171,7 @@ def test_a_decision_needs_the_ledger_lock_a_look_does_not(tmp_path):
     """A decision reads the claims and records its own in one section: without the lock it fails
     (StoreError). An operator's look (explain, capacity) still reads them."""
     ledger = Ledger(str(tmp_path), ttl=120.0)
-    ledger.record("a", 1, ["h1"], None)
+    record(ledger, "a", 1, ["h1"])
     with locked(ledger.path):                                             # held by another process
         assert [c.vm_id for c in Ledger(str(tmp_path), ttl=120.0).pending({}, time.monotonic())] == ["a"]
         deciding = Ledger(str(tmp_path), ttl=120.0)
@@ -160,7 +202,7 @@ def test_state_written_by_root_keeps_the_directory_owner(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
     os.chown(str(cache), 4321, 4321)
-    Ledger(str(cache), ttl=120.0).record("a", 1, ["h"], None)
+    record(Ledger(str(cache), ttl=120.0), "a", 1, ["h"])
     owners = {name: os.stat(str(cache / name)).st_uid for name in os.listdir(str(cache))}
     assert owners == {"claims.json": 4321, "claims.json.lock": 4321}
 
@@ -192,6 +234,32 @@ def test_a_claim_holds_whatever_host_the_engine_picks(world, engine, units):
     assert units.filter([a, b], vm3).result == [a]
     assert "claims.json" not in os.listdir(os.path.join(units.state_dir, "cache")) or set(
         json.load(open(os.path.join(units.state_dir, "cache", "claims.json")))) == {vm2, vm3}
+
+
+def test_a_decision_past_its_deadline_records_no_claim(world, engine, units):
+    """The engine got the fail-open answer at the 4 s deadline and placed the VM without VfFilter:
+    the decision, still reading the slow engine in serve, must not record a claim when it ends."""
+    a = world.add_host("a", vf_devices=8).id
+    warm, late = world.add_vm("warm", vmfex_nics=1).id, world.add_vm("late", vmfex_nics=1).id
+    assert units.filter([a], warm).result == [a]                          # caches warm, warm's claim
+    engine.faults.api_delay = 2.5                                         # each read 2.5 s: done at ~5-8 s
+    run = units.filter([a], late)
+    assert not run.ok and "deadline of 4 s exceeded" in (run.reported or run.stderr)
+    time.sleep(6.0)                                                       # the late decision has ended
+    engine.faults.api_delay = 0
+    ledger = os.path.join(units.state_dir, "cache", "claims.json")
+    assert set(json.load(open(ledger))) == {warm}
+
+
+def test_a_pending_claims_demand_sets_the_margin(world, engine, units):
+    """a and b have 6 VFs each. vm1 needs 3: both roomy (6 - 3 >= 3), no burst: both kept, its claim
+    counts 3 on each, so each shows 3 free. vm2 needs 1: margin = max(1, vm1's pending 3) = 3 and
+    3 - 1 = 2 < 3 on both: scarce, one host kept, b held back. A margin of vm2's own 1 would keep both."""
+    a, b = (world.add_host(name, vf_devices=6).id for name in ("a", "b"))
+    vm1, vm2 = world.add_vm("vm1", vmfex_nics=3).id, world.add_vm("vm2", vmfex_nics=1).id
+    assert units.filter([a, b], vm1).result == [a, b]
+    assert units.filter([a, b], vm2).result == [a]
+    assert "b hold: fits (3 free), held back: VFs are scarce" in units.log_text()
 
 
 def test_the_weight_claims_afresh_when_the_claim_is_not_this_schedulings(world, engine, units):

@@ -21,7 +21,7 @@ from conftest import int_scores, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmServer
-from ovirt_scheduler_proxy_plugins.store import boot_id
+from ovirt_scheduler_proxy_plugins.ledger import boot_id
 
 DEADLINE = 4.0          # conftest's [scheduler] deadline
 SLACK = 2.0             # interpreter start and exit around the deadline

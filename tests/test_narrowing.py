@@ -9,7 +9,7 @@ from ovirt_scheduler_proxy_plugins.model import Demand, Reason
 
 def decide_for(demand, hosts, margin=2, cap=32, mode="spread"):
     by_id = {h.host_id: h for h in hosts}
-    verdicts = decide.filter_decision(Demand(demand), [h.host_id for h in hosts], by_id, True, mode, margin, cap)
+    verdicts = narrowing.filter_decision(Demand(demand), [h.host_id for h in hosts], by_id, True, mode, margin, cap)
     return {v.host_id: v.reason for v in verdicts}, [v.host_id for v in verdicts if v.keep]
 
 
@@ -67,7 +67,7 @@ def test_other_kept_hosts_stay_kept():
     assert reasons["src"] is Reason.CURRENT_HOST and reasons["unk"] is Reason.UNKNOWN
     # The claim covers every kept host: the engine may pick unk as well as b (the ledger leaves
     # out the source, where the VM holds its VFs already).
-    assert narrowing.claim_hosts(decide.filter_decision(
+    assert narrowing.hosts_to_claim(narrowing.filter_decision(
         Demand(2), [h.host_id for h in hosts], {h.host_id: h for h in hosts}, True, "spread", 2, 32)) == [
         "src", "unk", "b"]
 

@@ -41,6 +41,9 @@ class Metrics:
         self.refused = Counter(prefix + "refused", "Connections or calls refused: caller (403, not allowed), busy "
                                "(503), encoding (415), slow (request not read within the read deadline)",
                                ["reason"], registry=self.registry)
+        self.held_back = Counter(prefix + "held_back_decisions", "VfFilter decisions that held back hosts which fit, "
+                                 "so that pending claims stay exact ([scheduler] narrowing = auto)",
+                                 registry=self.registry)
         for unit in units.UNITS:
             self.plugin_errors.labels(unit)
             for outcome in status.OUTCOMES:

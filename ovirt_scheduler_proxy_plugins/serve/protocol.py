@@ -21,6 +21,7 @@ Python repr or traceback, a value of the call is echoed cut to ECHO_MAX characte
 carries a character XML 1.0 forbids (a foreign plugin's ANSI colours, a \\x02 in its
 properties_validation), which would make the whole answer unreadable to the engine's parser.
 """
+import contextlib
 import logging
 import re
 import reprlib
@@ -45,6 +46,7 @@ FAULT_BAD_CALL = 2          # our fault code for malformed arguments
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.IGNORECASE)
 NO_BALANCE = ["", []]
 FAULT_INTERNAL = 1
+LATE_ANSWER = 1.0           # seconds to wait for a decision past its deadline that recorded its claim
 ECHO_MAX = 200              # characters of a caller's (or a plugin's) value shown back
 # What XML 1.0 allows in a document (its production Char); anything else is escaped as text.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -216,18 +218,27 @@ class Service:
             return lambda: self._report(done, settings)
         deadline = started + settings.deadline
         reads = self._warm.reads(settings, deadline, vm_id, reuse=unit == units.WEIGHT)
-        future = self._pool.submit(units.answer, unit, settings, reads, host_ids, vm_id, deadline, started)
+        gate = units.ClaimGate(deadline)
+        future = self._pool.submit(units.answer, unit, settings, reads, host_ids, vm_id, deadline, started, gate)
 
         def wait() -> UnitAnswer:
             try:
                 done = future.result(timeout=max(0.0, deadline - time.monotonic()))
             except FutureTimeout:
                 future.cancel()
-                LOG.error("%s: deadline of %.0f s exceeded (engine or UCS-M too slow, or hung)",
-                          unit, settings.deadline)
-                done = units.deadline_failure(unit, settings)
+                done = self._late(future, gate, unit, settings)
             return self._report(done, settings)
         return wait
+
+    @staticmethod
+    def _late(future: Future, gate: units.ClaimGate, unit: str, settings: config.Settings) -> UnitAnswer:
+        """The answer of a decision past its deadline: fail-open, and the decision may no longer record
+        a claim; unless it recorded one just before, then its own answer (due within LATE_ANSWER)."""
+        if gate.abandon():
+            with contextlib.suppress(FutureTimeout):
+                return future.result(timeout=LATE_ANSWER)
+        LOG.error("%s: deadline of %.0f s exceeded (engine or UCS-M too slow, or hung)", unit, settings.deadline)
+        return units.deadline_failure(unit, settings)
 
     def _report(self, done: UnitAnswer, settings: Optional[config.Settings]) -> UnitAnswer:
         self._on_answer(done, settings)

@@ -33,7 +33,7 @@ from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 from .. import config, install, status, units
 from ..proxy_io import LOG_FORMAT, LOG_MAX_BYTES, open_append
-from ..store import Ledger
+from ..ledger import Ledger
 from . import connections, foreign, peers
 from .metrics import CONTENT_TYPE, Metrics
 from .protocol import FAULT_BAD_CALL, Service, echo, fault_for
@@ -404,6 +404,8 @@ class App:
         self.recorder.record(settings.cache_dir if settings else config.state_dir(self.config.path), done.unit,
                       done.outcome, done.error or "")
         self.metrics.decisions.labels(done.unit, done.outcome).inc()
+        if done.held_back:
+            self.metrics.held_back.inc()
         if done.error is not None:
             self.metrics.source_errors.labels(done.cause or "unknown").inc()
 

@@ -31,6 +31,7 @@ from .. import capacity
 from ..accounting import HostRecord, VfProfile, VmRecord, holdings, vf_networks
 from ..config import Settings
 from ..engine import EngineError, EngineSession, EngineUnreachable
+from ..reads import Reads
 from ..snapshot import open_session, seen_in
 from .live_usage import LiveUsage, UsageView, view_key
 
@@ -312,7 +313,7 @@ class WarmEngine:
                 self._refreshing = False
 
 
-class WarmReads:
+class WarmReads(Reads):
     """The `reads` of one decision in serve (see snapshot.take): from the event-driven view
     (live_usage) caught up for this decision, else from the view of a full read while it is
     fresh, or, for the weight (`reuse`), from the filter's read of the same VM."""
@@ -341,6 +342,9 @@ class WarmReads:
         self._fresh_only = True
         self._since = time.monotonic()                 # and now every change made until now
         self._vm = None
+
+    def close(self) -> None:
+        """Nothing to release: the session and the view belong to the WarmEngine, not to a decision."""
 
     def _request(self, call):
         return self._engine.request(self._settings, self._deadline, self._asked, call)

@@ -1,14 +1,14 @@
 """`explain --vm NAME|ID`: why VfFilter keeps or drops each host for one VM, and how VfWeight ranks them.
 
 It reads the engine with the units' own code (snapshot.take, the cluster's policy properties
-applied by config.with_cluster_properties) and decides with decide.filter_hosts and
+applied by config.with_cluster_properties) and decides with narrowing.filter_verdicts and
 decide.score_hosts, so what it prints is what the units would answer right now.
 """
 import argparse
 import time
 from typing import Dict, List, Optional, Sequence
 
-from .. import config, decide, render, snapshot, units
+from .. import config, decide, narrowing, render, snapshot
 from ..model import UNKNOWN_REASONS, HostVfs, Score, Snapshot, Verdict
 from . import common, facts, lookup, output
 
@@ -48,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
     host_ids = [h.id for h in candidates]
     with output.Progress("reading VF capacity and usage"):
         snap = snapshot.take(settings, vm.id, host_ids, deadline, capacity_without_demand=True)
-    verdicts = units.filter_verdicts(settings, snap, host_ids)
+    verdicts = narrowing.filter_verdicts(settings, snap, host_ids)
     scores = decide.score_hosts(settings.weight_mode, snap.vm.demand, host_ids, snap.hosts)
     report = build_report(snap, verdicts, scores, {h.id: h.name for h in candidates}, settings,
                           cluster.name, cluster_props)

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional
 
 from .. import config, status
 from ..install import user_name
-from ..store import Ledger
+from ..ledger import Ledger
 from . import common, output
 from .findings import FAIL
 from .findings import OK as CHECK_OK
