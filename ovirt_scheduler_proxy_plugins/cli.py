@@ -5,7 +5,7 @@ import sys
 from typing import List, Optional
 
 from . import __version__, install, serve
-from .tools import capacity_report, check, explain, policy, port_profiles, status_report
+from .tools import capacity_report, check, explain, hints, policy, port_profiles, status_report
 from .tools.common import EXIT_FAILED
 
 EXIT_CODES = """exit codes:
@@ -34,7 +34,7 @@ def _install_plugins(args: argparse.Namespace) -> int:
     for path, state in actions:
         print("%-9s %s" % (state, path))
     if any(state != "unchanged" for _, state in actions):
-        print("%s, so the engine discovers the units" % install.RESTART)
+        print("%s, so the engine discovers the units" % hints.RESTART)
     return 0
 
 
