@@ -138,6 +138,9 @@ def _count(raw: str) -> int:
     return value
 
 
+_count.engine_regex = "^[0-9]+$"      # type: ignore[attr-defined]
+
+
 def _positive(raw: str) -> int:
     try:
         value = int(raw.strip())
@@ -198,6 +201,7 @@ def _choice(*choices: str) -> Callable[[str], str]:
         if value not in choices:
             raise ValueError("expected one of %s" % ", ".join(choices))
         return value
+    parse.engine_regex = "^(%s)$" % "|".join(choices)      # type: ignore[attr-defined]
     return parse
 
 
@@ -308,13 +312,10 @@ CLUSTER_PROPERTIES = {
     "vf_weight_mode": ("weight_mode", _choice(*WEIGHT_MODES)),
     "vf_source": ("capacity_source", _choice(*CAPACITY_SOURCES)),
 }
-# The engine's custom-properties format: key=regex;key=regex (no ';' inside a regex).
-PROPERTIES_VALIDATION = ";".join([
-    "vf_reserve=^[0-9]+$",
-    "vf_on_error=^(open|closed)$",
-    "vf_weight_mode=^(spread|pack|reserve)$",
-    "vf_source=^(engine|ucsm|min)$",
-])
+# The engine's custom-properties format: key=regex;key=regex (no ';' inside a regex); each regex is
+# the strict spelling of what the property's parser accepts (its engine_regex).
+PROPERTIES_VALIDATION = ";".join("%s=%s" % (prop, parse.engine_regex)   # type: ignore[attr-defined]
+                                 for prop, (_, parse) in CLUSTER_PROPERTIES.items())
 
 
 def conf_path() -> str:

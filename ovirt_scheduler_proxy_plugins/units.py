@@ -15,7 +15,9 @@ from .capacity import CapacityError
 from .config import Settings
 from .engine import EngineError
 from .model import DataSourceError, Snapshot, Verdict
+from .status import FAIL_CLOSED, FAIL_OPEN, OK
 from .store import Ledger, StoreError
+from .text import one_line
 
 LOG = logging.getLogger("ovirt_vf_scheduler")
 
@@ -41,8 +43,8 @@ class UnitAnswer:
     def outcome(self) -> str:
         """ok, fail_open (no answer) or fail_closed (an answer despite a failure)."""
         if self.error is None:
-            return "ok"
-        return "fail_open" if self.result is None else "fail_closed"
+            return OK
+        return FAIL_OPEN if self.result is None else FAIL_CLOSED
 
 
 def _context(unit: str, snap: Snapshot, started: float) -> str:
@@ -163,10 +165,6 @@ UNITS: Dict[str, Unit] = {
                  "Prefer hosts by free VM-FEX VFs (spread, pack or reserve; lower score is better)",
                  _weight, _weight_failure),
 }
-
-
-def one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 def failure(unit: str, settings: Optional[Settings], reason: str, cause: str) -> UnitAnswer:

@@ -46,7 +46,7 @@ WORKERS = 8
 FOREIGN_WORKERS = 16
 MAX_DEPTH = 16                  # arrays and structs in arrays and structs: the engine's calls nest 3 deep
 SERVER_NAME = "ovirt-vf-scheduler"
-DRAIN_SECONDS = 35              # SIGTERM: in-flight calls get this long (the proxy budget is 30 s)
+DRAIN_SECONDS = int(config.PROXY_BUDGET) + 5   # SIGTERM: in-flight calls get this long (the proxy's budget and 5 s)
 # engine method -> (Service method, the arguments it takes)
 METHODS = {"discover": ("discover", ()),
            "runFilters": ("run_filters", ("filter names", "host ids", "VM id", "properties")),

@@ -16,7 +16,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 from .. import config
 from ..accounting import HostRecord, VfProfile, engine_capacity, vf_networks
 from ..config import Settings
-from ..engine import EngineError
+from ..engine import EngineError, error_line
 from ..snapshot import open_session
 from . import hints, lookup, output
 from .check_local import PLAIN_HTTP, UNKNOWN_CA, WRONG_NAME, engine_ca_hint, tls_trouble
@@ -52,7 +52,7 @@ def bounded(call: Callable, seconds: float):
 
 
 def _login_failure(err: BaseException, settings: Settings, sdk) -> Finding:
-    url, user, text = settings.engine.url, settings.engine.username, lookup.one_line(err)
+    url, user, text = settings.engine.url, settings.engine.username, error_line(err)
     if isinstance(err, TimeoutError):
         return Finding("engine login", FAIL, "the engine's login at %s gave %s" % (url, text), ENGINE_HINT)
     if isinstance(err, sdk.AuthError):

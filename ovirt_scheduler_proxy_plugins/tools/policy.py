@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Dict, List
 
 from .. import config
+from ..engine import error_line
 from . import common, hints, lookup, output, policy_plan
 from .policy_plan import Change, ClusterState, PolicyState, Unit
 
@@ -197,7 +198,7 @@ def apply(engine: lookup.Engine, reading: Reading, progress: output.Progress) ->
             raise common.ToolError(
                 "step %d of %d (%s) failed: %s; steps 1-%d are applied: fix the cause and run the same command "
                 "again (it does only what is missing)" % (number, len(changes), policy_plan.describe(change),
-                                                          lookup.one_line(err), number - 1)) from None
+                                                          error_line(err), number - 1)) from None
 
 
 def main(args: argparse.Namespace) -> int:
