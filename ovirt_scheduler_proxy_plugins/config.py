@@ -43,7 +43,9 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
-class UcsmConfig:
+class UcsmSection:
+    """[ucsm]: the UCS domains, how to log in, the cache and the rules that use UCS-M (port profiles,
+    export); ucsm_facts.ucsm_settings() derives the client's ucsm_source.UcsmSettings from it."""
     urls: Tuple[str, ...]
     username: str
     password: str = field(repr=False)
@@ -95,7 +97,7 @@ class Settings:
     usage_resync: float = 300.0         # serve with events: seconds between two full reads of usage
     cache_dir: str = "/var/cache/ovirt-vf-scheduler"
     log_file: str = "/var/log/ovirt-scheduler-proxy/ovirt-vf-scheduler.log"
-    ucsm: Optional[UcsmConfig] = None
+    ucsm: Optional[UcsmSection] = None
     serve: ServeSettings = ServeSettings()
     warnings: Tuple[str, ...] = ()      # logged once the log is open (config loads before it)
     files: Tuple[str, ...] = ()         # every file read (config, password files): serve reloads on change
@@ -442,7 +444,7 @@ def _server_section(path: str, parser: configparser.ConfigParser, name: str, cls
     fields = {key: value for key, value in values.items() if key not in ("password", "password_file")}
     fields["password"] = _password(path, name, values, warnings, files)
     fields["password_file"] = values.get("password_file")
-    if cls is UcsmConfig:
+    if cls is UcsmSection:
         fields["urls"] = fields.pop("url")
     return cls(**fields)
 
@@ -472,7 +474,7 @@ def load(path: Optional[str] = None) -> Settings:
     files = [path]
     engine = _server_section(path, parser, "engine", EngineSettings, warnings, files)
     scheduler = _read_section(path, parser, "scheduler") if parser.has_section("scheduler") else {}
-    ucsm = _server_section(path, parser, "ucsm", UcsmConfig, warnings, files) \
+    ucsm = _server_section(path, parser, "ucsm", UcsmSection, warnings, files) \
         if parser.has_section("ucsm") else None
     serve = ServeSettings(**_read_section(path, parser, "serve")) if parser.has_section("serve") else ServeSettings()
     settings = Settings(path=path, engine=engine, ucsm=ucsm, serve=serve, files=tuple(files), **scheduler)

@@ -132,7 +132,7 @@ def ranking(scored: List[Tuple[str, int]], one_best: str) -> str:
             "among them" % (", ".join(best[:-1]), best[-1], low, len(best)))
 
 
-def claim_hosts(host_ids: Iterable[str], hosts: Dict[str, HostVfs]) -> str:
+def claim_targets(host_ids: Iterable[str], hosts: Dict[str, HostVfs]) -> str:
     """'blade3 (certain)' / 'any of blade1, blade3' / 'any of a, b, c, d and 28 more hosts'."""
     labels = [host_label(h, hosts) for h in host_ids]
     if len(labels) == 1:

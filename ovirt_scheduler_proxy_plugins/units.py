@@ -61,7 +61,7 @@ def _record_claim(settings: Settings, ledger: Ledger, snap: Snapshot, hosts: Lis
     if not settings.claims or vfs <= 0 or not hosts:
         return ""
     claim = ledger.record(snap.vm.vm_id, vfs, hosts, snap.vm.host_id)
-    return " | claim: %d VFs on %s" % (vfs, render.claim_hosts(claim.targets, snap.hosts)) if claim else ""
+    return " | claim: %d VFs on %s" % (vfs, render.claim_targets(claim.targets, snap.hosts)) if claim else ""
 
 
 def filter_verdicts(settings: Settings, snap: Snapshot, host_ids: List[str]) -> List[Verdict]:
@@ -128,7 +128,7 @@ def _weight(settings: Settings, reads, host_ids: List[str], vm_id: str, deadline
             narrowed = ledger.narrow(vm_id, host_ids, ROUND_SECONDS)
             if narrowed is not None and set(may_go) <= set(narrowed.hosts) | {snap.vm.host_id}:
                 claim = " | claim: %d VFs on %s" % (narrowed.demand,
-                                                    render.claim_hosts(narrowed.targets, snap.hosts))
+                                                    render.claim_targets(narrowed.targets, snap.hosts))
             else:   # no claim of this scheduling (no VfFilter in the policy, it failed open, or the
                 # claim is an earlier scheduling's): claim where the VM may go, as the filter would have
                 claim = _record_claim(settings, ledger, snap, may_go)

@@ -140,7 +140,7 @@ def _props(value) -> Dict[str, str]:
     return {k: v for k, v in value.items() if v is not None}
 
 
-def _weight(value) -> Optional[int]:
+def _java_int(value) -> Optional[int]:
     """A foreign weight as a Java Integer: numbers clamped and rounded (infinities to the bounds),
     anything else (NaN included) None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
@@ -346,13 +346,13 @@ def _score_result(done, host_ids: List[str]) -> Tuple[List[Tuple[str, int]], Opt
     result = done.result
     pairs = result if isinstance(result, (list, tuple)) else None
     if pairs is None or not all(isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str)
-                                and _weight(p[1]) is not None for p in pairs):
+                                and _java_int(p[1]) is not None for p in pairs):
         return [], "answer is not a list of (host id, number) pairs: %s" % _shown(result), None
     wanted = set(host_ids)
     scores: Dict[str, int] = {}
     for host, value in pairs:
         if host.lower() in wanted:
-            scores.setdefault(host.lower(), _weight(value))
+            scores.setdefault(host.lower(), _java_int(value))
     notes = []
     if any(isinstance(value, float) for _, value in pairs):
         notes.append("non-integer weights rounded")

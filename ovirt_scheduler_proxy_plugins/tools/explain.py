@@ -1,8 +1,8 @@
 """`explain --vm NAME|ID`: why VfFilter keeps or drops each host for one VM, and how VfWeight ranks them.
 
 It reads the engine with the units' own code (snapshot.take, the cluster's policy properties
-applied by config.with_cluster_properties) and decides with decide.filter_hosts and
-decide.score_hosts, so what it prints is what the units would answer right now.
+applied by config.with_cluster_properties) and decides with VfFilter's own verdicts
+(units.filter_verdicts) and decide.score_hosts, so what it prints is what the units would answer right now.
 """
 import argparse
 import time
