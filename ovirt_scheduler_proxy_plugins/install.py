@@ -1,13 +1,17 @@
-"""Puts the plugin modules into the proxy's plugin directory (the proxy only looks there)."""
+"""`ovirt-vf-scheduler install-plugins`: puts the plugin modules into the proxy's plugin directory
+(the proxy only looks there)."""
+import argparse
 import errno
 import filecmp
 import os
 import shutil
+import sys
 import tempfile
 from typing import List, Tuple
 
 from . import config
 from .plugin_files import is_ours, shipped_files
+from .tools import common, hints
 from .tools.accounts import mode_and_owner, user_name
 
 DEFAULT_PLUGINS_DIR = config.DEFAULT_PLUGINS_DIR       # install-plugins' and check's default
@@ -66,3 +70,29 @@ def install(plugins_dir: str, force: bool = False) -> List[Tuple[str, str]]:
             raise _cannot_write(plugins_dir, err) from None
         actions.append((target, state))
     return actions
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        actions = install(args.plugins_dir, force=args.force)
+    except InstallError as err:
+        print("ovirt-vf-scheduler install-plugins: %s" % err, file=sys.stderr)
+        return common.EXIT_FAILED
+    except OSError as err:          # e.g. an existing module it may not read
+        print("ovirt-vf-scheduler install-plugins: %s: %s" % (getattr(err, "filename", None) or args.plugins_dir,
+                                                             err.strerror or err), file=sys.stderr)
+        return common.EXIT_FAILED
+    for path, state in actions:
+        print("%-9s %s" % (state, path))
+    if any(state != "unchanged" for _, state in actions):
+        print("%s, so the engine discovers the units" % hints.RESTART)
+    return 0
+
+
+def register(sub) -> None:
+    parser = common.add_plain_command(sub, "install-plugins", main,
+                                      "copy vf_filter.py and vf_weight.py into the proxy's plugin dir")
+    parser.add_argument("--plugins-dir", default=DEFAULT_PLUGINS_DIR,
+                        help="default: %(default)s")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite same-named files that are not ovirt-vf-scheduler modules")
