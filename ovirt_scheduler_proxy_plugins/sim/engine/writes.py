@@ -70,7 +70,7 @@ class Writes:
                 return "Invalid value %r for property %s (%s)" % (value, key, regexes[key])
         return None
 
-    def policy_doc(self, pid: str, action: str) -> SimPolicy:
+    def _policy(self, pid: str, action: str) -> SimPolicy:
         policy = member_or_404(self.inv.policies, pid, "scheduling policy")
         if policy.locked:
             raise self._refuse(action, "Built-in (locked) policies cannot be changed.")
