@@ -12,12 +12,13 @@ from urllib.parse import urlsplit
 from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
+from .decide import WEIGHT_MODES
+
 DEFAULT_CONF = "/etc/ovirt-scheduler-proxy/ovirt-vf-scheduler.conf"
 CONF_ENV = "OVIRT_VF_SCHEDULER_CONF"
 
 CAPACITY_SOURCES = ("engine", "ucsm", "min")
 ON_ERROR = ("open", "closed")
-WEIGHT_MODES = ("spread", "pack", "reserve")
 NARROWING_MODES = ("auto", "off")
 PORT_PROFILE_RULES = ("check", "ignore")
 # UCS-M QoS system classes a VM network may use (epqosEgress.prio without fc, the FCoE class).
@@ -44,7 +45,9 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
-class UcsmConfig:
+class UcsmSection:
+    """[ucsm]: the UCS domains, how to log in, the cache and the rules that use UCS-M (port profiles,
+    export); ucsm_facts.ucsm_settings() derives the client's ucsm_source.UcsmSettings from it."""
     urls: Tuple[str, ...]
     username: str
     password: str = field(repr=False)
@@ -97,7 +100,7 @@ class Settings:
     usage_resync: float = 300.0         # serve with events: seconds between two full reads of usage
     cache_dir: str = "/var/cache/ovirt-vf-scheduler"
     log_file: str = "/var/log/ovirt-scheduler-proxy/ovirt-vf-scheduler.log"
-    ucsm: Optional[UcsmConfig] = None
+    ucsm: Optional[UcsmSection] = None
     serve: ServeSettings = ServeSettings()
     warnings: Tuple[str, ...] = ()      # logged once the log is open (config loads before it)
     files: Tuple[str, ...] = ()         # every file read (config, password files): serve reloads on change
@@ -138,6 +141,9 @@ def _count(raw: str) -> int:
     if value < 0:
         raise ValueError("expected a whole number >= 0")
     return value
+
+
+_count.engine_regex = "^[0-9]+$"      # type: ignore[attr-defined]
 
 
 def _positive(raw: str) -> int:
@@ -200,6 +206,7 @@ def _choice(*choices: str) -> Callable[[str], str]:
         if value not in choices:
             raise ValueError("expected one of %s" % ", ".join(choices))
         return value
+    parse.engine_regex = "^(%s)$" % "|".join(choices)      # type: ignore[attr-defined]
     return parse
 
 
@@ -310,13 +317,10 @@ CLUSTER_PROPERTIES = {
     "vf_weight_mode": ("weight_mode", _choice(*WEIGHT_MODES)),
     "vf_source": ("capacity_source", _choice(*CAPACITY_SOURCES)),
 }
-# The engine's custom-properties format: key=regex;key=regex (no ';' inside a regex).
-PROPERTIES_VALIDATION = ";".join([
-    "vf_reserve=^[0-9]+$",
-    "vf_on_error=^(open|closed)$",
-    "vf_weight_mode=^(spread|pack|reserve)$",
-    "vf_source=^(engine|ucsm|min)$",
-])
+# The engine's custom-properties format: key=regex;key=regex (no ';' inside a regex); each regex is
+# the strict spelling of what the property's parser accepts (its engine_regex).
+PROPERTIES_VALIDATION = ";".join("%s=%s" % (prop, parse.engine_regex)   # type: ignore[attr-defined]
+                                 for prop, (_, parse) in CLUSTER_PROPERTIES.items())
 
 
 def conf_path() -> str:
@@ -443,7 +447,7 @@ def _server_section(path: str, parser: configparser.ConfigParser, name: str, cls
     fields = {key: value for key, value in values.items() if key not in ("password", "password_file")}
     fields["password"] = _password(path, name, values, warnings, files)
     fields["password_file"] = values.get("password_file")
-    if cls is UcsmConfig:
+    if cls is UcsmSection:
         fields["urls"] = fields.pop("url")
     return cls(**fields)
 
@@ -473,7 +477,7 @@ def load(path: Optional[str] = None) -> Settings:
     files = [path]
     engine = _server_section(path, parser, "engine", EngineSettings, warnings, files)
     scheduler = _read_section(path, parser, "scheduler") if parser.has_section("scheduler") else {}
-    ucsm = _server_section(path, parser, "ucsm", UcsmConfig, warnings, files) \
+    ucsm = _server_section(path, parser, "ucsm", UcsmSection, warnings, files) \
         if parser.has_section("ucsm") else None
     serve = ServeSettings(**_read_section(path, parser, "serve")) if parser.has_section("serve") else ServeSettings()
     settings = Settings(path=path, engine=engine, ucsm=ucsm, serve=serve, files=tuple(files), **scheduler)

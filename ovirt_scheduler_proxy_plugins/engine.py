@@ -23,10 +23,10 @@ from .accounting import HostRecord, VfProfile, VmRecord, VnicRecord
 from .config import EngineSettings
 from .model import DataSourceError
 from .store import TokenCache
+from .text import one_line
 from .usage_events import USAGE_CODES, EventRecord
 
 LOG = logging.getLogger("ovirt_vf_scheduler.engine")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 # Network names that can go into a search term as they are; anything else (spaces, quotes,
 # wildcards) falls back to the broader "every running VM" query, which is still correct.
 _SEARCHABLE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -55,10 +55,6 @@ class EngineUnreachable(EngineError):
 
 # curl errors that mean "no answer": couldn't resolve/connect, timed out, empty reply, recv failure.
 _NO_ANSWER = re.compile(r"\((?:<[^>]*>, )?(?:6|7|28|52|56), ")
-
-
-def is_uuid(value: str) -> bool:
-    return bool(_UUID.match(value or ""))
 
 
 def _text(element, path: str) -> Optional[str]:
@@ -193,14 +189,14 @@ class EngineSession:
             return items.close()
         except self._sdk.AuthError as err:
             raise EngineError("engine %s refused the credentials on %s: %s"
-                              % (self._url, what, one_line(err))) from None
+                              % (self._url, what, error_line(err))) from None
         except self._sdk.Error as err:
             unreachable = isinstance(err, self._sdk.ConnectionError) or _NO_ANSWER.search(str(err))
             raise (EngineUnreachable if unreachable else EngineError)(
-                "engine %s failed on %s: %s" % (self._url, what, one_line(err))) from None
+                "engine %s failed on %s: %s" % (self._url, what, error_line(err))) from None
         except etree.XMLSyntaxError as err:
             raise EngineError("engine %s sent an unreadable answer to %s: %s"
-                              % (self._url, what, one_line(err))) from None
+                              % (self._url, what, error_line(err))) from None
 
     def vf_profiles(self, vf_property: str) -> Dict[str, VfProfile]:
         """Profile id -> (network name, property value), for the vNIC profiles carrying `vf_property`."""
@@ -304,11 +300,9 @@ def _fault_text(body: bytes) -> str:
 _CURL_TUPLE = re.compile(r"""\((\d+), (['"])(.*?)\2\)""")     # pycurl's "(60, 'SSL certificate problem: ...')"
 
 
-def one_line(err: Exception) -> str:
+def error_line(err: Exception) -> str:
     """The error in one line of at most 300 characters, pycurl's (code, 'text') as 'text (curl error code)'."""
-    text = _CURL_TUPLE.sub(lambda found: "%s (curl error %s)" % (found.group(3), found.group(1)),
-                           " ".join(str(err).split()))
-    return text[:300] if text else type(err).__name__
+    return _CURL_TUPLE.sub(lambda found: "%s (curl error %s)" % (found.group(3), found.group(1)), one_line(err))[:300]
 
 
 def find_vm(vms: List[VmRecord], vm_id: str) -> Optional[VmRecord]:

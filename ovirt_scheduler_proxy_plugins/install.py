@@ -1,50 +1,24 @@
-"""Puts the plugin modules into the proxy's plugin directory (the proxy only looks there)."""
+"""`ovirt-vf-scheduler install-plugins`: puts the plugin modules into the proxy's plugin directory
+(the proxy only looks there)."""
+import argparse
 import errno
 import filecmp
-import grp
 import os
-import pwd
 import shutil
-import stat
+import sys
 import tempfile
 from typing import List, Tuple
 
 from . import config
+from .plugin_files import is_ours, shipped_files
+from .tools import common, hints
+from .tools.accounts import mode_and_owner, user_name
 
 DEFAULT_PLUGINS_DIR = config.DEFAULT_PLUGINS_DIR       # install-plugins' and check's default
-
-MARKER = "(ovirt-vf-scheduler plugin module)"   # in each shipped module's docstring
-# Who answers the engine's scheduler calls: serve's unit on oVirt 4.5, the stock proxy before.
-PROXY_SERVICE = "ovirt-vf-scheduler (ovirt-scheduler-proxy before oVirt 4.5)"
-RESTART = "restart %s, then ovirt-engine" % PROXY_SERVICE
 
 
 class InstallError(Exception):
     pass
-
-
-def user_name(uid: int) -> str:
-    """The user's name, or the number when no passwd entry has it (containers)."""
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
-
-
-def mode_and_owner(path: str) -> str:
-    """'0555 root:root': what an operator needs to see beside a permission problem."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return "missing"
-    return "%04o %s:%s" % (stat.S_IMODE(info.st_mode), user_name(info.st_uid), group_name(info.st_gid))
 
 
 def _cannot_write(plugins_dir: str, err: OSError = None) -> InstallError:
@@ -57,21 +31,6 @@ def _cannot_write(plugins_dir: str, err: OSError = None) -> InstallError:
     else:
         why = err.strerror or str(err)
     return InstallError("cannot write into %s: %s; run as root, or pass --plugins-dir" % (plugins_dir, why))
-
-
-def shipped_files() -> List[str]:
-    """Paths of the plugin modules of THIS installed version."""
-    import vf_filter
-    import vf_weight
-    return [os.path.abspath(module.__file__) for module in (vf_filter, vf_weight)]
-
-
-def _is_ours(path: str) -> bool:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return MARKER in handle.read(4096)
-    except OSError:
-        return False
 
 
 def install(plugins_dir: str, force: bool = False) -> List[Tuple[str, str]]:
@@ -88,7 +47,7 @@ def install(plugins_dir: str, force: bool = False) -> List[Tuple[str, str]]:
     plan = []
     for source in shipped_files():
         target = os.path.join(plugins_dir, os.path.basename(source))
-        if os.path.exists(target) and not _is_ours(target) and not force:
+        if os.path.exists(target) and not is_ours(target) and not force:
             raise InstallError("%s exists and is not an ovirt-vf-scheduler module; "
                                "use --force to overwrite it" % target)
         plan.append((source, target))
@@ -111,3 +70,29 @@ def install(plugins_dir: str, force: bool = False) -> List[Tuple[str, str]]:
             raise _cannot_write(plugins_dir, err) from None
         actions.append((target, state))
     return actions
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        actions = install(args.plugins_dir, force=args.force)
+    except InstallError as err:
+        print("ovirt-vf-scheduler install-plugins: %s" % err, file=sys.stderr)
+        return common.EXIT_FAILED
+    except OSError as err:          # e.g. an existing module it may not read
+        print("ovirt-vf-scheduler install-plugins: %s: %s" % (getattr(err, "filename", None) or args.plugins_dir,
+                                                             err.strerror or err), file=sys.stderr)
+        return common.EXIT_FAILED
+    for path, state in actions:
+        print("%-9s %s" % (state, path))
+    if any(state != "unchanged" for _, state in actions):
+        print("%s, so the engine discovers the units" % hints.RESTART)
+    return 0
+
+
+def register(sub) -> None:
+    parser = common.add_plain_command(sub, "install-plugins", main,
+                                      "copy vf_filter.py and vf_weight.py into the proxy's plugin dir")
+    parser.add_argument("--plugins-dir", default=DEFAULT_PLUGINS_DIR,
+                        help="default: %(default)s")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite same-named files that are not ovirt-vf-scheduler modules")

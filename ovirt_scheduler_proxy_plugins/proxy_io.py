@@ -18,55 +18,10 @@ import time
 from typing import Callable, Optional
 
 from . import config, snapshot, status, units
-from .store import StoreError, locked
+from .logs import open_log
 
 LOG = logging.getLogger("ovirt_vf_scheduler")
-LOG_MAX_BYTES = 5 * 1024 * 1024
-_LOG_BACKUPS = 5
 EXIT_FAILED = 1
-
-
-def rotate_if_big(path: str) -> None:
-    """Size-based rotation done under a lock at process start, so concurrent plugin
-    processes never rotate under each other's feet (a RotatingFileHandler per process would)."""
-    try:
-        if os.path.getsize(path) < LOG_MAX_BYTES:
-            return
-        with locked(path, timeout=0.5):
-            if os.path.getsize(path) < LOG_MAX_BYTES:
-                return
-            for index in range(_LOG_BACKUPS - 1, 0, -1):
-                if os.path.exists("%s.%d" % (path, index)):
-                    os.replace("%s.%d" % (path, index), "%s.%d" % (path, index + 1))
-            os.replace(path, path + ".1")
-    except (OSError, StoreError):
-        pass   # rotation is housekeeping; appending still works
-
-
-LOG_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
-
-
-def open_append(path: str) -> int:
-    """The log's fd for appending (O_APPEND keeps concurrent lines whole), rotated first if it is
-    past LOG_MAX_BYTES; its directory created. Raises OSError."""
-    directory = os.path.dirname(path)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    rotate_if_big(path)
-    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-
-
-def open_log(path: str) -> int:
-    """Open the log for appending and route logging there."""
-    fd = open_append(path)
-    stream = os.fdopen(os.dup(fd), "a", encoding="utf-8", buffering=1)
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    logging.captureWarnings(True)
-    return fd
 
 
 class Run:

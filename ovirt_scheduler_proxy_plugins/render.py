@@ -3,7 +3,7 @@ from collections import Counter
 from typing import Dict, Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from .model import HostVfs, Reason, Score, Snapshot, Verdict
+from .model import HELD_BACK, HostVfs, Reason, Score, Snapshot, Verdict
 
 _SUMMARY_WORDS = {
     Reason.INSUFFICIENT: "too few free VFs",
@@ -132,7 +132,7 @@ def ranking(scored: List[Tuple[str, int]], one_best: str) -> str:
             "among them" % (", ".join(best[:-1]), best[-1], low, len(best)))
 
 
-def claim_hosts(host_ids: Iterable[str], hosts: Dict[str, HostVfs]) -> str:
+def claim_targets(host_ids: Iterable[str], hosts: Dict[str, HostVfs]) -> str:
     """'blade3 (certain)' / 'any of blade1, blade3' / 'any of a, b, c, d and 28 more hosts'."""
     labels = [host_label(h, hosts) for h in host_ids]
     if len(labels) == 1:
@@ -154,9 +154,6 @@ def waited(seconds: float, demand: int, verdicts: List[Verdict]) -> str:
 def host_label(host_id: str, hosts: Dict[str, HostVfs]) -> str:
     host = hosts.get(host_id)
     return host.name if host else host_id
-
-
-HELD_BACK = frozenset({Reason.HELD_BACK_SCARCE, Reason.HELD_BACK_CAP})
 
 
 def verdict_word(verdict: Verdict) -> str:

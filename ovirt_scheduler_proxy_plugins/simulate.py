@@ -17,14 +17,15 @@ import tempfile
 import time
 from typing import List, Optional
 
-from . import config, demo, install
+from . import config, install
+from .sim import sample
 from .sim.engine import FakeEngine
 from .sim.workspace import write_config
 from .tools.common import EXIT_FAILED
 
 
 def _world():
-    inv = demo.sample_cluster()
+    inv = sample.sample_cluster()
     inv.add_builtin_policies()
     inv.add_vf_units(config.PROPERTIES_VALIDATION)
     return inv
@@ -50,7 +51,7 @@ def _instructions(conf: str, plugins_dir: str, listen: int, engine_url: str, ucs
     cli = _command()
     lines = ["Simulated engine at %s: cluster 'ucs', %d hosts, %d VMs (user admin@internal)"
              % (engine_url, len(inv.hosts), len(inv.vms))]
-    for name, url, blades in zip("AB", ucsm_urls, demo.DOMAINS):
+    for name, url, blades in zip("AB", ucsm_urls, sample.DOMAINS):
         lines.append("Simulated UCS Manager at %s (UCS domain %s: %s; capacity_source = min)"
                      % (url, name, ", ".join(sorted(blades))))
     lines += ["Config %s, plugin directory %s ([serve] plugins_dir), serve's port 127.0.0.1:%d ([serve] listen)"
@@ -79,7 +80,7 @@ def main(with_ucsm: bool = False, port: int = 0, state_dir: Optional[str] = None
     os.makedirs(os.path.join(state, "cache"), exist_ok=True)     # where status finds the units' counts
     inv = _world()
     engine = FakeEngine(inv, port=port)
-    ucsms = demo.sample_ucs_fakes(inv) if with_ucsm else []
+    ucsms = sample.sample_ucs_fakes(inv) if with_ucsm else []
     try:
         try:
             engine.start()
@@ -90,7 +91,7 @@ def main(with_ucsm: bool = False, port: int = 0, state_dir: Optional[str] = None
         if ucsms:
             for ucsm in ucsms:
                 ucsm.start()
-            conf = demo.sim_config(state, engine.url, inv.users["admin@internal"], [u.url for u in ucsms],
+            conf = sample.sim_config(state, engine.url, inv.users["admin@internal"], [u.url for u in ucsms],
                                    ucsms[0].users["ovirt-ro"])
         else:
             conf = write_config(state, engine.url, inv.users["admin@internal"])

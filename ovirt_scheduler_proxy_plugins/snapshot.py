@@ -12,11 +12,12 @@ from . import capacity
 from .accounting import HostRecord, VfProfile, VmRecord, holdings, usage_from, vf_networks, vm_demand
 from .claims import NOTHING_PENDING, Pending, largest, pending_by_host
 from .config import Settings
-from .engine import EngineError, EngineSession, find_vm, is_uuid
+from .engine import EngineError, EngineSession, find_vm
 from .ledger import Ledger
 from .model import Demand, HostVfs, Snapshot, Vm
 from .reads import Reads
 from .store import TokenCache
+from .text import is_uuid
 from .ucsm_facts import UcsmFacts
 
 

@@ -105,7 +105,7 @@ def locked(path: str, timeout: float = 2.0) -> Iterator[None]:
         os.close(fd)
 
 
-def _key(*parts: str) -> str:
+def _file_tag(*parts: str) -> str:
     """A short, stable file-name key (not a secret: tempfile/hashlib cost milliseconds at import)."""
     return "%08x" % zlib.crc32("\0".join(parts).encode())
 
@@ -119,7 +119,7 @@ class TokenCache:
     password itself: the digest hides nothing it has to.)"""
 
     def __init__(self, cache_dir: str, url: str, username: str, password: str):
-        self.path = os.path.join(cache_dir, "engine-token-%s.json" % _key(url, username))
+        self.path = os.path.join(cache_dir, "engine-token-%s.json" % _file_tag(url, username))
         self._credential = hashlib.sha256("\0".join((url, username, password)).encode()).hexdigest()
 
     def load(self) -> Optional[str]:

@@ -20,7 +20,9 @@ from .engine import EngineError
 from .ledger import Ledger
 from .model import DataSourceError, Snapshot
 from .reads import Reads
+from .status import FAIL_CLOSED, FAIL_OPEN, OK
 from .store import StoreError
+from .text import one_line
 
 LOG = logging.getLogger("ovirt_vf_scheduler")
 
@@ -44,8 +46,8 @@ class UnitAnswer:
     def outcome(self) -> str:
         """ok, fail_open (no answer) or fail_closed (an answer despite a failure)."""
         if self.error is None:
-            return "ok"
-        return "fail_open" if self.result is None else "fail_closed"
+            return OK
+        return FAIL_OPEN if self.result is None else FAIL_CLOSED
 
 
 def _context(unit: str, snap: Snapshot, started: float) -> str:
@@ -94,7 +96,7 @@ def _record(ledger: Ledger, gate: ClaimGate, claim: Optional[Claim], snap: Snaps
         return ""
     with gate.recording():
         ledger.put(claim)
-    return " | claim: %d VFs on %s" % (claim.demand, render.claim_hosts(claim.targets, snap.hosts))
+    return " | claim: %d VFs on %s" % (claim.demand, render.claim_targets(claim.targets, snap.hosts))
 
 
 def _filter(settings: Settings, reads: Reads, host_ids: List[str], vm_id: str, gate: ClaimGate,
@@ -190,10 +192,6 @@ UNITS: Dict[str, Unit] = {
                  "Prefer hosts by free VM-FEX VFs (spread, pack or reserve; lower score is better)",
                  _weight, _weight_failure),
 }
-
-
-def one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 def failure(unit: str, settings: Optional[Settings], reason: str, cause: str) -> UnitAnswer:

@@ -143,4 +143,12 @@ def test_properties_validation_uses_the_engines_format():
         key, _, regex = item.partition("=")
         assert re.fullmatch(r"[a-zA-Z0-9_]+", key) and regex
         re.compile(regex)
-    assert set(k.split("=")[0] for k in config.PROPERTIES_VALIDATION.split(";")) == set(config.CLUSTER_PROPERTIES)
+    patterns = dict(item.split("=", 1) for item in config.PROPERTIES_VALIDATION.split(";"))
+    assert patterns == {"vf_reserve": "^[0-9]+$", "vf_on_error": "^(open|closed)$",
+                        "vf_weight_mode": "^(spread|pack|reserve)$", "vf_source": "^(engine|ucsm|min)$"}
+    assert list(patterns) == list(config.CLUSTER_PROPERTIES)
+    accepted = {"vf_reserve": ["0", "7", "42"], "vf_on_error": ["open", "closed"],
+                "vf_weight_mode": ["spread", "pack", "reserve"], "vf_source": ["engine", "ucsm", "min"]}
+    for prop, values in accepted.items():          # what the engine lets through, the unit parses as it is
+        for value in values:
+            assert re.fullmatch(patterns[prop], value) and str(config.CLUSTER_PROPERTIES[prop][1](value)) == value

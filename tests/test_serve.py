@@ -613,10 +613,10 @@ def test_host_data_is_refreshed_in_the_background_before_its_ttl(world, engine, 
 def test_a_foreign_weight_becomes_a_java_int_or_nothing():
     """What a foreign plugin prints is read by literal_eval: 1e999 is an infinity, which round()
     cannot turn into an int; the engine reads the weight as a Java Integer."""
-    assert [protocol._weight(v) for v in (7.6, -2.5, 2 ** 40, -2 ** 40, 1e999, -1e999)] == [
+    assert [protocol._java_int(v) for v in (7.6, -2.5, 2 ** 40, -2 ** 40, 1e999, -1e999)] == [
         8, -2, 2 ** 31 - 1, -2 ** 31, 2 ** 31 - 1, -2 ** 31]
-    assert all(type(protocol._weight(v)) is int for v in (7.6, 1e999, 3))
-    assert [protocol._weight(v) for v in (float("nan"), True, "3", None, [1])] == [None] * 5
+    assert all(type(protocol._java_int(v)) is int for v in (7.6, 1e999, 3))
+    assert [protocol._java_int(v) for v in (float("nan"), True, "3", None, [1])] == [None] * 5
 
 
 def test_a_foreign_plugin_flooding_its_output_is_killed_at_the_cap(tmp_path, monkeypatch):

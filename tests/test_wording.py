@@ -115,7 +115,7 @@ def test_port_profiles_sync_takes_the_domain_as_the_outputs_name_it(tmp_path):
 
 
 def test_curl_errors_read_as_words_not_tuples():
-    from ovirt_scheduler_proxy_plugins.engine import one_line
+    from ovirt_scheduler_proxy_plugins.engine import error_line as one_line
     from ovirt_scheduler_proxy_plugins.tools.check_local import UNKNOWN_CA, tls_trouble
     text = one_line(Exception("Error while sending HTTP request: (60, 'SSL certificate problem: unable to get "
                               "local issuer certificate')"))

@@ -21,8 +21,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
+from ..config import PROXY_BUDGET
+
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
-BUDGET = 30.0                   # the proxy's budget, for loading and for each call
+BUDGET = PROXY_BUDGET           # the proxy's budget, for loading and for each call
 KINDS = {"filters": "do_filter", "scores": "do_score", "balance": "do_balance"}
 _MAX_OUTPUT = 4 * 1024 * 1024   # a literal larger than this is no unit's answer
 _POLL = 0.05                    # seconds between two looks whether the plugin's process has ended

@@ -103,7 +103,7 @@ class LiveUsage:
     def configure(self, settings: Settings) -> None:
         """A config was loaded: read whole again (and start the background thread once)."""
         with self._state:
-            changed = self._settings is None or _key(self._settings) != _key(settings) or \
+            changed = self._settings is None or _settings_key(self._settings) != _settings_key(settings) or \
                 self._settings.usage_events != settings.usage_events
             self._settings = settings
             if not settings.usage_events:
@@ -338,7 +338,7 @@ class LiveUsage:
         vms = {r.vm_id: r for r in map(vm_from_json, found["vms"]) if holds_vfs(r, vf_ids)}
         view = UsageView(view_key(settings), profiles, tuple(vms.values()), started, frozenset(found["known"]))
         with self._sync, self._state:
-            if _key(self._settings) != _key(settings):
+            if _settings_key(self._settings) != _settings_key(settings):
                 return                                  # config changed meanwhile: its own read is due
             self._view, self._vms, self._cursor = view, vms, Cursor(int(found["newest_event"]))
             if self.mode != EVENTS:
@@ -360,7 +360,7 @@ def _one(records: List[VmRecord]) -> Optional[VmRecord]:
     return records[0] if records else None
 
 
-def _key(settings: Optional[Settings]) -> tuple:
+def _settings_key(settings: Optional[Settings]) -> tuple:
     return view_key(settings) if settings is not None else ()
 
 

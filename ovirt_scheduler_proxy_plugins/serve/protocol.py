@@ -34,6 +34,7 @@ from xml.parsers.expat import ExpatError
 from xmlrpc.client import Binary, DateTime, Fault
 
 from .. import config, units
+from ..text import is_uuid
 from ..units import UnitAnswer
 from . import foreign
 from .warm import WarmEngine
@@ -43,7 +44,6 @@ MAX_HOSTS = 5000            # far beyond any oVirt cluster; more is a broken or 
 MAX_UNITS = 100
 INT32 = (-2 ** 31, 2 ** 31 - 1)
 FAULT_BAD_CALL = 2          # our fault code for malformed arguments
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.IGNORECASE)
 NO_BALANCE = ["", []]
 FAULT_INTERNAL = 1
 LATE_ANSWER = 1.0           # seconds to wait for a decision past its deadline that recorded its claim
@@ -66,7 +66,7 @@ def xml_safe(value):
     return value
 
 
-def one_line(text: str, limit: int = ECHO_MAX * 4) -> str:
+def xml_line(text: str, limit: int = ECHO_MAX * 4) -> str:
     """`text` on one line (whitespace runs collapsed), fit for XML, cut to `limit` characters."""
     text = xml_safe(" ".join(str(text).split()))
     return text if len(text) <= limit else text[:limit - 3] + "..."
@@ -74,7 +74,7 @@ def one_line(text: str, limit: int = ECHO_MAX * 4) -> str:
 
 def echo(value: str) -> str:
     """A string of the call (or of a plugin) as shown back: one line, at most ECHO_MAX characters."""
-    return one_line(value, ECHO_MAX)
+    return xml_line(value, ECHO_MAX)
 
 
 def _bad(what: str) -> Fault:
@@ -82,7 +82,7 @@ def _bad(what: str) -> Fault:
 
 
 def _uuid(value, what: str) -> str:
-    if not isinstance(value, str) or not _UUID.match(value):
+    if not isinstance(value, str) or not is_uuid(value):
         raise _bad("%s %s is not a UUID" % (what, _shown(value)))
     return value.lower()
 
@@ -94,16 +94,16 @@ def _shown(value) -> str:
         return "a base64 value"
     if isinstance(value, DateTime):
         return "a dateTime value"
-    return one_line(_REPR.repr(value), 60)
+    return xml_line(_REPR.repr(value), 60)
 
 
 def fault_for(error: Exception) -> Fault:
     """The fault answering a call that raised `error`: ours as they are (one line, XML-safe), an
     unreadable body as a bad call, anything else as an internal error (serve logs its traceback)."""
     if isinstance(error, Fault):
-        return Fault(error.faultCode, one_line(error.faultString))
+        return Fault(error.faultCode, xml_line(error.faultString))
     if isinstance(error, ExpatError):
-        return _bad("the body is not well-formed XML: %s" % one_line(str(error), 80))
+        return _bad("the body is not well-formed XML: %s" % xml_line(str(error), 80))
     if type(error).__module__.startswith("defusedxml"):
         return _bad("the body declares a DTD or entities, which are refused")
     return Fault(FAULT_INTERNAL, "internal error (%s), the call was not answered: see serve's log"
@@ -142,7 +142,7 @@ def _props(value) -> Dict[str, str]:
     return {k: v for k, v in value.items() if v is not None}
 
 
-def _weight(value) -> Optional[int]:
+def _java_int(value) -> Optional[int]:
     """A foreign weight as a Java Integer: numbers clamped and rounded (infinities to the bounds),
     anything else (NaN included) None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
@@ -154,10 +154,10 @@ def answer(result, plugin_errors: Dict[str, List[str]], errors: List[str]) -> di
     """The reply struct; every string in it fit for XML, every error text one line."""
     reply = {"result_code": 1 if plugin_errors or errors else 0, "result": xml_safe(result)}
     if plugin_errors:
-        reply["plugin_errors"] = {xml_safe(name): [one_line(text) for text in texts]
+        reply["plugin_errors"] = {xml_safe(name): [xml_line(text) for text in texts]
                                   for name, texts in plugin_errors.items()}
     if errors:
-        reply["errors"] = [one_line(text) for text in errors]
+        reply["errors"] = [xml_line(text) for text in errors]
     return reply
 
 
@@ -357,13 +357,13 @@ def _score_result(done, host_ids: List[str]) -> Tuple[List[Tuple[str, int]], Opt
     result = done.result
     pairs = result if isinstance(result, (list, tuple)) else None
     if pairs is None or not all(isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str)
-                                and _weight(p[1]) is not None for p in pairs):
+                                and _java_int(p[1]) is not None for p in pairs):
         return [], "answer is not a list of (host id, number) pairs: %s" % _shown(result), None
     wanted = set(host_ids)
     scores: Dict[str, int] = {}
     for host, value in pairs:
         if host.lower() in wanted:
-            scores.setdefault(host.lower(), _weight(value))
+            scores.setdefault(host.lower(), _java_int(value))
     notes = []
     if any(isinstance(value, float) for _, value in pairs):
         notes.append("non-integer weights rounded")

@@ -31,9 +31,9 @@ from typing import Iterator, Optional, Tuple
 from xmlrpc.client import Fault, dumps, loads
 from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
-from .. import config, install, status, units
-from ..proxy_io import LOG_FORMAT, LOG_MAX_BYTES, open_append
+from .. import config, plugin_files, status, units
 from ..ledger import Ledger
+from ..logs import FollowedLog
 from . import connections, foreign, peers
 from .metrics import CONTENT_TYPE, Metrics
 from .protocol import FAULT_BAD_CALL, Service, echo, fault_for
@@ -46,7 +46,7 @@ WORKERS = 8
 FOREIGN_WORKERS = 16
 MAX_DEPTH = 16                  # arrays and structs in arrays and structs: the engine's calls nest 3 deep
 SERVER_NAME = "ovirt-vf-scheduler"
-DRAIN_SECONDS = 35              # SIGTERM: in-flight calls get this long (the proxy budget is 30 s)
+DRAIN_SECONDS = int(config.PROXY_BUDGET) + 5   # SIGTERM: in-flight calls get this long (the proxy's budget and 5 s)
 # engine method -> (Service method, the arguments it takes)
 METHODS = {"discover": ("discover", ()),
            "runFilters": ("run_filters", ("filter names", "host ids", "VM id", "properties")),
@@ -93,76 +93,6 @@ class ConfigWatch:
                                                                       config.named_files(self.path)))
                 self._on_change(*self._loaded)
             return self._loaded
-
-
-class _LogFile(logging.Handler):
-    """The decision log: the config's log_file, followed across config edits, reopened when
-    another process (a plugin run) rotated it, and rotated here past LOG_MAX_BYTES (as by the plugins)."""
-
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.setFormatter(logging.Formatter(LOG_FORMAT))
-        self._path: Optional[str] = None
-        self._stream = None
-        self._inode = None
-        self._checked = 0.0
-
-    def use(self, path: Optional[str]) -> Optional[str]:
-        """Switch to `path`; the error text when it cannot be opened."""
-        with self.lock:
-            if path == self._path and self._stream is not None:
-                return None
-            self._close()
-            self._path = path
-            return self._open()
-
-    def _open(self) -> Optional[str]:
-        if not self._path:
-            return None
-        try:
-            fd = open_append(self._path)
-            self._stream = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
-            self._inode = os.fstat(fd).st_ino
-            return None
-        except OSError as err:
-            self._stream = None
-            return "%s: %s" % (self._path, err.strerror or err)
-
-    def _close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
-
-    def reopen(self) -> None:
-        with self.lock:
-            self._close()
-            self._open()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self._stream is None:
-            return
-        try:
-            now = time.monotonic()
-            if now - self._checked > 1.0:         # at most one stat per second
-                self._checked = now
-                try:
-                    moved = os.stat(self._path).st_ino != self._inode or \
-                        os.fstat(self._stream.fileno()).st_size >= LOG_MAX_BYTES
-                except OSError:
-                    moved = True
-                if moved:
-                    self._close()
-                    self._open()
-                    if self._stream is None:
-                        return
-            self._stream.write(self.format(record) + "\n")
-        except Exception:   # noqa: BLE001 - logging must never break a call
-            self.handleError(record)
-
-    def close(self) -> None:
-        with self.lock:
-            self._close()
-        super().close()
 
 
 class _Handler(SimpleXMLRPCRequestHandler):
@@ -332,7 +262,7 @@ class App:
     def __init__(self, conf_path: str, listen: Tuple[str, int], plugins_dir: str):
         import defusedxml.xmlrpc
         defusedxml.xmlrpc.monkey_patch()     # calls are parsed without DTDs or entity expansion
-        self.log_file = _LogFile()
+        self.log_file = FollowedLog()
         root = logging.getLogger()
         root.setLevel(logging.INFO)
         root.addHandler(self.log_file)
@@ -494,7 +424,7 @@ class App:
         """Discover the other plugins (up to foreign.BUDGET: a module hanging at import is given up
         and logged) while the engine can already call: discover answers with ours meanwhile."""
         started = time.monotonic()
-        ours = [name for name in ("vf_filter", "vf_weight") if _is_ours(self.plugins_dir, name)]
+        ours = plugin_files.ours_in(self.plugins_dir)
         found = {}
         try:
             found = foreign.discover(self.plugins_dir, ours, list(units.UNITS),
@@ -528,14 +458,6 @@ class App:
             LIFE.info("stopped")
         self.recorder.close()
         self.log_file.close()
-
-
-def _is_ours(plugins_dir: str, module: str) -> bool:
-    try:
-        with open(os.path.join(plugins_dir, module + ".py"), encoding="utf-8", errors="replace") as handle:
-            return install.MARKER in handle.read(4096)
-    except OSError:
-        return False
 
 
 def _nested_deeper(params: tuple, limit: int) -> bool:

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-PROXY_BUDGET = 30.0
+from ..config import PROXY_BUDGET
+
 UNITS = {"VfFilter": ("vf_filter", "do_filter"), "VfWeight": ("vf_weight", "do_score")}
 
 

@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import Callable, Iterator, List, Optional
 
-from .. import config, install
+from .. import config
 from ..config import Settings
 from . import check_access, check_engine, check_local, check_serve, check_ucsm, common, lookup, output, status_report
 from .findings import FAIL, OK, WARN, Finding, exit_code, worst
@@ -32,7 +32,7 @@ def register(sub) -> None:
                                 "give up on one step (a login, a query) after this long", watchdog_factor=6)
     parser.add_argument("--plugins-dir", metavar="DIR",
                         help="the plugin directory serve (or the stock proxy) runs the units from (default: "
-                             "[serve] plugins_dir, else %s)" % install.DEFAULT_PLUGINS_DIR)
+                             "[serve] plugins_dir, else %s)" % config.DEFAULT_PLUGINS_DIR)
     parser.add_argument("--python", default="python3", metavar="PATH",
                         help="the interpreter the proxy runs the units with (default: %(default)s)")
     parser.add_argument("--user", default=config.SERVICE_USER, metavar="NAME",

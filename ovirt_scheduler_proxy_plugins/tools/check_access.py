@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from .. import config
-from ..install import group_name, mode_and_owner
-from ..install import user_name as name_of
+from .accounts import group_name, mode_and_owner
+from .accounts import user_name as name_of
 from .findings import FAIL, OK, WARN, Finding
 
 READ, WRITE = "read", "write"

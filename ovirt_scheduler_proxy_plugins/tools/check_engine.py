@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-from .. import config, install
+from .. import config
 from ..accounting import HostRecord, VfProfile, engine_capacity, vf_networks
 from ..config import Settings
-from ..engine import EngineError
+from ..engine import EngineError, error_line
 from ..snapshot import open_session
-from . import lookup, output
+from . import hints, lookup, output
 from .check_local import PLAIN_HTTP, UNKNOWN_CA, WRONG_NAME, engine_ca_hint, tls_trouble
 from .cluster_read import NO_VM
 from .common import ToolError
@@ -28,7 +28,7 @@ ENGINE_HINT = "is ovirt-engine running, and is [engine] url right (https://ENGIN
 RIGHTS_HINT = ("give the account read access to VMs, hosts and vNIC profiles, e.g. the ReadOnlyAdmin role "
                "on the System (Administration > Users > Permissions)")
 DISCOVERY_HINT = ("start %s, engine-config -s ExternalSchedulerEnabled=true, then restart ovirt-engine (after "
-                  "the proxy: the engine discovers units only at its start)" % install.PROXY_SERVICE)
+                  "the proxy: the engine discovers units only at its start)" % hints.PROXY_SERVICE)
 DEVICE_PROPERTY = "engine-config -s CustomDeviceProperties='{type=interface;prop={%s=%s}}' --cver=%s"
 
 
@@ -52,7 +52,7 @@ def bounded(call: Callable, seconds: float):
 
 
 def _login_failure(err: BaseException, settings: Settings, sdk) -> Finding:
-    url, user, text = settings.engine.url, settings.engine.username, lookup.one_line(err)
+    url, user, text = settings.engine.url, settings.engine.username, error_line(err)
     if isinstance(err, TimeoutError):
         return Finding("engine login", FAIL, "the engine's login at %s gave %s" % (url, text), ENGINE_HINT)
     if isinstance(err, sdk.AuthError):
@@ -245,14 +245,14 @@ def _units_finding(units: Dict[str, object]) -> Finding:
     if disabled:
         return Finding("external units", FAIL, "%s disabled: the engine could not reach the proxy at its last "
                        "start, and skips disabled units silently" % " and ".join(disabled),
-                       "start %s, then restart ovirt-engine" % install.PROXY_SERVICE)
+                       "start %s, then restart ovirt-engine" % hints.PROXY_SERVICE)
     wanted = set(config.CLUSTER_PROPERTIES)
     stale = [name for name, unit in sorted(units.items())
              if {p.name for p in unit.properties or ()} != wanted]
     if stale:
         return Finding("external units", WARN, "the engine registered %s with other properties than this "
                        "version's (%s)" % (" and ".join(stale), ", ".join(sorted(wanted))),
-                       install.RESTART + ", so the engine rediscovers the units")
+                       hints.RESTART + ", so the engine rediscovers the units")
     return Finding("external units", OK, "the engine discovered VfFilter and VfWeight; both enabled")
 
 

@@ -8,7 +8,9 @@ import subprocess
 from typing import Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
-from .. import __version__, config, install
+from .. import __version__, config
+from ..plugin_files import shipped_files
+from . import hints
 from .findings import FAIL, OK, WARN, Finding
 
 # On the engine host, apache-ca.pem is the CA of the web server's certificate: a link to the engine CA
@@ -41,7 +43,7 @@ def tls_trouble(text: str) -> Optional[str]:
     if re.search(r"SSL|TLS|\((35|58),|curl error (35|58)\)", text):
         return TLS_OTHER
     return None
-REINSTALL_HINT = "ovirt-vf-scheduler install-plugins --plugins-dir %s, then " + install.RESTART
+REINSTALL_HINT = "ovirt-vf-scheduler install-plugins --plugins-dir %s, then " + hints.RESTART
 _UNIT_CLASS = re.compile(r"^class\s+(VfFilter|VfWeight)\b", re.M)
 _IMPORT_PROBE = ("import vf_filter, vf_weight, ovirtsdk4, ovirt_scheduler_proxy_plugins as p; "
                  "print(p.__version__)")
@@ -93,7 +95,7 @@ def plugin_files(plugins_dir: str) -> List[Finding]:
                         + REINSTALL_HINT % plugins_dir)]
     version = installed_version()
     problems, ours = [], set()
-    for source in install.shipped_files():
+    for source in shipped_files():
         name = os.path.basename(source)
         ours.add(name)
         target = os.path.join(plugins_dir, name)

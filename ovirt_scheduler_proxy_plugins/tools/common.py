@@ -21,6 +21,11 @@ EXIT_USAGE = 2       # bad command line (argparse)
 EXIT_FAILED = 3      # no answer: bad config, engine/UCS-M unreachable or refusing, unknown name
 DEFAULT_TIMEOUT = 60.0
 
+# Commands without --config/--json/--timeout (install-plugins, config, demo, sim): their --help ends so.
+PLAIN_EXIT_CODES = """exit codes:
+  0  success
+  2  bad command line
+  3  the command failed (the message says why)"""
 FAILED_LINE = "  3  no answer: bad config, engine or UCS-M unreachable or refusing, unknown name"
 USAGE_LINE = "  2  bad command line"
 
@@ -39,6 +44,15 @@ def wrap(text: str) -> str:
 
 def epilog(*lines: str) -> str:
     return "exit codes:\n" + "\n".join(lines)
+
+
+def add_plain_command(sub, name: str, body: Callable[[argparse.Namespace], int], summary: str,
+                      **kwargs) -> argparse.ArgumentParser:
+    """A subcommand run as it is (no watchdog, no common options), its --help ending with PLAIN_EXIT_CODES."""
+    parser = sub.add_parser(name, help=summary, epilog=PLAIN_EXIT_CODES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+    parser.set_defaults(func=body)
+    return parser
 
 
 def add_command(sub, name: str, body: Callable[[argparse.Namespace], int], summary: str, description: str,

@@ -1,15 +1,15 @@
 """`explain --vm NAME|ID`: why VfFilter keeps or drops each host for one VM, and how VfWeight ranks them.
 
 It reads the engine with the units' own code (snapshot.take, the cluster's policy properties
-applied by config.with_cluster_properties) and decides with narrowing.filter_verdicts and
-decide.score_hosts, so what it prints is what the units would answer right now.
+applied by config.with_cluster_properties) and decides with VfFilter's own verdicts
+(narrowing.filter_verdicts) and decide.score_hosts, so what it prints is what the units would answer right now.
 """
 import argparse
 import time
 from typing import Dict, List, Optional, Sequence
 
 from .. import config, decide, narrowing, render, snapshot
-from ..model import UNKNOWN_REASONS, HostVfs, Score, Snapshot, Verdict
+from ..model import HELD_BACK, UNKNOWN_REASONS, HostVfs, Score, Snapshot, Verdict
 from . import common, facts, lookup, output
 
 SUMMARY = "show per host why VfFilter keeps or drops it for a VM, and VfWeight's scores"
@@ -17,7 +17,7 @@ DESCRIPTION = ("Run VfFilter and VfWeight for one VM against the live engine dat
                "capacity and its source, used, pending, reserve, free, demand, verdict, score and the reason "
                "(VFs, and with [ucsm] the port profiles of the host's UCS domain).")
 UNKNOWN_VALUES = frozenset(reason.value for reason in UNKNOWN_REASONS)
-HELD_BACK_VALUES = frozenset(reason.value for reason in render.HELD_BACK)
+HELD_BACK_VALUES = frozenset(reason.value for reason in HELD_BACK)
 EXIT_LINES = ("  0  at least one candidate host can run the VM",
               "  1  no candidate host can run the VM (VfFilter would drop them all)")
 

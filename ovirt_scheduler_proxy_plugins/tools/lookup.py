@@ -7,8 +7,9 @@ so an operator command sees the engine exactly as the units do.
 from typing import Callable, Dict, List, Optional, Sequence, TypeVar
 
 from ..config import Settings
-from ..engine import is_uuid, one_line, sdk_connection
+from ..engine import error_line, sdk_connection
 from ..store import TokenCache
+from ..text import is_uuid
 from . import output
 from .common import ToolError
 
@@ -29,7 +30,7 @@ class Engine:
             self.conn = sdk_connection(engine, None if fresh_login else self._tokens.load())
         except ovirtsdk4.Error as err:
             raise ToolError("cannot set up the connection to the engine at %s: %s"
-                            % (engine.url, one_line(err))) from None
+                            % (engine.url, error_line(err))) from None
         self.system = self.conn.system_service()
 
     def __enter__(self) -> "Engine":
@@ -59,7 +60,7 @@ class Engine:
         try:
             return request()
         except self.sdk.Error as err:
-            raise ToolError("engine %s: %s failed: %s" % (self.settings.engine.url, what, one_line(err))) from None
+            raise ToolError("engine %s: %s failed: %s" % (self.settings.engine.url, what, error_line(err))) from None
 
 
 def pick(kind: str, wanted: str, items: list, url: str):
@@ -90,7 +91,7 @@ def vm(engine: Engine, name_or_id: str):
                             % (name_or_id, engine.settings.engine.url)) from None
         except engine.sdk.Error as err:
             raise ToolError("engine %s: reading VM %s failed: %s"
-                            % (engine.settings.engine.url, name_or_id, one_line(err))) from None
+                            % (engine.settings.engine.url, name_or_id, error_line(err))) from None
     found = engine.call("searching VM %s" % name_or_id,
                         lambda: service.list(search="name=%s" % _quoted(name_or_id)))
     return pick("VM", name_or_id, found, engine.settings.engine.url)

@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List
 
-from .. import config, install
-from . import common, lookup, output, policy_plan
+from .. import config
+from ..engine import error_line
+from . import common, hints, lookup, output, policy_plan
 from .policy_plan import Change, ClusterState, PolicyState, Unit
 
 SUMMARY = "create or update a scheduling policy with VfFilter and VfWeight and assign it to a cluster"
@@ -79,7 +80,7 @@ def _external(units: Dict[str, Unit], name: str, kind: str) -> Unit:
             return unit
     raise common.ToolError(
         "the engine has not discovered the external %s %s: start %s, set ExternalSchedulerEnabled=true, then "
-        "restart ovirt-engine (run `ovirt-vf-scheduler check`)" % (kind, name, install.PROXY_SERVICE))
+        "restart ovirt-engine (run `ovirt-vf-scheduler check`)" % (kind, name, hints.PROXY_SERVICE))
 
 
 def _state(engine: lookup.Engine, policy) -> PolicyState:
@@ -135,7 +136,7 @@ def read_plan(engine: lookup.Engine, args: argparse.Namespace) -> Reading:
     units = _units(engine)
     vf_filter, vf_weight = _external(units, "VfFilter", "filter"), _external(units, "VfWeight", "weight")
     warnings = ["%s is disabled in the engine (its last discovery failed): start %s, then restart ovirt-engine; "
-                "until then the engine skips it silently" % (u.name, install.PROXY_SERVICE)
+                "until then the engine skips it silently" % (u.name, hints.PROXY_SERVICE)
                 for u in (vf_filter, vf_weight) if not u.enabled]
     base, target, target_name = _resolve(engine, args, cluster, vf_filter, policies)
     cluster_state = ClusterState(cluster.id, cluster.name,
@@ -197,7 +198,7 @@ def apply(engine: lookup.Engine, reading: Reading, progress: output.Progress) ->
             raise common.ToolError(
                 "step %d of %d (%s) failed: %s; steps 1-%d are applied: fix the cause and run the same command "
                 "again (it does only what is missing)" % (number, len(changes), policy_plan.describe(change),
-                                                          lookup.one_line(err), number - 1)) from None
+                                                          error_line(err), number - 1)) from None
 
 
 def main(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..config import Settings
+from ..engine import error_line
 from ..render import domain_label
 from ..ucsm_facts import ucsm_settings
 from . import common, lookup, output
@@ -215,7 +216,7 @@ def _bind(engine: lookup.Engine, settings: Settings, plan: ExportPlan, results: 
             service.update(update)
             states[binding.vnic_profile] = ""
         except engine.sdk.Error as err:
-            states[binding.vnic_profile] = "the engine refused: %s" % lookup.one_line(err)
+            states[binding.vnic_profile] = "the engine refused: %s" % error_line(err)
     return states
 
 

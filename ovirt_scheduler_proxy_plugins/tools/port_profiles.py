@@ -11,6 +11,7 @@ import time
 from typing import Dict, List, Mapping, Sequence, Tuple
 
 from ..config import Settings
+from ..engine import error_line
 from ..render import domain_label
 from ..ucsm_facts import ucsm_settings
 from . import check_engine, common, lookup, output, port_profile_export, port_profile_plan
@@ -214,7 +215,7 @@ def _create(engine: lookup.Engine, settings: Settings, network, creations: List[
                 name=creation.port_profile, description=port_profile_plan.description(creation, labels),
                 custom_properties=[types.CustomProperty(name=settings.vf_property, value=creation.port_profile)]))
         except engine.sdk.Error as err:
-            text = lookup.one_line(err)
+            text = error_line(err)
             versions = lookup.cluster_versions(lookup.clusters(engine)) if "not configured" in text else []
             raise common.ToolError(
                 "creating vNIC profile %s on network %s (%d of %d) was refused: %s; fix: %s; the %d created before "

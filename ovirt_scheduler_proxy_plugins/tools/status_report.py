@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
 
 from .. import config, status
-from ..install import user_name
 from ..ledger import Ledger
 from . import common, output
+from .accounts import user_name
 from .findings import FAIL
 from .findings import OK as CHECK_OK
 from .findings import WARN as CHECK_WARN

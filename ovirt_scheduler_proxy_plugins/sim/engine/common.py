@@ -11,10 +11,10 @@ XML = "application/xml"
 JSON = "application/json"
 
 # A fixed clock for document timestamps, so bodies are byte-identical between runs.
-_EPOCH = datetime.datetime(2024, 3, 4, 5, 6, 7, tzinfo=datetime.timezone.utc)
-_DATA_CENTER_ID = sim_id("datacenter", "Default")
+EPOCH = datetime.datetime(2024, 3, 4, 5, 6, 7, tzinfo=datetime.timezone.utc)
+DATA_CENTER_ID = sim_id("datacenter", "Default")
 
-class _Fault(Exception):
+class EngineFault(Exception):
     """An HTTP error the engine answers with an XML <fault>."""
 
     def __init__(self, status: int, reason: str, detail: str):
@@ -22,39 +22,39 @@ class _Fault(Exception):
         self.status, self.reason, self.detail = status, reason, detail
 
 
-def _link(cls, href: str, oid: str):
+def make_link(cls, href: str, oid: str):
     """A reference as the engine writes it: only id and href."""
     obj = cls(id=oid)
     obj.href = href
     return obj
 
 
-def _ref(cls, collection: str, oid: str):
-    """A link to a top-level collection's member, e.g. _ref(types.Icon, "icons", id)."""
-    return _link(cls, "%s/%s/%s" % (API, collection, oid), oid)
+def make_ref(cls, collection: str, oid: str):
+    """A link to a top-level collection's member, e.g. make_ref(types.Icon, "icons", id)."""
+    return make_link(cls, "%s/%s/%s" % (API, collection, oid), oid)
 
 
-def _hex(name: str) -> str:
+def device_hex(name: str) -> str:
     """HostDevice ids are the hex of the device name (engine HexUtils.string2hex)."""
     return name.encode("utf-8").hex()
 
 
-def _mac(oui: str, oid: str) -> str:
+def make_mac(oui: str, oid: str) -> str:
     """A MAC in vendor prefix `oui` ('aa:bb:cc'), unique per id."""
     tail = bytes.fromhex(oid.replace("-", ""))[-3:]
     return oui + ":" + ":".join("%02x" % b for b in tail)
 
 
-def _host_nic_id(host: SimHost, ifname: str) -> str:
+def host_nic_id(host: SimHost, ifname: str) -> str:
     return sim_id("hostnic", "%s:%s" % (host.id, ifname))
 
 
-def _host_mac(host: SimHost, ifname: str) -> str:
+def host_mac(host: SimHost, ifname: str) -> str:
     """UCS pool MACs (00:25:b5); the net_* device names and the HostNics must agree."""
-    return _mac("00:25:b5", _host_nic_id(host, ifname))
+    return make_mac("00:25:b5", host_nic_id(host, ifname))
 
 
-def _get(items: dict, oid: str, what: str):
+def member_or_404(items: dict, oid: str, what: str):
     if oid not in items:
-        raise _Fault(404, "Operation Failed", "Entity not found: %s %s" % (what, oid))
+        raise EngineFault(404, "Operation Failed", "Entity not found: %s %s" % (what, oid))
     return items[oid]

@@ -2,7 +2,7 @@
 from typing import List, NamedTuple, Optional, Tuple
 
 from ..inventory import SimHost
-from .common import _host_mac
+from .common import host_mac
 
 class _Dev(NamedTuple):
     name: str
@@ -107,14 +107,14 @@ def _padding_devices() -> List[_Dev]:
 _PADDING = _padding_devices()
 
 
-def _vf_name(i: int) -> Tuple[int, int, int]:
+def vf_name(i: int) -> Tuple[int, int, int]:
     """(bus, slot, func) of VF i of the PF at _VIC_BUS:00.0 (VF routing ids follow the PF)."""
     devfn = i + 1
     return _VIC_BUS, devfn // 8, devfn % 8
 
 
-def _host_devices(host: SimHost) -> List[_Dev]:
-    eth0, eth1 = _host_mac(host, "eth0"), _host_mac(host, "eth1")
+def devices_of_host(host: SimHost) -> List[_Dev]:
+    eth0, eth1 = host_mac(host, "eth0"), host_mac(host, "eth1")
     pf = _pci(_VIC_BUS, 0, 0)
     devs = list(_PADDING)
     devs += [_Dev(pf, "pci", _pci(0x19, 2, 0), "enic", _VIC_PF, _CISCO,
@@ -123,7 +123,7 @@ def _host_devices(host: SimHost) -> List[_Dev]:
              _Dev("net_eth1_" + eth1.replace(":", "_"), "net", pf),
              _Dev("net_ovirtmgmt_" + eth0.replace(":", "_"), "net", "computer")]
     for i in range(host.vf_devices):
-        bus, slot, func = _vf_name(i)
+        bus, slot, func = vf_name(i)
         vf = _pci(bus, slot, func)
         devs.append(_Dev(vf, "pci", pf, host.vf_driver, _VIC_VF, _CISCO, physfn=pf))
         if host.vf_driver == "enic":          # a VF bound to vfio-pci has no netdev

@@ -8,11 +8,11 @@ from ovirtsdk4.writer import Writer
 
 from ..inventory import (VM_STATUSES_WITHOUT_HOST, Inventory, SimCluster, SimHost, SimNic, SimPolicy,
                          SimPolicyUnit, SimProfile, SimQos, SimVm, sim_id)
-from .common import API, _DATA_CENTER_ID, _EPOCH, _Fault, _get, _hex, _host_mac, _host_nic_id, _link, _mac, _ref
-from .devices import _host_devices, _vf_name
-from .query import _PROFILE_FOLLOW, _parse_follow
+from .common import API, DATA_CENTER_ID, EPOCH, EngineFault, member_or_404, device_hex, host_mac, host_nic_id, make_link, make_mac, make_ref
+from .devices import devices_of_host, vf_name
+from .query import PROFILE_FOLLOW, parse_follow
 
-class _Builder:
+class Builder:
     """Builds SDK objects from the inventory for one request (caller holds the engine lock)."""
 
     def __init__(self, inv: Inventory):
@@ -22,15 +22,15 @@ class _Builder:
     # -- links
     @staticmethod
     def cluster_link(cid: str):
-        return _ref(types.Cluster, "clusters", cid)
+        return make_ref(types.Cluster, "clusters", cid)
 
     @staticmethod
     def host_link(hid: str):
-        return _ref(types.Host, "hosts", hid)
+        return make_ref(types.Host, "hosts", hid)
 
     @staticmethod
     def network_link(name: str):
-        return _ref(types.Network, "networks", sim_id("network", name))
+        return make_ref(types.Network, "networks", sim_id("network", name))
 
     def summaries(self) -> Dict[str, Tuple[int, int]]:
         """host id -> (VMs running there, of which migrating), computed once per request."""
@@ -52,7 +52,7 @@ class _Builder:
             ballooning_enabled=True, bios_type=types.BiosType.Q35_SEA_BIOS,
             cpu=types.Cpu(architecture=types.Architecture.X86_64,
                           type="Intel Cascadelake Server IBRS SSBD MDS"),
-            data_center=_ref(types.DataCenter, "datacenters", _DATA_CENTER_ID),
+            data_center=make_ref(types.DataCenter, "datacenters", DATA_CENTER_ID),
             error_handling=types.ErrorHandling(on_error=types.MigrateOnError.MIGRATE),
             firewall_type=types.FirewallType.FIREWALLD, fips_mode=types.FipsMode.DISABLED,
             gluster_service=False, ha_reservation=False,
@@ -69,7 +69,7 @@ class _Builder:
             trusted_service=False, tunnel_migration=False, upgrade_in_progress=False,
             version=types.Version(major=4, minor=7), virt_service=True, vnc_encryption=False)
         if c.scheduling_policy_id:
-            obj.scheduling_policy = _ref(types.SchedulingPolicy, "schedulingpolicies", c.scheduling_policy_id)
+            obj.scheduling_policy = make_ref(types.SchedulingPolicy, "schedulingpolicies", c.scheduling_policy_id)
         if c.scheduling_properties:
             obj.custom_scheduling_policy_properties = _properties(c.scheduling_properties)
         obj.href = "%s/clusters/%s" % (API, c.id)
@@ -82,7 +82,7 @@ class _Builder:
             id=nid, name=name, description="", comment="", mtu=0, stp=False, vdsm_name=name,
             port_isolation=False, required=True,
             usages=[types.NetworkUsage.VM] + ([types.NetworkUsage.MANAGEMENT] if name == "ovirtmgmt" else []),
-            data_center=_ref(types.DataCenter, "datacenters", _DATA_CENTER_ID))
+            data_center=make_ref(types.DataCenter, "datacenters", DATA_CENTER_ID))
         if sim is not None and sim.vlan_id is not None:
             obj.vlan = types.Vlan(id=sim.vlan_id)
         obj.href = "%s/networks/%s" % (API, nid)
@@ -92,8 +92,8 @@ class _Builder:
     def qos(q: SimQos):
         """A network QoS as the engine writes it (href under its data center)."""
         obj = types.Qos(id=q.id, type=types.QosType.NETWORK,
-                        data_center=_ref(types.DataCenter, "datacenters", _DATA_CENTER_ID), **vars(q.limits))
-        obj.href = "%s/datacenters/%s/qoss/%s" % (API, _DATA_CENTER_ID, q.id)
+                        data_center=make_ref(types.DataCenter, "datacenters", DATA_CENTER_ID), **vars(q.limits))
+        obj.href = "%s/datacenters/%s/qoss/%s" % (API, DATA_CENTER_ID, q.id)
         return obj
 
     def profile(self, p: SimProfile, follow: Dict[str, dict]):
@@ -103,10 +103,10 @@ class _Builder:
             custom_properties=[types.CustomProperty(name=k, value=v) for k, v in p.custom_properties.items()],
             network=self.network(p.network_name) if "network" in follow else self.network_link(p.network_name))
         if p.qos_id is not None:              # a link whose href names the data center (follow_link works)
-            obj.qos = _link(types.Qos, "%s/datacenters/%s/qoss/%s" % (API, _DATA_CENTER_ID, p.qos_id), p.qos_id)
+            obj.qos = make_link(types.Qos, "%s/datacenters/%s/qoss/%s" % (API, DATA_CENTER_ID, p.qos_id), p.qos_id)
         if not p.custom_properties:           # the engine's default profiles carry this filter
             fid = sim_id("networkfilter", "vdsm-no-mac-spoofing")
-            obj.network_filter = _ref(types.NetworkFilter, "networkfilters", fid)
+            obj.network_filter = make_ref(types.NetworkFilter, "networkfilters", fid)
         obj.href = "%s/vnicprofiles/%s" % (API, p.id)
         return obj
 
@@ -114,16 +114,16 @@ class _Builder:
     def nic(self, vm: SimVm, n: SimNic, follow: Dict[str, dict]):
         nid = sim_id("nic", "%s:%s" % (vm.id, n.name))
         obj = types.Nic(id=nid, name=n.name, interface=types.NicInterface.VIRTIO, linked=True,
-                        plugged=n.plugged, synced=True, mac=types.Mac(address=_mac("56:6f:1a", nid)),
-                        vm=_ref(types.Vm, "vms", vm.id))
+                        plugged=n.plugged, synced=True, mac=types.Mac(address=make_mac("56:6f:1a", nid)),
+                        vm=make_ref(types.Vm, "vms", vm.id))
         if "vnic_profile" in follow:
             if n.profile_id is None:          # the engine's link follower throws on the null link
-                raise _Fault(500, "Operation Failed",
+                raise EngineFault(500, "Operation Failed",
                              "Cannot follow link 'vnic_profile' of NIC '%s' of VM '%s': it is null"
                              % (n.name, vm.name))
             obj.vnic_profile = self.profile(self.inv.profiles[n.profile_id], follow["vnic_profile"])
         elif n.profile_id is not None:
-            obj.vnic_profile = _ref(types.VnicProfile, "vnicprofiles", n.profile_id)
+            obj.vnic_profile = make_ref(types.VnicProfile, "vnicprofiles", n.profile_id)
         obj.href = "%s/vms/%s/nics/%s" % (API, vm.id, nid)
         return obj
 
@@ -134,7 +134,7 @@ class _Builder:
         obj = types.Vm(
             id=vm.id, name=vm.name, status=types.VmStatus(vm.status), comment="",
             description="Application server %s (owner: team-%d, ticket OPS-%d)" % (vm.name, seq % 17, seq % 9973),
-            creation_time=_EPOCH - datetime.timedelta(days=seq % 700),
+            creation_time=EPOCH - datetime.timedelta(days=seq % 700),
             type=types.VmType.SERVER, origin="ovirt", stateless=False, delete_protected=False,
             start_paused=False, soundcard_enabled=False, tunnel_migration=False, tpm_enabled=False,
             multi_queues_enabled=True, virtio_scsi_multi_queues_enabled=False,
@@ -167,14 +167,14 @@ class _Builder:
             custom_properties=[types.CustomProperty(name="viodiskcache", value="writeback")],
             cluster=self.cluster(self.inv.clusters[vm.cluster_id]) if "cluster" in follow
             else self.cluster_link(vm.cluster_id),
-            cpu_profile=_ref(types.CpuProfile, "cpuprofiles", sim_id("cpuprofile", vm.cluster_id)),
-            template=_ref(types.Template, "templates", template_id),
-            original_template=_ref(types.Template, "templates", template_id),
-            quota=_ref(types.Quota, "datacenters/%s/quotas" % _DATA_CENTER_ID, sim_id("quota", "Default")),
-            small_icon=_ref(types.Icon, "icons", sim_id("icon", "rhel8-small")),
-            large_icon=_ref(types.Icon, "icons", sim_id("icon", "rhel8-large")))
+            cpu_profile=make_ref(types.CpuProfile, "cpuprofiles", sim_id("cpuprofile", vm.cluster_id)),
+            template=make_ref(types.Template, "templates", template_id),
+            original_template=make_ref(types.Template, "templates", template_id),
+            quota=make_ref(types.Quota, "datacenters/%s/quotas" % DATA_CENTER_ID, sim_id("quota", "Default")),
+            small_icon=make_ref(types.Icon, "icons", sim_id("icon", "rhel8-small")),
+            large_icon=make_ref(types.Icon, "icons", sim_id("icon", "rhel8-large")))
         if running:
-            obj.start_time = _EPOCH - datetime.timedelta(hours=seq % 500)
+            obj.start_time = EPOCH - datetime.timedelta(hours=seq % 500)
             obj.fqdn = "%s.apps.example.com" % vm.name
             obj.guest_operating_system = types.GuestOperatingSystem(
                 architecture="x86_64", codename="Ootpa", distribution="Red Hat Enterprise Linux", family="Linux",
@@ -183,7 +183,7 @@ class _Builder:
                 version=types.Version(full_version="8.8", major=8, minor=8))
             obj.guest_time_zone = types.TimeZone(name="UTC", utc_offset="+00:00")
         else:
-            obj.stop_time = _EPOCH - datetime.timedelta(hours=seq % 300)
+            obj.stop_time = EPOCH - datetime.timedelta(hours=seq % 300)
             obj.stop_reason = ""
         hid = vm.run_on_host_id
         if hid is not None:
@@ -198,14 +198,14 @@ class _Builder:
     def host_nics(self, h: SimHost, all_content: bool):
         seq = int(h.id[:8], 16)
         eth0 = types.HostNic(
-            name="eth0", mac=types.Mac(address=_host_mac(h, "eth0")), mtu=1500, speed=40 * 10 ** 9,
+            name="eth0", mac=types.Mac(address=host_mac(h, "eth0")), mtu=1500, speed=40 * 10 ** 9,
             status=types.NicStatus.UP, boot_protocol=types.BootProtocol.STATIC, bridged=True,
             custom_configuration=False, network=self.network_link("ovirtmgmt"),
             ip=types.Ip(address="10.%d.%d.%d" % (seq % 250, (seq >> 8) % 250, (seq >> 16) % 250 + 1),
                         netmask="255.255.0.0", gateway="10.%d.0.1" % (seq % 250), version=types.IpVersion.V4),
             ipv6_boot_protocol=types.BootProtocol.AUTOCONF)
         eth1 = types.HostNic(
-            name="eth1", mac=types.Mac(address=_host_mac(h, "eth1")), mtu=9000, speed=40 * 10 ** 9,
+            name="eth1", mac=types.Mac(address=host_mac(h, "eth1")), mtu=9000, speed=40 * 10 ** 9,
             status=types.NicStatus.UP, boot_protocol=types.BootProtocol.NONE, bridged=False,
             custom_configuration=False, ipv6_boot_protocol=types.BootProtocol.NONE)
         if all_content and h.nic_vfs_configured is not None:
@@ -214,24 +214,24 @@ class _Builder:
                 number_of_virtual_functions=h.nic_vfs_configured, all_networks_allowed=True)
         nics = [eth0, eth1]
         for i in range(h.vf_nics):
-            bus, slot, func = _vf_name(i)
+            bus, slot, func = vf_name(i)
             nics.append(types.HostNic(
                 name="enp%ds%df%d" % (bus, slot, func), mac=types.Mac(address="00:00:00:00:00:00"), mtu=1500,
                 speed=40 * 10 ** 9, status=types.NicStatus.DOWN, boot_protocol=types.BootProtocol.NONE,
                 bridged=False, custom_configuration=False))
         for nic in nics:
-            nic.id = _host_nic_id(h, nic.name)
+            nic.id = host_nic_id(h, nic.name)
             nic.host = self.host_link(h.id)
             nic.href = "%s/hosts/%s/nics/%s" % (API, h.id, nic.id)
         if all_content:
             for nic in nics[2:]:
-                nic.physical_function = _link(types.HostNic, eth1.href, eth1.id)
+                nic.physical_function = make_link(types.HostNic, eth1.href, eth1.id)
         return nics
 
     def host_devices(self, h: SimHost):
         out, iommu_group = [], 0
-        for d in _host_devices(h):
-            obj = types.HostDevice(id=_hex(d.name), name=d.name, capability=d.capability, driver=d.driver,
+        for d in devices_of_host(h):
+            obj = types.HostDevice(id=device_hex(d.name), name=d.name, capability=d.capability, driver=d.driver,
                                    virtual_functions=d.totalvfs, host=self.host_link(h.id))
             if d.capability == "pci":          # vdsm numbers groups in PCI order; one device each here
                 obj.iommu_group = iommu_group
@@ -241,7 +241,7 @@ class _Builder:
                 obj.vendor = types.Vendor(id=d.vendor[0], name=d.vendor[1])
             for attr, ref in (("parent_device", d.parent), ("physical_function", d.physfn)):
                 if ref is not None:
-                    link = _link(types.HostDevice, "%s/hosts/%s/devices/%s" % (API, h.id, _hex(ref)), _hex(ref))
+                    link = make_link(types.HostDevice, "%s/hosts/%s/devices/%s" % (API, h.id, device_hex(ref)), device_hex(ref))
                     link.name = ref
                     setattr(obj, attr, link)
             obj.href = "%s/hosts/%s/devices/%s" % (API, h.id, obj.id)
@@ -299,7 +299,7 @@ class _Builder:
     def api(self):
         vms = self.inv.vms.values()
         return types.Api(
-            product_info=types.ProductInfo(name="oVirt Engine", vendor="ovirt.org", instance_id=_DATA_CENTER_ID,
+            product_info=types.ProductInfo(name="oVirt Engine", vendor="ovirt.org", instance_id=DATA_CENTER_ID,
                                            version=types.Version(full_version="4.5.7-1.el8", major=4, minor=5,
                                                                  build=7, revision=0)),
             summary=types.ApiSummary(
@@ -308,13 +308,13 @@ class _Builder:
                 vms=types.ApiSummaryItem(active=sum(v.run_on_host_id is not None for v in vms), total=len(vms)),
                 users=types.ApiSummaryItem(active=1, total=len(self.inv.users)),
                 storage_domains=types.ApiSummaryItem(active=1, total=1)),
-            time=_EPOCH)
+            time=EPOCH)
 
 
 # ----------------------------------------------------------------------------------------------
 # Scheduling policies, policy units and system options (docs/proxy-contract.md §6, admin steps 4-5)
 
-_POLICY_PARTS = {"filters": "filter", "weights": "weight", "balances": "load_balancing"}
+POLICY_PARTS = {"filters": "filter", "weights": "weight", "balances": "load_balancing"}
 
 
 def _properties(values: Dict[str, str]) -> list:
@@ -322,7 +322,7 @@ def _properties(values: Dict[str, str]) -> list:
 
 
 def _unit_ref(uid: str):
-    return _ref(types.SchedulingPolicyUnit, "schedulingpolicyunits", uid)
+    return make_ref(types.SchedulingPolicyUnit, "schedulingpolicyunits", uid)
 
 
 def _policy_unit(u: SimPolicyUnit):
@@ -333,14 +333,14 @@ def _policy_unit(u: SimPolicyUnit):
     return obj
 
 
-def _policy(p: SimPolicy):
+def policy_doc(p: SimPolicy):
     obj = types.SchedulingPolicy(id=p.id, name=p.name, description=p.description, locked=p.locked,
                                  default_policy=p.default_policy, properties=_properties(p.properties) or None)
     obj.href = "%s/schedulingpolicies/%s" % (API, p.id)
     return obj
 
 
-def _policy_parts(p: SimPolicy, part: str) -> list:
+def policy_parts(p: SimPolicy, part: str) -> list:
     """A policy's filters, weights or balances as the engine lists them: id = the unit's id."""
     if part == "filters":
         items = [types.Filter(id=uid, position=pos, scheduling_policy_unit=_unit_ref(uid))
@@ -363,47 +363,47 @@ def _option(name: str, values: Dict[str, str], version: Optional[str]):
     return obj
 
 
-def _render_scheduling(b: "_Builder", seg: List[str], query: Dict[str, str]) -> bytes:
+def render_scheduling(b: "Builder", seg: List[str], query: Dict[str, str]) -> bytes:
     """GET schedulingpolicyunits[/id], schedulingpolicies[/id[/filters|weights|balances[/unit]]],
     options/name (404 unless the inventory makes the option readable, as for internal options)."""
     inv = b.inv
     coll, rest = seg[0], seg[1:]
     if coll == "options" and len(rest) == 1:
         if rest[0] not in inv.options:
-            raise _Fault(404, "Not Found", "")
+            raise EngineFault(404, "Not Found", "")
         return Writer.write(_option(rest[0], inv.options[rest[0]], query.get("version"))).encode()
     if coll == "schedulingpolicyunits" and len(rest) <= 1:
         if not rest:
             return Writer.write([_policy_unit(u) for u in inv.policy_units.values()],
                                 root="scheduling_policy_units").encode()
-        return Writer.write(_policy_unit(_get(inv.policy_units, rest[0], "policy unit"))).encode()
+        return Writer.write(_policy_unit(member_or_404(inv.policy_units, rest[0], "policy unit"))).encode()
     if coll == "schedulingpolicies" and len(rest) <= 3:
         if not rest:
-            return Writer.write([_policy(p) for p in inv.policies.values()], root="scheduling_policies").encode()
-        policy = _get(inv.policies, rest[0], "scheduling policy")
+            return Writer.write([policy_doc(p) for p in inv.policies.values()], root="scheduling_policies").encode()
+        policy = member_or_404(inv.policies, rest[0], "scheduling policy")
         if len(rest) == 1:
-            return Writer.write(_policy(policy)).encode()
-        if rest[1] in _POLICY_PARTS:
-            items = _policy_parts(policy, rest[1])
+            return Writer.write(policy_doc(policy)).encode()
+        if rest[1] in POLICY_PARTS:
+            items = policy_parts(policy, rest[1])
             if len(rest) == 2:
                 return Writer.write(items, root=rest[1]).encode()
             found = [item for item in items if item.id == rest[2]]
             if found:
                 return Writer.write(found[0]).encode()
-            raise _Fault(404, "Not Found", "Entity not found: %s" % rest[2])
-    raise _Fault(404, "Not Found", "No such path: /%s" % "/".join(seg))
+            raise EngineFault(404, "Not Found", "Entity not found: %s" % rest[2])
+    raise EngineFault(404, "Not Found", "No such path: /%s" % "/".join(seg))
 
 
-def _render_network_parts(b: "_Builder", seg: List[str], query: Dict[str, str]) -> bytes:
+def render_network_parts(b: "Builder", seg: List[str], query: Dict[str, str]) -> bytes:
     """GET networks/{id}/vnicprofiles and datacenters/{dc}/qoss[/{id}] (the data center's QoS)."""
     inv = b.inv
     if seg[0] == "networks" and len(seg) == 3 and seg[2] == "vnicprofiles":
-        network = _get(inv.networks, seg[1], "network")
-        follow = _parse_follow(query.get("follow"), _PROFILE_FOLLOW)
+        network = member_or_404(inv.networks, seg[1], "network")
+        follow = parse_follow(query.get("follow"), PROFILE_FOLLOW)
         return Writer.write([b.profile(p, follow) for p in inv.profiles.values() if p.network_name == network.name],
                             root="vnic_profiles").encode()
-    if seg[0] == "datacenters" and len(seg) in (3, 4) and seg[1] == _DATA_CENTER_ID and seg[2] == "qoss":
+    if seg[0] == "datacenters" and len(seg) in (3, 4) and seg[1] == DATA_CENTER_ID and seg[2] == "qoss":
         if len(seg) == 3:
             return Writer.write([b.qos(q) for q in inv.qoss.values()], root="qoss").encode()
-        return Writer.write(b.qos(_get(inv.qoss, seg[3], "QoS"))).encode()
-    raise _Fault(404, "Not Found", "No such path: /%s" % "/".join(seg))
+        return Writer.write(b.qos(member_or_404(inv.qoss, seg[3], "QoS"))).encode()
+    raise EngineFault(404, "Not Found", "No such path: /%s" % "/".join(seg))

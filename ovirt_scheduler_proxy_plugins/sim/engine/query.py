@@ -3,28 +3,28 @@ import re
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from ..inventory import HOST_STATUSES, VM_STATUSES, Inventory
-from .common import _Fault
+from .common import EngineFault
 
-_HOST_FOLLOW: Dict[str, dict] = {"nics": {}, "devices": {}, "cluster": {}}
-_PROFILE_FOLLOW: Dict[str, dict] = {"network": {}}
-_NIC_FOLLOW: Dict[str, dict] = {"vnic_profile": _PROFILE_FOLLOW}
-_VM_FOLLOW: Dict[str, dict] = {"nics": _NIC_FOLLOW, "cluster": {}, "host": _HOST_FOLLOW}
+HOST_FOLLOW: Dict[str, dict] = {"nics": {}, "devices": {}, "cluster": {}}
+PROFILE_FOLLOW: Dict[str, dict] = {"network": {}}
+NIC_FOLLOW: Dict[str, dict] = {"vnic_profile": PROFILE_FOLLOW}
+VM_FOLLOW: Dict[str, dict] = {"nics": NIC_FOLLOW, "cluster": {}, "host": HOST_FOLLOW}
 
 
-def _parse_follow(value: Optional[str], schema: Dict[str, dict]) -> Dict[str, dict]:
+def parse_follow(value: Optional[str], schema: Dict[str, dict]) -> Dict[str, dict]:
     """'nics,nics.vnic_profile' -> {'nics': {'vnic_profile': {}}}; 400 for a path not in `schema`."""
     tree: Dict[str, dict] = {}
     for path in filter(None, (p.strip() for p in (value or "").split(","))):
         node, allowed = tree, schema
         for part in path.split("."):
             if part not in allowed:
-                raise _Fault(400, "Bad Request", "Cannot follow '%s': no link named '%s'" % (path, part))
+                raise EngineFault(400, "Bad Request", "Cannot follow '%s': no link named '%s'" % (path, part))
             node, allowed = node.setdefault(part, {}), allowed[part]
     return tree
 
 
-def _follow_key(tree: Dict[str, dict]) -> tuple:
-    return tuple(sorted((k, _follow_key(v)) for k, v in tree.items()))
+def follow_key(tree: Dict[str, dict]) -> tuple:
+    return tuple(sorted((k, follow_key(v)) for k, v in tree.items()))
 
 
 
@@ -37,7 +37,7 @@ _VM_STATUS_ENUM.update(migratingfrom=frozenset(["migrating"]), migratingto=froze
 _HOST_STATUS_ENUM = {s.replace("_", ""): frozenset([s]) for s in HOST_STATUSES}
 
 
-class _InvalidSearch(Exception):
+class InvalidSearch(Exception):
     pass
 
 
@@ -70,11 +70,11 @@ def _parse_search(text: str) -> List[List[Tuple[str, bool, str]]]:
     while text[pos:].strip():
         m = _TOKEN.match(text, pos)
         if m is None:
-            raise _InvalidSearch(text[pos:])
+            raise InvalidSearch(text[pos:])
         pos = m.end()
         if m.group("conj"):
             if expect_term:
-                raise _InvalidSearch("dangling %s" % m.group("conj"))
+                raise InvalidSearch("dangling %s" % m.group("conj"))
             if m.group("conj").lower() == "or":
                 groups.append([])
             expect_term = True
@@ -85,7 +85,7 @@ def _parse_search(text: str) -> List[List[Tuple[str, bool, str]]]:
             groups[-1].append((m.group("field").lower(), m.group("op") == "!=", value))
             expect_term = False
     if expect_term and pos:
-        raise _InvalidSearch("dangling conjunction")
+        raise InvalidSearch("dangling conjunction")
     return [g for g in groups if g]
 
 
@@ -135,8 +135,8 @@ _HOST_KEYS: Dict[str, Callable] = {
 }
 
 
-def _compile_search(text: str, inv: Inventory, vms: bool) -> _Search:
-    """Compile a VM (`vms`) or host search; raises _InvalidSearch where the engine finds nothing."""
+def compile_search(text: str, inv: Inventory, vms: bool) -> _Search:
+    """Compile a VM (`vms`) or host search; raises InvalidSearch where the engine finds nothing."""
     host_names = {h.name.lower(): h.id for h in inv.hosts.values()}
     cluster_names = {c.name.lower(): c.id for c in inv.clusters.values()}
     status_enum = _VM_STATUS_ENUM if vms else _HOST_STATUS_ENUM
@@ -150,7 +150,7 @@ def _compile_search(text: str, inv: Inventory, vms: bool) -> _Search:
                 conds.append(_Cond("cluster", _ids_like(value, cluster_names), None, negate))
             elif field_name == "status":
                 if value.lower() not in status_enum:
-                    raise _InvalidSearch("status %r" % value)
+                    raise InvalidSearch("status %r" % value)
                 conds.append(_Cond("status", status_enum[value.lower()], None, negate))
             elif vms and field_name in ("on_host", "hosts.name"):
                 conds.append(_Cond("run_host", _ids_like(value, host_names), None, negate))
@@ -166,6 +166,6 @@ def _compile_search(text: str, inv: Inventory, vms: bool) -> _Search:
                     p.network_name.lower() in values if values is not None else regex.fullmatch(p.network_name)))
                 conds.append(_Cond("profiles", hits, None, negate))
             else:
-                raise _InvalidSearch("unknown field %r" % field_name)
+                raise InvalidSearch("unknown field %r" % field_name)
         groups.append(conds)
     return _Search(groups, _VM_KEYS if vms else _HOST_KEYS)

@@ -18,13 +18,13 @@ from ovirtsdk4 import types
 from ovirtsdk4.writer import Writer
 
 from ..inventory import VM_STATUSES, Inventory, SimHost, SimVm
-from .common import _EPOCH, API, JSON, SSO_LOGOUT_PATH, SSO_TOKEN_PATH, XML, _Fault, _get
+from .common import EPOCH, API, JSON, SSO_LOGOUT_PATH, SSO_TOKEN_PATH, XML, EngineFault, member_or_404
 from .cost import VM_LIST_BULK, VM_SINGLE, CostModel, vm_queries
-from .documents import _Builder, _render_network_parts, _render_scheduling
+from .documents import Builder, render_network_parts, render_scheduling
 from .events import EventLog, SimEvent
-from .query import (_HOST_FOLLOW, _NIC_FOLLOW, _PROFILE_FOLLOW, _VM_FOLLOW, _compile_search, _follow_key,
-                    _InvalidSearch, _parse_follow)
-from .writes import _Writes
+from .query import (HOST_FOLLOW, NIC_FOLLOW, PROFILE_FOLLOW, VM_FOLLOW, compile_search, follow_key,
+                    InvalidSearch, parse_follow)
+from .writes import Writes
 
 # A Version header must name a version the engine serves; none (or empty) means the default, 4.
 # The engine's default ENGINE_API_SUPPORTED_VERSIONS still lists "3", but 4.5 ships no v3 API:
@@ -311,8 +311,8 @@ class FakeEngine:
                 return self._sso_logout(body)
             if path == API or path.startswith(API + "/"):
                 return self._api(method, path, query, headers, body)
-            raise _Fault(404, "Not Found", "No such path: %s" % path)
-        except _Fault as f:
+            raise EngineFault(404, "Not Found", "No such path: %s" % path)
+        except EngineFault as f:
             return f.status, XML, Writer.write(types.Fault(reason=f.reason, detail=f.detail)).encode()
 
     def _sso_token(self, body: bytes) -> Tuple[int, str, bytes]:
@@ -356,15 +356,15 @@ class FakeEngine:
             return 400, "text/html;charset=UTF-8", _BAD_REQUEST_PAGE
         seg = path[len(API):].strip("/").split("/")
         if seg[0] in self.inventory.forbidden.get(user, ()):
-            raise _Fault(403, "Operation Failed", "[User is not authorized to perform this action.]")
+            raise EngineFault(403, "Operation Failed", "[User is not authorized to perform this action.]")
         if method != "GET":
             with self._lock:
-                return _Writes(self.inventory).apply(method, seg, query, body)
+                return Writes(self.inventory).apply(method, seg, query, body)
         faults = self.faults
         if faults.api_delay:
             time.sleep(faults.api_delay)
         if faults.api_status is not None:
-            raise _Fault(faults.api_status, "Operation Failed", "Injected fault (HTTP %d)" % faults.api_status)
+            raise EngineFault(faults.api_status, "Operation Failed", "Injected fault (HTTP %d)" % faults.api_status)
         all_content = "true" in (query.get("all_content", "").lower(), headers.get("All-Content", "").lower())
         self._queries.count = 1
         payload = self._render(path[len(API):].strip("/").split("/"), query, all_content, user)
@@ -382,23 +382,23 @@ class FakeEngine:
 
     def _render(self, seg: List[str], query: Dict[str, str], all_content: bool, user: str) -> bytes:
         with self._lock:
-            inv, b = self.inventory, _Builder(self.inventory)
+            inv, b = self.inventory, Builder(self.inventory)
             coll, oid, sub = (seg + [None, None])[:3] if seg != [""] else (None, None, None)
             if coll in ("schedulingpolicyunits", "schedulingpolicies", "options"):
-                return _render_scheduling(b, seg, query)
+                return render_scheduling(b, seg, query)
             if coll == "datacenters" or (coll == "networks" and sub == "vnicprofiles"):
-                return _render_network_parts(b, seg, query)
+                return render_network_parts(b, seg, query)
             if len(seg) > 3:
-                raise _Fault(404, "Not Found", "No such path: /%s" % "/".join(seg))
+                raise EngineFault(404, "Not Found", "No such path: /%s" % "/".join(seg))
             if coll is None:
                 return Writer.write(b.api()).encode()
             if coll == "vms":
-                follow = _parse_follow(query.get("follow"), _NIC_FOLLOW if sub else _VM_FOLLOW)
+                follow = parse_follow(query.get("follow"), NIC_FOLLOW if sub else VM_FOLLOW)
                 if oid is None:
                     listed = self._vm_list(query)
                     self._charge(VM_LIST_BULK + vm_queries(listed, follow))
                     return self._write_list("vms", self._vm_entries(b, listed, follow, all_content))
-                vm = _get(inv.vms, oid, "VM")
+                vm = member_or_404(inv.vms, oid, "VM")
                 if sub == "nics":
                     self._charge(1)                             # GetVmInterfacesByVmId
                     return self._write_list("nics", [(None, None, lambda n=n: b.nic(vm, n, follow)) for n in vm.nics])
@@ -407,13 +407,13 @@ class FakeEngine:
                     return self._write_one(self._vm_entries(b, [vm], follow, all_content)[0])
             elif coll == "hosts":
                 if oid is None:
-                    follow = _parse_follow(query.get("follow"), _HOST_FOLLOW)
+                    follow = parse_follow(query.get("follow"), HOST_FOLLOW)
                     listed = self._host_list(query)
                     self._charge(len(listed) * len(follow))         # the link follower, per host and link
                     return self._write_list("hosts", self._host_entries(b, listed, follow, all_content))
-                host = _get(inv.hosts, oid, "host")
+                host = member_or_404(inv.hosts, oid, "host")
                 if sub is None:
-                    follow = _parse_follow(query.get("follow"), _HOST_FOLLOW)
+                    follow = parse_follow(query.get("follow"), HOST_FOLLOW)
                     return self._write_one(self._host_entries(b, [host], follow, all_content)[0])
                 if sub == "nics":
                     return Writer.write(b.host_nics(host, all_content), root="host_nics").encode()
@@ -421,23 +421,23 @@ class FakeEngine:
                     return self._cached(("devices", host.id), _state(host),
                                         lambda: Writer.write(b.host_devices(host), root="host_devices").encode())
             elif coll == "vnicprofiles" and sub is None:
-                follow = _parse_follow(query.get("follow"), _PROFILE_FOLLOW)
+                follow = parse_follow(query.get("follow"), PROFILE_FOLLOW)
                 if oid is None:
                     self._charge(len(inv.profiles) * len(follow))
                     return Writer.write([b.profile(p, follow) for p in inv.profiles.values()],
                                         root="vnic_profiles").encode()
-                return Writer.write(b.profile(_get(inv.profiles, oid, "vNIC profile"), follow)).encode()
+                return Writer.write(b.profile(member_or_404(inv.profiles, oid, "vNIC profile"), follow)).encode()
             elif coll == "networks" and sub is None:
                 if oid is None:
                     return Writer.write([b.network(n.name) for n in inv.networks.values()], root="networks").encode()
-                return Writer.write(b.network(_get(inv.networks, oid, "network").name)).encode()
+                return Writer.write(b.network(member_or_404(inv.networks, oid, "network").name)).encode()
             elif coll == "events" and sub is None and oid is None:
                 return self._render_events(query, user)
             elif coll == "clusters" and sub is None:
                 if oid is None:
                     return Writer.write([b.cluster(c) for c in inv.clusters.values()], root="clusters").encode()
-                return Writer.write(b.cluster(_get(inv.clusters, oid, "cluster"))).encode()
-            raise _Fault(404, "Not Found", "No such path: /%s" % "/".join(seg))
+                return Writer.write(b.cluster(member_or_404(inv.clusters, oid, "cluster"))).encode()
+            raise EngineFault(404, "Not Found", "No such path: /%s" % "/".join(seg))
 
     def _render_events(self, query: Dict[str, str], user: str) -> bytes:
         """GET /events (see events.py for the engine's rules this follows)."""
@@ -460,31 +460,31 @@ class FakeEngine:
 
     def _vm_list(self, query: Dict[str, str]) -> List[SimVm]:
         try:
-            search = _compile_search(query.get("search", ""), self.inventory, vms=True)
-        except _InvalidSearch:
+            search = compile_search(query.get("search", ""), self.inventory, vms=True)
+        except InvalidSearch:
             return []                       # the engine answers an invalid search with 200 + empty list
         return self._limit([vm for vm in self.inventory.vms.values() if search.matches(vm)], query)
 
     def _host_list(self, query: Dict[str, str]) -> List[SimHost]:
         try:
-            search = _compile_search(query.get("search", ""), self.inventory, vms=False)
-        except _InvalidSearch:
+            search = compile_search(query.get("search", ""), self.inventory, vms=False)
+        except InvalidSearch:
             return []
         return self._limit([h for h in self.inventory.hosts.values() if search.matches(h)], query)
 
     # -- render cache
     # An entry is (cache key or None, state snapshot, builder of the types object).
-    def _vm_entries(self, b: _Builder, vms: List[SimVm], follow, all_content: bool) -> list:
+    def _vm_entries(self, b: Builder, vms: List[SimVm], follow, all_content: bool) -> list:
         # Only a VM's own state goes into its document unless follow inlines other objects.
         cacheable = set(follow) <= {"nics"} and not follow.get("nics")
-        fkey = _follow_key(follow)
+        fkey = follow_key(follow)
         return [(("vm", vm.id, fkey, all_content) if cacheable else None, _state(vm),
                  lambda vm=vm: b.vm(vm, follow, all_content)) for vm in vms]
 
-    def _host_entries(self, b: _Builder, hosts: List[SimHost], follow, all_content: bool) -> list:
+    def _host_entries(self, b: Builder, hosts: List[SimHost], follow, all_content: bool) -> list:
         # A host's document holds its own state plus the VM summary; follow=cluster inlines more.
         cacheable = "cluster" not in follow
-        fkey = _follow_key(follow)
+        fkey = follow_key(follow)
         summaries = b.summaries()
         return [(("host", h.id, fkey, all_content) if cacheable else None, (_state(h), summaries.get(h.id)),
                  lambda h=h: b.host(h, follow, all_content)) for h in hosts]
@@ -520,7 +520,7 @@ def _java_int(text: str) -> Optional[int]:
 def _event(event: SimEvent):
     """An event as EventMapper writes it: index, code, severity, time, description, vm, host."""
     obj = types.Event(id=str(event.index), index=event.index, code=event.code, severity=types.LogSeverity.NORMAL,
-                      time=_EPOCH, description=event.description, origin="oVirt", custom_id=-1, flood_rate=30)
+                      time=EPOCH, description=event.description, origin="oVirt", custom_id=-1, flood_rate=30)
     if event.vm_id:
         obj.vm = types.Vm(id=event.vm_id, name=event.vm_name)
         obj.vm.href = "%s/vms/%s" % (API, event.vm_id)

@@ -1,13 +1,13 @@
 """The inFilter language of the configResolve* queries (eq, ne, wcard, and, or, not), checked
-whole as UCS-M takes filters before any object is matched (see _in_filter)."""
+whole as UCS-M takes filters before any object is matched (see in_filter)."""
 import re
 import xml.etree.ElementTree as ET
 from typing import Mapping, Optional
 
-from .objects import _PROPERTIES
+from .objects import PROPERTIES
 
 
-class _BadRequest(Exception):
+class BadRequest(Exception):
     """Answered with the root <error> form (ERR-xml-parse-error / 594)."""
 
 
@@ -18,7 +18,7 @@ _COMPOSITES = ("and", "or", "not")
 MAX_FILTER_COMPONENTS = 10
 
 
-def _in_filter(request: ET.Element, class_id: Optional[str]) -> Optional[ET.Element]:
+def in_filter(request: ET.Element, class_id: Optional[str]) -> Optional[ET.Element]:
     """The request's filter, checked whole before any object is matched, against what UCS-M takes
     (ucsmsdk builds exactly this): ONE filter element in <inFilter> (siblings go inside <and>),
     every property filter on the queried class (`class_id`; None = any class), composites of at
@@ -28,7 +28,7 @@ def _in_filter(request: ET.Element, class_id: Optional[str]) -> Optional[ET.Elem
     if container is None or not len(container):
         return None
     if len(container) > 1:
-        raise _BadRequest("XML PARSING ERROR: inFilter holds %d filters, expected one "
+        raise BadRequest("XML PARSING ERROR: inFilter holds %d filters, expected one "
                           "(combine them with and/or)" % len(container))
     _check_filter(container[0], class_id)
     return container[0]
@@ -37,36 +37,36 @@ def _in_filter(request: ET.Element, class_id: Optional[str]) -> Optional[ET.Elem
 def _check_filter(flt: ET.Element, class_id: Optional[str]) -> None:
     if flt.tag in _COMPOSITES:
         if len(flt) > MAX_FILTER_COMPONENTS:
-            raise _BadRequest("XML PARSING ERROR: %s has %d filters, at most %d allowed"
+            raise BadRequest("XML PARSING ERROR: %s has %d filters, at most %d allowed"
                               % (flt.tag, len(flt), MAX_FILTER_COMPONENTS))
         for child in flt:
             _check_filter(child, class_id)
         return
     if flt.tag not in _PROPERTY_FILTERS:
-        raise _BadRequest("XML PARSING ERROR: unsupported filter %s" % flt.tag)
+        raise BadRequest("XML PARSING ERROR: unsupported filter %s" % flt.tag)
     filter_class, prop = flt.get("class", ""), flt.get("property", "")
     if class_id is not None and filter_class != class_id:
-        raise _BadRequest("XML PARSING ERROR: filter on class %s in a query of class %s"
+        raise BadRequest("XML PARSING ERROR: filter on class %s in a query of class %s"
                           % (filter_class, class_id))
-    if prop not in _PROPERTIES.get(filter_class, ()):
-        raise _BadRequest("XML PARSING ERROR: no property %s in class %s" % (prop, filter_class))
+    if prop not in PROPERTIES.get(filter_class, ()):
+        raise BadRequest("XML PARSING ERROR: no property %s in class %s" % (prop, filter_class))
     if flt.tag == "wcard":
         try:
             re.compile(flt.get("value", ""))
         except re.error as err:
-            raise _BadRequest("XML PARSING ERROR: bad wcard %r: %s" % (flt.get("value", ""), err)) from None
+            raise BadRequest("XML PARSING ERROR: bad wcard %r: %s" % (flt.get("value", ""), err)) from None
 
 
-def _matches(flt: Optional[ET.Element], attrs: Mapping[str, str]) -> bool:
-    """Evaluate a filter _in_filter has checked."""
+def filter_matches(flt: Optional[ET.Element], attrs: Mapping[str, str]) -> bool:
+    """Evaluate a filter in_filter has checked."""
     if flt is None:
         return True
     if flt.tag == "and":
-        return all(_matches(child, attrs) for child in flt)
+        return all(filter_matches(child, attrs) for child in flt)
     if flt.tag == "or":
-        return any(_matches(child, attrs) for child in flt)
+        return any(filter_matches(child, attrs) for child in flt)
     if flt.tag == "not":
-        return not all(_matches(child, attrs) for child in flt)
+        return not all(filter_matches(child, attrs) for child in flt)
     actual, value = attrs.get(flt.get("property", ""), ""), flt.get("value", "")
     if flt.tag == "eq":
         return actual == value
@@ -75,6 +75,6 @@ def _matches(flt: Optional[ET.Element], attrs: Mapping[str, str]) -> bool:
     return re.search(value, actual) is not None
 
 
-def _flag(request: ET.Element, name: str) -> bool:
+def flag(request: ET.Element, name: str) -> bool:
     return request.get(name, "false").lower() in ("true", "yes")
 

@@ -120,48 +120,48 @@ _EPQOS_DEFINITION = dict(_FSM_NO_FLAGS, childAction="deleteNonPresent", descr=""
 _EPQOS_EGRESS = dict(burst="10240", childAction="deleteNonPresent", hostControl="none", name="",
                      operPrio="best-effort", prio="best-effort", rate="line-rate", sacl="", status="")
 
-_TEMPLATES = {"lsServer": _LS_SERVER, "computeBlade": _COMPUTE_BLADE,
+TEMPLATES = {"lsServer": _LS_SERVER, "computeBlade": _COMPUTE_BLADE,
               "computeRackUnit": _COMPUTE_RACK_UNIT, "vnicDynamicConPolicy": _DYNAMIC_CON,
               "vnicDynamicCon": _DYNAMIC_CON, "vnicEther": _VNIC_ETHER, "vnicProfile": _VNIC_PROFILE,
               "vnicEtherIf": _VNIC_ETHER_IF, "vmVnicProfCl": _VM_VNIC_PROF_CL, "fabricVlan": _FABRIC_VLAN,
               "fabricReservedVlan": _FABRIC_RESERVED_VLAN, "epqosDefinition": _EPQOS_DEFINITION,
               "epqosEgress": _EPQOS_EGRESS}
-_PROPERTIES = {class_id: set(template) | {"dn", "rn"} for class_id, template in _TEMPLATES.items()}
+PROPERTIES = {class_id: set(template) | {"dn", "rn"} for class_id, template in TEMPLATES.items()}
 
-_Mo = Tuple[str, Dict[str, str]]               # (class id, attributes with dn)
+Mo = Tuple[str, Dict[str, str]]               # (class id, attributes with dn)
 
 
-def _mo(class_id: str, dn: str, **values: str) -> _Mo:
+def make_mo(class_id: str, dn: str, **values: str) -> Mo:
     """An object from its class template. intId is stable per dn: shared policies compare equal."""
-    attrs = dict(_TEMPLATES[class_id], dn=dn)
+    attrs = dict(TEMPLATES[class_id], dn=dn)
     if "intId" in attrs:
         attrs["intId"] = str(zlib.crc32(dn.encode()) % 10000000)
-    unknown = set(values) - _PROPERTIES[class_id]
+    unknown = set(values) - PROPERTIES[class_id]
     if unknown:
         raise ValueError("%s has no properties %s" % (class_id, sorted(unknown)))
     attrs.update(values)
     return class_id, attrs
 
 
-def _server_objects(server: UcsmServer) -> Iterator[_Mo]:
+def _server_objects(server: UcsmServer) -> Iterator[Mo]:
     sp_dn = server.sp_dn
     yield _hardware(server)
     policy_dn = "%s/dynamic-con-%s" % (server.org, server.policy_name) if server.policy_name else ""
-    yield _mo("lsServer", sp_dn, name=server.sp_name, pnDn=server.dn,
+    yield make_mo("lsServer", sp_dn, name=server.sp_name, pnDn=server.dn,
               assocState="associated" if server.associated else "failed",
               operState="ok" if server.associated else "config-failure",
               uuid="derived" if server.derived_uuid else server.uuid,
               uuidSuffix="0000-000000000000" if server.derived_uuid else server.uuid[19:].upper(),
               dynamicConPolicyName=server.policy_name or "", operDynamicConPolicyName=policy_dn)
     if policy_dn:
-        yield _mo("vnicDynamicConPolicy", policy_dn, name=server.policy_name,
+        yield make_mo("vnicDynamicConPolicy", policy_dn, name=server.policy_name,
                   dynamicEth=server.dynamic_eth)
     if server.sp_local_dynamic_eth is not None:
-        yield _mo("vnicDynamicCon", sp_dn + "/dynamic-con", dynamicEth=server.sp_local_dynamic_eth)
+        yield make_mo("vnicDynamicCon", sp_dn + "/dynamic-con", dynamicEth=server.sp_local_dynamic_eth)
     yield from _ethers(server)
 
 
-def _hardware(server: UcsmServer) -> _Mo:
+def _hardware(server: UcsmServer) -> Mo:
     """computeBlade or computeRackUnit, by the dn's form."""
     blade = re.fullmatch(r"sys/chassis-(\d+)/blade-(\d+)", server.dn)
     rack = re.fullmatch(r"sys/rack-unit-(\d+)", server.dn)
@@ -171,76 +171,76 @@ def _hardware(server: UcsmServer) -> _Mo:
                   assignedToDn=server.sp_dn, availability="unavailable",
                   association="associated" if server.associated else "failed")
     if blade:
-        return _mo("computeBlade", server.dn, chassisId=blade.group(1), slotId=blade.group(2),
+        return make_mo("computeBlade", server.dn, chassisId=blade.group(1), slotId=blade.group(2),
                    serverId="%s/%s" % blade.groups(), **common)
     if rack:
-        return _mo("computeRackUnit", server.dn, id=rack.group(1), serverId=rack.group(1), **common)
+        return make_mo("computeRackUnit", server.dn, id=rack.group(1), serverId=rack.group(1), **common)
     raise ValueError("server dn must be sys/chassis-N/blade-M or sys/rack-unit-N: %s" % server.dn)
 
 
-def _ethers(server: UcsmServer) -> Iterator[_Mo]:
+def _ethers(server: UcsmServer) -> Iterator[Mo]:
     """Two static vNICs, then the deployed dynamic ones."""
     adaptor = server.dn + "/adaptor-1"
     for index, switch in ((1, "A"), (2, "B")):
-        yield _mo("vnicEther", "%s/ether-eth%d" % (server.sp_dn, index - 1),
+        yield make_mo("vnicEther", "%s/ether-eth%d" % (server.sp_dn, index - 1),
                   name="eth%d" % (index - 1), switchId=switch, order=str(index),
                   equipmentDn="%s/host-eth-%d" % (adaptor, index))
     for number in range(1, server.dynamic_in_use + 1):
         name = "dynamic-prot-%03d" % number
-        yield _mo("vnicEther", "%s/ether-%s" % (server.sp_dn, name), name=name,
+        yield make_mo("vnicEther", "%s/ether-%s" % (server.sp_dn, name), name=name,
                   instType=server.dynamic_inst_type, dynamicId=str(number), owner="conn_policy",
                   switchId="A-B", order="unspecified", operOrder="unspecified",
                   equipmentDn="%s/host-eth-%d" % (adaptor, number + 2),
                   virtualizationPreference="SRIOV-VMFEX")
 
 
-def _extras() -> Iterator[_Mo]:
+def _extras() -> Iterator[Mo]:
     """Objects the mapping must skip: a template, a spare profile, a free blade, unused policies."""
-    yield _mo("lsServer", TEMPLATE_DN, name="tmpl-kvm", type="updating-template",
+    yield make_mo("lsServer", TEMPLATE_DN, name="tmpl-kvm", type="updating-template",
               assignState="unassigned", assocState="unassociated", operState="unassociated",
               dynamicConPolicyName="spare54", operDynamicConPolicyName=EXTRA_POLICY_DNS[0])
-    yield _mo("lsServer", SPARE_PROFILE_DN, name="spare", assignState="unassigned",
+    yield make_mo("lsServer", SPARE_PROFILE_DN, name="spare", assignState="unassigned",
               assocState="unassociated", operState="unassociated", uuid=SPARE_PROFILE_UUID,
               uuidSuffix=SPARE_PROFILE_UUID[19:].upper())
-    yield _mo("computeBlade", SPARE_SERVER_DN, chassisId="99", slotId="8", serverId="99/8",
+    yield make_mo("computeBlade", SPARE_SERVER_DN, chassisId="99", slotId="8", serverId="99/8",
               uuid=SPARE_SERVER_UUID, originalUuid=SPARE_SERVER_UUID, serial=SPARE_SERVER_SERIAL,
               availability="available", operState="unassociated")
-    yield _mo("vnicDynamicConPolicy", EXTRA_POLICY_DNS[0], name="spare54", dynamicEth="54",
+    yield make_mo("vnicDynamicConPolicy", EXTRA_POLICY_DNS[0], name="spare54", dynamicEth="54",
               protection="protected-pref-a")
-    yield _mo("vnicDynamicConPolicy", EXTRA_POLICY_DNS[1], name="spare-off", dynamicEth="off",
+    yield make_mo("vnicDynamicConPolicy", EXTRA_POLICY_DNS[1], name="spare-off", dynamicEth="off",
               protection="none")
 
 
-def _port_profile_objects(profile: UcsmPortProfile) -> Iterator[_Mo]:
+def _port_profile_objects(profile: UcsmPortProfile) -> Iterator[Mo]:
     """The vnicProfile, then its VLANs (vnicEtherIf) and profile clients (vmVnicProfCl)."""
     native = profile.vlans[0] if profile.vlans else ("", 1)
-    yield _mo("vnicProfile", profile.dn, name=profile.name, descr=profile.descr, maxPorts=str(profile.max_ports),
+    yield make_mo("vnicProfile", profile.dn, name=profile.name, descr=profile.descr, maxPorts=str(profile.max_ports),
               hostNwIOPerf="high-perf-reqd" if profile.high_perf else "none", qosPolicyName=profile.qos_policy,
               operQosPolicyName="org-root/ep-qos-%s" % profile.qos_policy if profile.qos_policy else "",
               primaryVlanId=str(native[1]))
     for index, (vlan, vlan_id) in enumerate(profile.vlans):
-        yield _mo("vnicEtherIf", "%s/if-%s" % (profile.dn, vlan), name=vlan, defaultNet="yes" if index == 0 else "no",
+        yield make_mo("vnicEtherIf", "%s/if-%s" % (profile.dn, vlan), name=vlan, defaultNet="yes" if index == 0 else "no",
                   vnet=str(vlan_id), operVnetName=vlan, operVnetDn="fabric/lan/net-%s" % vlan)
     for client in profile.clients:
-        yield _mo("vmVnicProfCl", "%s/cl-%s" % (profile.dn, client), name=client)
+        yield make_mo("vmVnicProfCl", "%s/cl-%s" % (profile.dn, client), name=client)
 
 
-def _lan_objects(vlans: Iterable[UcsmVlan], qos_policies: Iterable[UcsmQosPolicy]) -> Iterator[_Mo]:
+def _lan_objects(vlans: Iterable[UcsmVlan], qos_policies: Iterable[UcsmQosPolicy]) -> Iterator[Mo]:
     """The reserved VLAN block (UCS-M's default), the VLANs, the org-root QoS policies."""
-    yield _mo("fabricReservedVlan", RESERVED_VLANS_DN)
+    yield make_mo("fabricReservedVlan", RESERVED_VLANS_DN)
     for vlan in vlans:
-        yield _mo("fabricVlan", "fabric/lan/net-" + vlan.name, name=vlan.name, id=str(vlan.id))
+        yield make_mo("fabricVlan", "fabric/lan/net-" + vlan.name, name=vlan.name, id=str(vlan.id))
     for policy in qos_policies:
         dn = "org-root/ep-qos-" + policy.name
-        yield _mo("epqosDefinition", dn, name=policy.name, descr=policy.descr)
-        yield _mo("epqosEgress", dn + "/egress", rate=policy.rate, burst=policy.burst, prio=policy.prio,
+        yield make_mo("epqosDefinition", dn, name=policy.name, descr=policy.descr)
+        yield make_mo("epqosEgress", dn + "/egress", rate=policy.rate, burst=policy.burst, prio=policy.prio,
                   operPrio=policy.prio, hostControl=policy.host_control)
 
 
 def build_objects(servers: Iterable[UcsmServer], port_profiles: Iterable[UcsmPortProfile] = (),
-                  vlans: Iterable[UcsmVlan] = (), qos_policies: Iterable[UcsmQosPolicy] = ()) -> List[_Mo]:
+                  vlans: Iterable[UcsmVlan] = (), qos_policies: Iterable[UcsmQosPolicy] = ()) -> List[Mo]:
     """Every object of the fake domain; servers may share a policy, nothing else."""
-    objects: Dict[str, _Mo] = {}
+    objects: Dict[str, Mo] = {}
     every = [mo for server in servers for mo in _server_objects(server)] + list(_extras())
     every += [mo for profile in port_profiles for mo in _port_profile_objects(profile)]
     every += list(_lan_objects(vlans, qos_policies))

@@ -15,8 +15,8 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional,
 import defusedxml
 import defusedxml.ElementTree as DET
 
-from .filters import _BadRequest, _flag, _in_filter, _matches
-from .objects import _TEMPLATES, _Mo, build_objects
+from .filters import BadRequest, flag, in_filter, filter_matches
+from .objects import TEMPLATES, Mo, build_objects
 from .samples import (UcsmPortProfile, UcsmQosPolicy, UcsmServer, UcsmVlan, qos_policies_of, sample_port_profiles,
                       vlans_of)
 from .writes import ConfigRefused, configure
@@ -172,7 +172,7 @@ class FakeUcsm:
     # observation and faults
 
     @property
-    def objects(self) -> List[_Mo]:
+    def objects(self) -> List[Mo]:
         """Every object of the domain, as written so far."""
         with self._lock:
             return list(self._by_dn.values())
@@ -217,7 +217,7 @@ class FakeUcsm:
         try:
             rejected = None if request.tag in _SESSION_FREE else self._check_cookie(request)
             return self._xml(rejected if rejected is not None else method(request))
-        except _BadRequest as err:
+        except BadRequest as err:
             return self._xml(_parse_error(str(err)))
 
     def _record(self, request: ET.Element) -> None:
@@ -314,12 +314,12 @@ class FakeUcsm:
 
     # queries
 
-    def _objects_of(self, class_id: str) -> List[_Mo]:
-        if class_id not in _TEMPLATES:
-            raise _BadRequest("XML PARSING ERROR: no class named %s" % class_id)
+    def _objects_of(self, class_id: str) -> List[Mo]:
+        if class_id not in TEMPLATES:
+            raise BadRequest("XML PARSING ERROR: no class named %s" % class_id)
         return [mo for mo in self.objects if mo[0] == class_id]
 
-    def _children(self, dn: str) -> List[_Mo]:
+    def _children(self, dn: str) -> List[Mo]:
         return [mo for mo in self.objects if mo[1]["dn"].rpartition("/")[0] == dn]
 
     # writes
@@ -339,16 +339,16 @@ class FakeUcsm:
         answer.append(out)
         return answer
 
-    def _configs(self, request: ET.Element, found: Iterable[_Mo], tag: str = "outConfigs",
+    def _configs(self, request: ET.Element, found: Iterable[Mo], tag: str = "outConfigs",
                  **echo: str) -> ET.Element:
         """The answer element: echoed attributes plus the objects, nested when hierarchical."""
         answer = _answer(request, **echo)
         container = ET.SubElement(answer, tag)
-        hierarchical = _flag(request, "inHierarchical")
+        hierarchical = flag(request, "inHierarchical")
         container.extend(self._element(mo, hierarchical, top=True) for mo in found)
         return answer
 
-    def _element(self, mo: _Mo, hierarchical: bool, top: bool) -> ET.Element:
+    def _element(self, mo: Mo, hierarchical: bool, top: bool) -> ET.Element:
         """Top-level objects carry dn; nested children carry only rn, as in the guide."""
         class_id, attrs = mo
         shown = dict(attrs)
@@ -362,8 +362,8 @@ class FakeUcsm:
 
     def _resolve_class(self, request: ET.Element) -> ET.Element:
         class_id = request.get("classId", "")
-        objects, flt = self._objects_of(class_id), _in_filter(request, class_id)
-        found = [mo for mo in objects if _matches(flt, mo[1])]
+        objects, flt = self._objects_of(class_id), in_filter(request, class_id)
+        found = [mo for mo in objects if filter_matches(flt, mo[1])]
         return self._configs(request, found, classId=class_id)
 
     def _resolve_classes(self, request: ET.Element) -> ET.Element:
@@ -387,20 +387,20 @@ class FakeUcsm:
         class_id = request.get("classId") or None
         if class_id:
             self._objects_of(class_id)          # unknown class -> error
-        flt = _in_filter(request, class_id)
+        flt = in_filter(request, class_id)
         found = [mo for mo in self._children(request.get("inDn", ""))
-                 if (not class_id or mo[0] == class_id) and _matches(flt, mo[1])]
+                 if (not class_id or mo[0] == class_id) and filter_matches(flt, mo[1])]
         return self._configs(request, found, **({"classId": class_id} if class_id else {}))
 
     def _scope(self, request: ET.Element) -> ET.Element:
         dn, class_id = request.get("dn", ""), request.get("inClass", "")
-        objects, flt = self._objects_of(class_id), _in_filter(request, class_id)
-        recursive = _flag(request, "inRecursive")
+        objects, flt = self._objects_of(class_id), in_filter(request, class_id)
+        recursive = flag(request, "inRecursive")
 
         def below(mo_dn: str) -> bool:
             return mo_dn.startswith(dn + "/") if recursive else mo_dn.rpartition("/")[0] == dn
 
-        found = [mo for mo in objects if below(mo[1]["dn"]) and _matches(flt, mo[1])]
+        found = [mo for mo in objects if below(mo[1]["dn"]) and filter_matches(flt, mo[1])]
         return self._configs(request, found, dn=dn)
 
 

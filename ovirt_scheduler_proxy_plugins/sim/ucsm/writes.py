@@ -17,9 +17,9 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Dict, FrozenSet, List, Tuple
 
-from .filters import _BadRequest
+from .filters import BadRequest
 from .metadata import CLASSES, CONTAINERS, STATUS_REGEX, value_ok
-from .objects import _TEMPLATES, _Mo, _mo
+from .objects import TEMPLATES, Mo, make_mo
 
 NOT_FOUND = "102"              # "configured object (DN) not found" (public capture)
 EXISTS = "103"                 # "Cannot create; object already exists." (public capture)
@@ -45,7 +45,7 @@ def _status_words(status: str) -> FrozenSet[str]:
 class _Transaction:
     """The objects as the request would leave them; `store` is only replaced when all of it passed."""
 
-    def __init__(self, store: Dict[str, _Mo], privileges: FrozenSet[str]):
+    def __init__(self, store: Dict[str, Mo], privileges: FrozenSet[str]):
         self.staged = dict(store)
         self.privileges = privileges
         self.written: List[Tuple[str, str, Dict[str, str]]] = []    # top-level (dn, class, attrs if deleted, state)
@@ -53,15 +53,15 @@ class _Transaction:
     def apply(self, element: ET.Element, parent_dn: str, top: bool, dn_given: str = "") -> None:
         meta = CLASSES.get(element.tag)
         if meta is None:
-            if element.tag in _TEMPLATES:
+            if element.tag in TEMPLATES:
                 raise ConfigRefused(NOT_CREATABLE, "Cannot create non-creatable object of class:%s" % element.tag)
-            raise _BadRequest("XML PARSING ERROR: no class named %s" % element.tag)
+            raise BadRequest("XML PARSING ERROR: no class named %s" % element.tag)
         attrs = dict(element.attrib)
         for name in attrs:
             if name not in meta.props and name not in ("dn", "rn", "status"):
-                if name in _TEMPLATES.get(element.tag, ()):
+                if name in TEMPLATES.get(element.tag, ()):
                     raise ConfigRefused(VALUE_CODE, "property %s of class %s is read-only" % (name, element.tag))
-                raise _BadRequest("XML PARSING ERROR: unknown attribute '%s' in element '%s'" % (name, element.tag))
+                raise BadRequest("XML PARSING ERROR: unknown attribute '%s' in element '%s'" % (name, element.tag))
         status = attrs.pop("status", "")
         if not re.fullmatch(STATUS_REGEX, status):
             raise ConfigRefused(VALUE_CODE, "status %r of %s is not a valid status" % (status, element.tag))
@@ -84,7 +84,7 @@ class _Transaction:
             raise ConfigRefused(NOT_FOUND, "configured object (%s) not found" % dn)
         else:
             state = "modified" if exists else "created"
-            merged = dict(self.staged[dn][1]) if exists else dict(_mo(element.tag, dn)[1])
+            merged = dict(self.staged[dn][1]) if exists else dict(make_mo(element.tag, dn)[1])
             merged.update(attrs)
             self.staged[dn] = (element.tag, merged)
             for child in element:
@@ -156,19 +156,19 @@ class _Transaction:
                                                   primaryVlanId=native[0]["vnet"] if native else "1"))
 
 
-def configure(store: Dict[str, _Mo], request: ET.Element, privileges: FrozenSet[str]) -> ET.Element:
+def configure(store: Dict[str, Mo], request: ET.Element, privileges: FrozenSet[str]) -> ET.Element:
     """Apply a configConfMo(s) to `store` (dn -> object) and return the out element to answer with."""
     transaction = _Transaction(store, privileges)
     if request.tag == "configConfMo":
         container = request.find("inConfig")
         if container is None or len(container) != 1:
-            raise _BadRequest("XML PARSING ERROR: configConfMo needs one object in inConfig")
+            raise BadRequest("XML PARSING ERROR: configConfMo needs one object in inConfig")
         transaction.apply(container[0], "", top=True, dn_given=request.get("dn", ""))
     else:
         container = request.find("inConfigs")
         pairs = list(container) if container is not None else []
         if not pairs or any(pair.tag != "pair" or len(pair) != 1 for pair in pairs):
-            raise _BadRequest("XML PARSING ERROR: configConfMos needs inConfigs of pairs holding one object each")
+            raise BadRequest("XML PARSING ERROR: configConfMos needs inConfigs of pairs holding one object each")
         for pair in pairs:
             transaction.apply(pair[0], "", top=True, dn_given=pair.get("key", ""))
     transaction.resolve()
