@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import ucsm_section, write_conf
+from tests.integration.helpers import host_ids, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmServer
 
 HOSTS = ("h1", "h2", "h3", "h4", "h5")
@@ -58,18 +58,14 @@ def pp_units(units, engine, domains):
     return configure(units, engine, domains)
 
 
-def ids(world, *names):
-    return [world.host_by_name(n).id for n in names]
-
-
 def label(fake):
     return fake.url.split("//")[1]
 
 
 def test_a_domain_lacking_the_port_profile_is_dropped_whatever_the_capacity_source(pp_world, pp_units, domains):
-    run = pp_units.filter(ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id)
+    run = pp_units.filter(host_ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id)
     assert run.ok and run.stderr == ""
-    assert run.result == ids(pp_world, "h1", "h2", "h5")                      # h5: in no domain, kept (open)
+    assert run.result == host_ids(pp_world, "h1", "h2", "h5")                      # h5: in no domain, kept (open)
     log = pp_units.log_text()
     assert "h3 DROP: port profile pp-db is not defined in UCS domain %s" % label(domains[1]) in log
     assert "h5 keep: needs port profile pp-db, unknown here (not found in any UCS domain)" in log
@@ -80,31 +76,31 @@ def test_a_domain_lacking_the_port_profile_is_dropped_whatever_the_capacity_sour
 
 def test_source_ucsm_and_min_apply_the_same_rule(pp_world, pp_units):
     for source in ("ucsm", "min"):
-        run = pp_units.filter(ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id, {"vf_source": source})
+        run = pp_units.filter(host_ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id, {"vf_source": source})
         # ucsm: h5 has no UCS-M capacity (unknown, kept by on_error = open); min: the engine's 8
-        assert run.result == ids(pp_world, "h1", "h2", "h5"), source
+        assert run.result == host_ids(pp_world, "h1", "h2", "h5"), source
 
 
 def test_port_profile_names_with_a_colon(pp_world, pp_units):
-    run = pp_units.filter(ids(pp_world, "h1", "h3"), pp_world.vm_by_name("colon").id)
-    assert run.result == ids(pp_world, "h1")
+    run = pp_units.filter(host_ids(pp_world, "h1", "h3"), pp_world.vm_by_name("colon").id)
+    assert run.result == host_ids(pp_world, "h1")
     assert "port profile pp:db is not defined" in pp_units.log_text()
 
 
 def test_a_port_profile_defined_everywhere_keeps_every_mapped_host(pp_world, pp_units):
-    assert pp_units.filter(ids(pp_world, *HOSTS), pp_world.vm_by_name("web").id).result == ids(pp_world, *HOSTS)
+    assert pp_units.filter(host_ids(pp_world, *HOSTS), pp_world.vm_by_name("web").id).result == host_ids(pp_world, *HOSTS)
 
 
 def test_ignore_turns_the_rule_off(pp_world, units, engine, domains):
     configure(units, engine, domains, ucsm="port_profiles = ignore\n")
-    run = units.filter(ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id)
-    assert run.result == ids(pp_world, *HOSTS)
+    run = units.filter(host_ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id)
+    assert run.result == host_ids(pp_world, *HOSTS)
     assert sum(len(d.requests) for d in domains) == 0            # engine capacity, no rule: UCS-M not asked
 
 
 def test_failing_closed_drops_hosts_in_no_domain(pp_world, pp_units):
-    run = pp_units.filter(ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id, {"vf_on_error": "closed"})
-    assert run.result == ids(pp_world, "h1", "h2")
+    run = pp_units.filter(host_ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id, {"vf_on_error": "closed"})
+    assert run.result == host_ids(pp_world, "h1", "h2")
     assert "h5 DROP: needs port profile pp-db, unknown here" in pp_units.log_text()
 
 
@@ -112,19 +108,19 @@ def test_the_current_host_is_kept_even_in_a_domain_lacking_the_port_profile(pp_w
     with engine.mutate() as inv:
         vm = inv.vm_by_name("db")
         vm.host_id, vm.status = pp_world.host_by_name("h3").id, "up"
-    run = pp_units.filter(ids(pp_world, "h3", "h4"), pp_world.vm_by_name("db").id)
-    assert run.result == ids(pp_world, "h3")
+    run = pp_units.filter(host_ids(pp_world, "h3", "h4"), pp_world.vm_by_name("db").id)
+    assert run.result == host_ids(pp_world, "h3")
     assert "h3 keep: runs here now and holds its 2 VFs" in pp_units.log_text()
 
 
 def test_weight_scores_missing_last_and_unknown_after_every_fit(pp_world, pp_units):
-    scores = dict(pp_units.weight(ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id).result)
-    h1, h2, h3, h4, h5 = ids(pp_world, *HOSTS)
+    scores = dict(pp_units.weight(host_ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id).result)
+    h1, h2, h3, h4, h5 = host_ids(pp_world, *HOSTS)
     assert scores == {h1: 998 - 6, h2: 998 - 6, h3: 1000, h4: 1000, h5: 999}
 
 
 def test_cold_at_most_five_requests_per_domain_in_one_session_warm_none(pp_world, pp_units, domains, engine):
-    hosts, vm = ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id
+    hosts, vm = host_ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id
     engine.reset_requests()
     pp_units.filter(hosts, vm)
     for domain in domains:
@@ -147,16 +143,16 @@ def test_cold_at_most_five_requests_per_domain_in_one_session_warm_none(pp_world
 def test_a_domain_down_makes_its_hosts_unknown_open_keeps_closed_drops(pp_world, pp_units, domains, fault):
     for key, value in fault.items():
         setattr(domains[1].faults, key, value)
-    hosts, vm = ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id
+    hosts, vm = host_ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id
     started = time.monotonic()
     run = pp_units.filter(hosts, vm)
     assert time.monotonic() - started < DEADLINE + SLACK
-    assert run.ok and run.stderr == "" and run.result == ids(pp_world, *HOSTS)
+    assert run.ok and run.stderr == "" and run.result == host_ids(pp_world, *HOSTS)
     log = pp_units.log_text()
     assert re.search(r"h3 keep: needs port profile pp-db, unknown here \(not in the UCS domains that answered; "
                      r"UCS-M %s: " % re.escape(domains[1].url), log)
     closed = pp_units.filter(hosts, vm, {"vf_on_error": "closed"})
-    assert closed.ok and closed.result == ids(pp_world, "h1", "h2")
+    assert closed.ok and closed.result == host_ids(pp_world, "h1", "h2")
     assert domains[0].logins == 2                         # a partly failed read is not cached: read again
     assert domains[0].active_sessions == domains[1].active_sessions == 0
 
@@ -169,6 +165,6 @@ def test_a_capacity_cache_from_before_port_profiles_is_read_again(pp_world, pp_u
            for host in pp_world.hosts.values()}
     with open(os.path.join(cache, "capacity-ucsm.json"), "w") as handle:
         json.dump(old, handle)
-    run = pp_units.filter(ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id)
-    assert run.result == ids(pp_world, "h1", "h2", "h5")
+    run = pp_units.filter(host_ids(pp_world, *HOSTS), pp_world.vm_by_name("db").id)
+    assert run.result == host_ids(pp_world, "h1", "h2", "h5")
     assert [d.logins for d in domains] == [1, 1]

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import CLI, run_cli_as, ucsm_section, write_conf
+from tests.integration.helpers import CLI, run_cli_as, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins import status
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, sample_servers
 from ovirt_scheduler_proxy_plugins.tools.status_report import CRITICAL, OK, WARN, Line, source_line, unit_line

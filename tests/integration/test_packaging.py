@@ -13,11 +13,11 @@ import tarfile
 
 import pytest
 
-from conftest import CLI
+from tests.integration.helpers import CLI
 from ovirt_scheduler_proxy_plugins import __version__, config, install
 from ovirt_scheduler_proxy_plugins.config import Settings
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGES = ("ovirt_scheduler_proxy_plugins", "ucsm_source")
 SAMPLE = os.path.join(ROOT, "ovirt_scheduler_proxy_plugins", "data", "ovirt-vf-scheduler.conf")
 # Third-party import name -> (PyPI name in setup.cfg, EL package in the spec's Requires).

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import CLI, assert_valid_mo, stderr_lines, ucsm_section, write_conf
+from tests.integration.helpers import CLI, assert_valid_mo, stderr_lines, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmVlan
 from ovirt_scheduler_proxy_plugins.tools import port_profile_export as export

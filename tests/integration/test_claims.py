@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import CLI, write_conf
+from tests.integration.helpers import CLI, write_conf
 from ovirt_scheduler_proxy_plugins.config import CONF_ENV
 from ovirt_scheduler_proxy_plugins.claims import Claim, Pending, largest, pending_by_host, prune
 from ovirt_scheduler_proxy_plugins.store import Ledger, StoreError, locked

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 
-from conftest import CLI
+from tests.integration.helpers import CLI
 
 EXPORT = "export OVIRT_VF_SCHEDULER_CONF="
 

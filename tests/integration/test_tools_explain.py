@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from builders import domain, host, need
-from conftest import CLI, int_scores, stderr_lines, write_conf
+from tests.builders import domain, host, need
+from tests.integration.helpers import CLI, int_scores, stderr_lines, write_conf
 from ovirt_scheduler_proxy_plugins import decide
 from ovirt_scheduler_proxy_plugins.config import EngineSettings, Settings
 from ovirt_scheduler_proxy_plugins.model import Snapshot, Vm

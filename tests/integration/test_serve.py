@@ -15,7 +15,7 @@ import xmlrpc.client
 
 import pytest
 
-from conftest import CLI, signal_during_a_call, ucsm_section, write_conf
+from tests.integration.helpers import CLI, host_ids, signal_during_a_call, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.config import ServeSettings
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
@@ -104,10 +104,6 @@ def bed(world, engine, tmp_path, plugin_dir):
     assert "Traceback" not in server.stderr, server.stderr
 
 
-def hosts(world, *names):
-    return [world.host_by_name(n).id for n in names]
-
-
 def log_text(server):
     path = os.path.join(server.state, "log", "vf.log")
     return open(path).read() if os.path.exists(path) else ""
@@ -149,7 +145,7 @@ def test_the_engines_own_request_bodies(bed):
 def test_weights_are_ints_on_the_wire(bed, world):
     """A float score breaks the engine (ClassCastException): the answer must carry <int>."""
     status, body = bed.post(xmlrpc.client.dumps(
-        ([["VfWeight", 1]], hosts(world, "a", "b"), world.vm_by_name("new").id, {}), "runCostFunctions").encode())
+        ([["VfWeight", 1]], host_ids(world, "a", "b"), world.vm_by_name("new").id, {}), "runCostFunctions").encode())
     assert status == 200
     assert re.findall(rb"<int>(\d+)</int>", body) == [b"0", b"1000", b"996"]   # result_code, a, b
     assert b"<double>" not in body
@@ -159,7 +155,7 @@ def test_weights_are_ints_on_the_wire(bed, world):
 
 def test_odd_but_legal_calls(bed, world):
     client = bed.client()
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     vm = world.vm_by_name("new").id
     assert client.runFilters([], [a, b], vm, {}) == {"result_code": 0, "result": [a, b]}
     assert client.runFilters(["VfFilter"], [b], vm, {}) == {"result_code": 0, "result": [b]}
@@ -190,7 +186,7 @@ def test_a_thousand_hosts_in_one_call(bed, world):
 
 def test_foreign_units_answer_like_under_the_proxy_but_failures_are_named(bed, world):
     client = bed.client()
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     vm = world.vm_by_name("new").id
     reply = client.runFilters(["NoisyFilter", "FirstHostFilter"], [a, b], vm, {})
     assert reply["result"] == [a]                         # the noisy one is discarded, as by the proxy
@@ -292,7 +288,7 @@ def test_malformed_calls_get_a_fault_and_the_next_call_is_fine(bed, world, param
     with pytest.raises(xmlrpc.client.Fault) as fault:
         getattr(client, method)(*params)
     assert words in fault.value.faultString
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     assert client.runFilters(["VfFilter"], [a, b], world.vm_by_name("new").id, {})["result"] == [b]
 
 
@@ -307,11 +303,11 @@ def test_garbage_and_oversized_bodies(bed, world):
                      % (3 * 1024 * 1024))
         assert sock.recv(100).startswith(b"HTTP/1.1 413")
     assert bed.get("/metrics")[0] == 200 and bed.get("/nope")[0] == 404
-    assert bed.client().runFilters(["VfFilter"], hosts(world, "b"), world.vm_by_name("new").id, {})["result"]
+    assert bed.client().runFilters(["VfFilter"], host_ids(world, "b"), world.vm_by_name("new").id, {})["result"]
 
 
 def test_metrics_count_decisions_and_report_the_view(bed, world):
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     vm = world.vm_by_name("new").id
     bed.client().runFilters(["VfFilter"], [a, b], vm, {})
     bed.client().runCostFunctions([["VfWeight", 1]], [a, b], vm, {})
@@ -337,7 +333,7 @@ def test_error_series_exist_at_zero_and_count_every_plugin_error(bed, world):
             'ovirt_vf_scheduler_source_errors_total{source="engine"} 0.0',
             'ovirt_vf_scheduler_source_errors_total{source="ucsm"} 0.0']
     assert [line for line in zero if line not in text] == []
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     client = bed.client()
     assert client.runLoadBalancing("Nope", [a], {})["plugin_errors"] == {"Nope": ["plugin not found: 'Nope'"]}
     assert client.runFilters(["Gone", "NoisyFilter"], [a, b], world.vm_by_name("new").id, {})["result_code"] == 1
@@ -374,7 +370,7 @@ def test_concurrent_calls_from_many_clusters(bed, world, engine):
 
 
 def test_a_hung_engine_never_holds_a_call_past_the_deadline(bed, world, engine):
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     vm = world.vm_by_name("new").id
     assert call_unit(bed, "VfFilter", [a, b], vm)["result"] == [b]            # warm: token, capacity
     engine.faults.api_delay = 30
@@ -394,7 +390,7 @@ def test_a_hung_engine_never_holds_a_call_past_the_deadline(bed, world, engine):
 
 
 def test_an_edited_config_applies_to_the_next_call_and_a_bad_edit_fails_the_units_only(bed, world):
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     vm = world.vm_by_name("new").id
     client = bed.client()
     assert client.runFilters(["VfFilter"], [a, b], vm, {})["result"] == [b]
@@ -422,7 +418,7 @@ def test_serve_starts_and_discovers_without_a_config(tmp_path, plugin_dir, world
 
 
 def test_sigterm_finishes_the_call_in_flight_and_exits_0(bed, world, engine):
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     vm = world.vm_by_name("new").id
     call_unit(bed, "VfFilter", [a, b], vm)
     assert signal_during_a_call(bed, engine, signal.SIGTERM, [a, b], vm) == [{"result_code": 0, "result": [b]}]
@@ -433,7 +429,7 @@ def test_sigterm_finishes_the_call_in_flight_and_exits_0(bed, world, engine):
 def test_sigterm_closes_kept_alive_connections_after_their_answer(bed, world, engine):
     """The engine keeps its connection open; the answer in flight at SIGTERM says Connection:
     close, so no further request on it can hold the drain open, and serve exits promptly."""
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     vm = world.vm_by_name("new").id
     body = xmlrpc.client.dumps((["VfFilter"], [a, b], vm, {}), "runFilters").encode()
     conn = http.client.HTTPConnection("127.0.0.1", bed.port, timeout=20)
@@ -466,7 +462,7 @@ def test_warm_decisions_cost_one_engine_request_per_vm(world, engine, tmp_path, 
     server = ServeProcess(conf, plugin_dir)
     try:
         server.wait_for_usage_events()
-        ab = hosts(world, "a", "b")
+        ab = host_ids(world, "a", "b")
         call_unit(server, "VfFilter", ab, vms[0])                                 # cold: hosts
         engine.reset_requests()
         for vm in vms[1:]:
@@ -488,7 +484,7 @@ def test_without_events_a_fresh_view_is_reused(world, engine, tmp_path, plugin_d
     conf = write_conf(str(tmp_path / "state"), engine.url, "usage_max_age = 60\nusage_events = no\n")
     server = ServeProcess(conf, plugin_dir)
     try:
-        ab = hosts(world, "a", "b")
+        ab = host_ids(world, "a", "b")
         call_unit(server, "VfFilter", ab, vms[0])                                 # cold: login, view, hosts
         engine.reset_requests()
         for vm in vms[1:]:
@@ -589,7 +585,7 @@ def test_host_data_is_refreshed_in_the_background_before_its_ttl(world, engine, 
     server = ServeProcess(conf, plugin_dir)
     try:
         server.wait_for_usage_events()
-        a = hosts(world, "a")
+        a = host_ids(world, "a")
         call_unit(server, "VfFilter", a, vms[0])                           # cold: reads the hosts
         hosts_reads = lambda: sum(r.path.endswith("/hosts") for r in engine.requests)   # noqa: E731
         assert hosts_reads() == 1
@@ -657,7 +653,7 @@ def test_unknown_host_ids_are_remembered_briefly_and_few(bed, world):
     cost a whole read of the engine's hosts every time), but at most HostCache.ABSENT_MAX of them:
     the file every decision reads stays small, however many ids are sent."""
     import uuid
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     vm = world.vm_by_name("new").id
     for _ in range(2):
         strays = [str(uuid.uuid4()) for _ in range(1000)]
@@ -693,7 +689,7 @@ def engine_reads(body):
 def test_every_answer_is_well_formed_whatever_a_foreign_plugin_writes(bed, world):
     """NoisyFilter colours its stderr, PartialWeight has control characters in its description and
     properties_validation: escaped as text, the answers stay readable."""
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     vm = world.vm_by_name("new").id
     status, body = bed.post(xmlrpc.client.dumps((), "discover").encode())
     offered = engine_reads(body)
@@ -706,7 +702,7 @@ def test_every_answer_is_well_formed_whatever_a_foreign_plugin_writes(bed, world
 
 def test_a_foreign_weight_gives_the_hosts_it_left_unscored_its_worst_weight(bed, world):
     """A host left unscored would rank best; it gets the unit's worst weight (9 here, not 1)."""
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     c = world.add_host("c", vf_devices=4).id
     reply = bed.client().runCostFunctions([["PartialWeight", 1]], [a, b, c], world.vm_by_name("new").id, {})
     assert reply["result"] == [[a, 1, "PartialWeight"], [b, 9, "PartialWeight"], [c, 9, "PartialWeight"]]
@@ -714,7 +710,7 @@ def test_a_foreign_weight_gives_the_hosts_it_left_unscored_its_worst_weight(bed,
 
 
 def test_faults_are_one_line_without_reprs_and_echo_at_most_200_characters(bed, world):
-    a = hosts(world, "a")[0]
+    a = host_ids(world, "a")[0]
     vm = world.vm_by_name("new").id
     faults = []
     for body in (xmlrpc.client.dumps((xmlrpc.client.Binary(b"x"), [a], vm, {}), "runFilters"),
@@ -741,7 +737,7 @@ def test_faults_are_one_line_without_reprs_and_echo_at_most_200_characters(bed, 
 
 
 def test_foreign_plugin_failures_are_counted_in_plugin_errors_total(bed, world):
-    a, b = hosts(world, "a", "b")
+    a, b = host_ids(world, "a", "b")
     bed.client().runFilters(["NoisyFilter", "FirstHostFilter", "NoSuchFilter"], [a, b],
                             world.vm_by_name("new").id, {})
     text = bed.get("/metrics")[1].decode()

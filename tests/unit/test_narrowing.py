@@ -2,7 +2,7 @@
 
 free = capacity - used - pending (every claim that may land there) - reserve; a host "stays
 roomy" when free - demand >= margin (the largest demand around)."""
-from builders import host
+from tests.builders import host
 from ovirt_scheduler_proxy_plugins import decide, narrowing
 from ovirt_scheduler_proxy_plugins.model import Demand, Reason
 

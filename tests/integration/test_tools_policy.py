@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import CLI, stderr_lines, write_conf
+from tests.integration.helpers import CLI, stderr_lines, write_conf
 from ovirt_scheduler_proxy_plugins.tools import policy_plan
 from ovirt_scheduler_proxy_plugins.tools.policy_plan import ClusterState, PolicyState, Unit
 from ovirt_scheduler_proxy_plugins.config import PROPERTIES_VALIDATION

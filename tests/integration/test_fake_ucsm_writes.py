@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from conftest import assert_valid_mo
+from tests.integration.helpers import assert_valid_mo
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile
 
 PP = "fabric/lan/profiles/vnic-web"

@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 import pytest
 
-from conftest import int_scores, ucsm_section, write_conf
+from tests.integration.helpers import int_scores, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmServer

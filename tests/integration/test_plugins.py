@@ -9,12 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import int_scores, write_conf
+from tests.integration.helpers import host_ids, int_scores, write_conf
 from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
-
-
-def ids(world, *names):
-    return [world.host_by_name(n).id for n in names]
 
 
 def assert_clean(run):
@@ -40,10 +36,10 @@ def start_world(world):
 
 
 def test_start_keeps_only_hosts_with_enough_free_vfs(start_world, units):
-    hosts = ids(start_world, "full", "one", "enough", "novf")
+    hosts = host_ids(start_world, "full", "one", "enough", "novf")
     run = units.filter(hosts, start_world.vm_by_name("new").id)
     assert_clean(run)
-    assert run.result == ids(start_world, "enough")
+    assert run.result == host_ids(start_world, "enough")
     log = units.log_text()
     assert "1 of 4 hosts can run new (2 too few free VFs, 1 no VFs)" in log
     assert "one DROP: needs 2, 1 free: 3 of 4 used by 1 VM" in log
@@ -51,7 +47,7 @@ def test_start_keeps_only_hosts_with_enough_free_vfs(start_world, units):
 
 
 def test_weight_scores_every_host_with_an_int_lower_is_better(start_world, units):
-    hosts = ids(start_world, "full", "one", "enough", "novf")
+    hosts = host_ids(start_world, "full", "one", "enough", "novf")
     run = units.weight(hosts, start_world.vm_by_name("new").id)
     assert_clean(run)
     # spread: enough has 6 - 2 = 4 free after placement -> 998 - 4; the rest do not fit
@@ -70,12 +66,12 @@ def test_weight_scores_every_host_with_an_int_lower_is_better(start_world, units
 
 def test_pack_and_reserve_from_cluster_properties(start_world, units):
     start_world.add_host("roomy", vf_devices=16)
-    hosts = ids(start_world, "enough", "roomy")
+    hosts = host_ids(start_world, "enough", "roomy")
     vm = start_world.vm_by_name("new").id
     packed = dict(int_scores(units.weight(hosts, vm, {"vf_weight_mode": "pack"}).result))
     assert packed == {hosts[0]: 4, hosts[1]: 14}                      # tightest fit first
     plain = start_world.add_vm("plain", plain_nics=2).id
-    reserved = dict(int_scores(units.weight(ids(start_world, "novf", "roomy"), plain,
+    reserved = dict(int_scores(units.weight(host_ids(start_world, "novf", "roomy"), plain,
                                             {"vf_weight_mode": "reserve"}).result))
     # reserve: fewest free VFs first. roomy: 16 free - 2 pending (new's claim: it may still be
     # placed on enough OR roomy, so it counts on both) = 14.
@@ -88,20 +84,20 @@ def test_reserve_mode_on_an_engine_without_vf_profiles(world, units):
     world.add_host("vfs", vf_devices=8)
     world.add_host("none", vf_devices=0)
     vm = world.add_vm("plain", plain_nics=2).id
-    run = units.weight(ids(world, "vfs", "none"), vm, {"vf_weight_mode": "reserve"})
+    run = units.weight(host_ids(world, "vfs", "none"), vm, {"vf_weight_mode": "reserve"})
     assert_clean(run)
     assert dict(int_scores(run.result)) == {world.host_by_name("vfs").id: 8, world.host_by_name("none").id: 0}
 
 
 def test_reserve_property_reduces_free(start_world, units):
-    run = units.filter(ids(start_world, "enough"), start_world.vm_by_name("new").id, {"vf_reserve": "5"})
+    run = units.filter(host_ids(start_world, "enough"), start_world.vm_by_name("new").id, {"vf_reserve": "5"})
     assert_clean(run)
     assert run.result == []                                         # 8 - 2 - 5 = 1 < 2
 
 
 def test_vm_without_vmfex_passes_every_host_without_a_host_query(start_world, engine, units):
     vm = start_world.add_vm("plainvm", plain_nics=3).id
-    hosts = ids(start_world, "full", "novf")
+    hosts = host_ids(start_world, "full", "novf")
     engine.reset_requests()
     run = units.filter(hosts, vm)
     assert_clean(run)
@@ -114,14 +110,14 @@ def test_vm_without_vmfex_passes_every_host_without_a_host_query(start_world, en
 
 def test_unplugged_vmfex_nic_takes_no_vf(start_world, units):
     vm = start_world.add_vm("half", vmfex_nics=1, unplugged_vmfex=3).id
-    run = units.filter(ids(start_world, "one"), vm)
-    assert run.result == ids(start_world, "one")                    # needs 1 (not 4), 1 free
+    run = units.filter(host_ids(start_world, "one"), vm)
+    assert run.result == host_ids(start_world, "one")                    # needs 1 (not 4), 1 free
 
 
 def test_unplugged_vmfex_nic_of_other_vm_holds_nothing(start_world, units):
     start_world.add_vm("one-b", host="one", unplugged_vmfex=1)
-    run = units.filter(ids(start_world, "one"), start_world.add_vm("x", vmfex_nics=1).id)
-    assert run.result == ids(start_world, "one")
+    run = units.filter(host_ids(start_world, "one"), start_world.add_vm("x", vmfex_nics=1).id)
+    assert run.result == host_ids(start_world, "one")
 
 
 def test_migration_keeps_the_source_and_counts_own_vfs_only_there(world, units):
@@ -133,7 +129,7 @@ def test_migration_keeps_the_source_and_counts_own_vfs_only_there(world, units):
     mover = world.add_vm("mover", host="src", status="migrating", vmfex_nics=2)
     world.add_vm("filler", host="dst-full", vmfex_nics=1)
     reserve = {"vf_reserve": "1"}
-    src, dst_full, dst_ok = ids(world, "src", "dst-full", "dst-ok")
+    src, dst_full, dst_ok = host_ids(world, "src", "dst-full", "dst-ok")
     # balancing/affinity pass the source: kept although its free VFs (1) are fewer than 2
     run = units.filter([src, dst_full, dst_ok], mover.id, reserve)
     assert_clean(run)
@@ -155,27 +151,27 @@ HOLDS = {"up", "powering_up", "powering_down", "paused", "migrating", "wait_for_
 def test_vm_states_that_hold_vfs(world, units, status):
     world.add_host("h", vf_devices=1)
     world.add_vm("other", host="h", status=status, vmfex_nics=1)
-    run = units.filter(ids(world, "h"), world.add_vm("new", vmfex_nics=1).id)
+    run = units.filter(host_ids(world, "h"), world.add_vm("new", vmfex_nics=1).id)
     assert_clean(run)
-    assert run.result == ([] if status in HOLDS else ids(world, "h"))
+    assert run.result == ([] if status in HOLDS else host_ids(world, "h"))
 
 
 def test_host_without_vf_devices_falls_back_to_nic_vf_configuration(world, units):
     world.add_host("cfg", vf_devices=0, nic_vfs_configured=3)
     world.add_vm("a", host="cfg", vmfex_nics=2)
     vm = world.add_vm("new", vmfex_nics=1).id
-    assert units.filter(ids(world, "cfg"), vm).result == ids(world, "cfg")     # 3 - 2 = 1
+    assert units.filter(host_ids(world, "cfg"), vm).result == host_ids(world, "cfg")     # 3 - 2 = 1
     world.add_vm("b", host="cfg", vmfex_nics=1)
-    assert units.filter(ids(world, "cfg"), vm).result == []                     # usage is fresh
+    assert units.filter(host_ids(world, "cfg"), vm).result == []                     # usage is fresh
 
 
 def test_capacity_is_cached_and_usage_is_not(start_world, engine, units):
     vm = start_world.vm_by_name("new").id
-    hosts = ids(start_world, "enough", "one")
+    hosts = host_ids(start_world, "enough", "one")
     units.filter(hosts, vm)
     engine.reset_requests()
     run = units.filter(hosts, vm)
-    assert run.result == ids(start_world, "enough")
+    assert run.result == host_ids(start_world, "enough")
     api = [r.path for r in engine.requests if "/api/" in r.path]
     assert len(api) == 2 and not any(p.endswith("/hosts") for p in api), api   # warm: 2 requests
     assert engine.logins == 1                                                    # token reused
@@ -205,15 +201,15 @@ def test_odd_inputs_from_the_proxy(start_world, units):
 
 
 def test_unknown_vm_fails_with_a_reason(start_world, units):
-    run = units.filter(ids(start_world, "enough"), sim_id("vm", "nobody"))
+    run = units.filter(host_ids(start_world, "enough"), sim_id("vm", "nobody"))
     assert run.returncode != 0 and not run.ok
     assert run.stderr.count("\n") == 1
     assert "is not in the engine's answer" in run.stderr
-    assert units.filter(ids(start_world, "enough"), "garbage").stderr.count("not a UUID") == 1
+    assert units.filter(host_ids(start_world, "enough"), "garbage").stderr.count("not a UUID") == 1
 
 
 def test_install_plugins_is_idempotent_and_protects_foreign_files(tmp_path, plugins_dir):
-    from conftest import CLI
+    from tests.integration.helpers import CLI
     target = tmp_path / "p"
     target.mkdir()
     first = subprocess.run([CLI, "install-plugins", "--plugins-dir", str(target)], capture_output=True, text=True)
@@ -255,8 +251,8 @@ def test_proxy_loader_sees_exactly_our_units(plugins_dir):
 
 def test_token_cache_is_private_and_shared(start_world, engine, units):
     vm = start_world.vm_by_name("new").id
-    units.filter(ids(start_world, "enough"), vm)
-    units.weight(ids(start_world, "enough"), vm)
+    units.filter(host_ids(start_world, "enough"), vm)
+    units.weight(host_ids(start_world, "enough"), vm)
     cache = os.path.join(units.state_dir, "cache")
     tokens = [f for f in os.listdir(cache) if f.startswith("engine-token-")]
     assert len(tokens) == 1
@@ -279,7 +275,7 @@ def test_config_in_a_second_file_for_closed_policy(start_world, engine, units, t
 def test_readable_password_file_is_warned_in_the_log_not_on_stderr(start_world, units):
     pw = os.path.join(units.state_dir, "engine.pw")
     os.chmod(pw, 0o644)
-    run = units.filter(ids(start_world, "enough"), start_world.vm_by_name("new").id)
+    run = units.filter(host_ids(start_world, "enough"), start_world.vm_by_name("new").id)
     assert_clean(run)
     assert "engine.pw holding the [engine] password is readable by group/others (mode 644)" in units.log_text()
 
@@ -288,7 +284,7 @@ def test_log_is_rotated_at_start_when_big(start_world, units):
     os.makedirs(os.path.dirname(units.log_path), exist_ok=True)
     with open(units.log_path, "w") as log:
         log.write("x" * (5 * 1024 * 1024 + 10))
-    run = units.filter(ids(start_world, "enough"), start_world.vm_by_name("new").id)
+    run = units.filter(host_ids(start_world, "enough"), start_world.vm_by_name("new").id)
     assert_clean(run)
     assert os.path.getsize(units.log_path + ".1") > 5 * 1024 * 1024
     assert "1 of 1 hosts can run new" in units.log_text() and len(units.log_text()) < 10000

@@ -10,7 +10,7 @@ World (VM "new" needs 2 VFs; "used" = VFs other VMs hold, from the engine):
 """
 import pytest
 
-from conftest import int_scores, ucsm_section, write_conf
+from tests.integration.helpers import host_ids, int_scores, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmServer
 
 DEADLINE, SLACK = 4.0, 2.0
@@ -44,10 +44,6 @@ def ucs_units(units, engine, ucsm, tmp_path):
     return units
 
 
-def _ids(world, *names):
-    return [world.host_by_name(n).id for n in names]
-
-
 ALL = ("h1", "h2", "h3", "h4")
 
 
@@ -57,27 +53,27 @@ ALL = ("h1", "h2", "h3", "h4")
     ("min", ("h2", "h4")),
 ])
 def test_filter_by_source(ucs_world, ucs_units, ucsm, source, kept):
-    run = ucs_units.filter(_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id, {"vf_source": source})
+    run = ucs_units.filter(host_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id, {"vf_source": source})
     assert run.ok and run.stderr == "", run.stderr
-    assert run.result == _ids(ucs_world, *kept)
+    assert run.result == host_ids(ucs_world, *kept)
     assert ucsm.active_sessions == 0                     # always logged out
 
 
 def test_unknown_host_is_dropped_when_failing_closed(ucs_world, ucs_units):
-    run = ucs_units.filter(_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id, {"vf_on_error": "closed"})
-    assert run.result == _ids(ucs_world, "h2", "h3")
+    run = ucs_units.filter(host_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id, {"vf_on_error": "closed"})
+    assert run.result == host_ids(ucs_world, "h2", "h3")
     assert "h4 DROP: needs 2, capacity unknown (not found in any UCS domain)" in ucs_units.log_text()
 
 
 def test_weight_uses_ucsm_capacity_and_scores_unknown_last_but_one(ucs_world, ucs_units):
-    scores = ucs_units.weight(_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id).result
-    h1, h2, h3, h4 = _ids(ucs_world, *ALL)
+    scores = ucs_units.weight(host_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id).result
+    h1, h2, h3, h4 = host_ids(ucs_world, *ALL)
     assert int_scores(scores) == [(h1, 1000), (h2, 998 - 8), (h3, 998 - 4), (h4, 999)]
 
 
 def test_min_logs_disagreement_with_both_numbers_once_per_ucsm_read(ucs_world, ucs_units):
     for _ in range(2):
-        ucs_units.filter(_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id, {"vf_source": "min"})
+        ucs_units.filter(host_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id, {"vf_source": "min"})
     log = ucs_units.log_text()
     assert log.count("capacity sources disagree on host h1:") == 1     # the 2nd used the cache
     assert "capacity sources disagree on host h1: engine 8 (8 enic VF devices), ucsm 4 (" in log
@@ -86,7 +82,7 @@ def test_min_logs_disagreement_with_both_numbers_once_per_ucsm_read(ucs_world, u
 
 
 def test_warm_cache_costs_no_ucsm_request(ucs_world, ucs_units, ucsm):
-    hosts, vm = _ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id
+    hosts, vm = host_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id
     ucs_units.filter(hosts, vm)
     # The design's cold cost per UCS domain, whatever the host count: login, one batch of the
     # inventory classes, one filtered count of deployed dynamic vNICs, the port profiles (read in
@@ -108,7 +104,7 @@ def test_warm_cache_costs_no_ucsm_request(ucs_world, ucs_units, ucsm):
 def test_ucsm_faults(ucs_world, ucs_units, ucsm, fault, words):
     for key, value in fault.items():
         setattr(ucsm.faults, key, value)
-    hosts, vm = _ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id
+    hosts, vm = host_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id
     run = ucs_units.filter(hosts, vm)
     assert run.elapsed < DEADLINE + SLACK
     assert run.returncode == 1 and run.stdout == "" and run.stderr.count("\n") == 1
@@ -117,13 +113,13 @@ def test_ucsm_faults(ucs_world, ucs_units, ucsm, fault, words):
     assert closed.ok and closed.result == []
     # min: UCS-M down means "missing from one source": the engine's numbers decide alone
     degraded = ucs_units.filter(hosts, vm, {"vf_source": "min"})
-    assert degraded.ok and degraded.result == _ids(ucs_world, "h1", "h2", "h4")
+    assert degraded.ok and degraded.result == host_ids(ucs_world, "h1", "h2", "h4")
     assert "using engine capacity alone" in ucs_units.log_text()
 
 
 def test_ucsm_login_refused(ucs_world, ucs_units, ucsm):
     ucsm.users["ovirt-ro"] = "changed"
-    run = ucs_units.filter(_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id)
+    run = ucs_units.filter(host_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id)
     assert run.returncode == 1 and "551" in run.stderr and "secret" not in run.stderr
 
 
@@ -131,9 +127,9 @@ def test_a_hung_ucs_domain_is_not_asked_again_for_a_while(ucs_world, ucs_units, 
     """During an outage one decision waits for UCS-M's timeout (3 s here), the next ones do not:
     each would otherwise hold the engine's scheduling for that long per VM."""
     ucsm.faults.delay = 30
-    hosts, vm = _ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id
+    hosts, vm = host_ids(ucs_world, *ALL), ucs_world.vm_by_name("new").id
     first = ucs_units.filter(hosts, vm, {"vf_source": "min"})
-    assert first.ok and first.result == _ids(ucs_world, "h1", "h2", "h4") and first.elapsed >= 3.0
+    assert first.ok and first.result == host_ids(ucs_world, "h1", "h2", "h4") and first.elapsed >= 3.0
     asked = len(ucsm.requests)
     second = ucs_units.filter(hosts, vm, {"vf_source": "min"})
     assert second.ok and second.result == first.result

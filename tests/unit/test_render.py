@@ -1,5 +1,5 @@
 """Reasons in words: free is never shown below 0, and what is missing is said instead."""
-from builders import host, need
+from tests.builders import host, need
 from ovirt_scheduler_proxy_plugins import decide, render
 
 

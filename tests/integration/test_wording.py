@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from conftest import CLI, run_cli_as, write_conf
+from tests.integration.helpers import CLI, run_cli_as, write_conf
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the command as another user")

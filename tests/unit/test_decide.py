@@ -4,7 +4,7 @@ import pytest
 from ovirt_scheduler_proxy_plugins import decide
 from ovirt_scheduler_proxy_plugins.model import Reason
 
-from builders import domain, host, need
+from tests.builders import domain, host, need
 
 
 @pytest.mark.parametrize("demand, h, keep, reason, free", [

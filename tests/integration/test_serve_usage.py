@@ -10,11 +10,7 @@ import pytest
 from ovirt_scheduler_proxy_plugins import status
 from ovirt_scheduler_proxy_plugins.serve.warm import BACKOFF_FIRST, EngineError, EngineUnreachable, _Backoff
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
-from conftest import write_conf
-
-
-def ids(world, *names):
-    return [world.host_by_name(n).id for n in names]
+from tests.integration.helpers import host_ids, write_conf
 
 
 @pytest.fixture
@@ -39,7 +35,7 @@ def serving(engine, tmp_path, plugins_dir, scheduler="", events=True):
 
 
 def kept(server, world, vm_id):
-    answer = call_unit(server, "VfFilter", ids(world, "a", "b"), vm_id)
+    answer = call_unit(server, "VfFilter", host_ids(world, "a", "b"), vm_id)
     assert not answer.get("plugin_errors"), answer
     names = {h.id: h.name for h in world.hosts.values()}
     return sorted(names[h] for h in answer["result"])
@@ -75,7 +71,7 @@ def test_a_dropped_event_is_healed_by_the_next_full_read(vf_world, engine, tmp_p
         limit = time.monotonic() + 20
         while server.full_reads().get("usage_resync", 0) == before:
             assert time.monotonic() < limit, server.full_reads()
-            call_unit(server, "VfFilter", ids(world, "a", "b"), new.id)      # keeps the view active
+            call_unit(server, "VfFilter", host_ids(world, "a", "b"), new.id)      # keeps the view active
             time.sleep(0.2)
         assert kept(server, world, new.id) == ["b"]
 
@@ -162,7 +158,7 @@ def test_after_an_outage_the_units_decide_again_within_a_second(vf_world, engine
         engine.stop()                                                        # refused from now on
         limit = time.monotonic() + 30
         while True:
-            errors = str(call_unit(server, "VfFilter", ids(world, "a", "b"), new.id).get("plugin_errors"))
+            errors = str(call_unit(server, "VfFilter", host_ids(world, "a", "b"), new.id).get("plugin_errors"))
             step = re.search(r"not retried for (\d+\.\d) s more", errors)
             if step and float(step.group(1)) >= 2.0:
                 break
@@ -170,7 +166,7 @@ def test_after_an_outage_the_units_decide_again_within_a_second(vf_world, engine
             time.sleep(0.1)
         engine.start()
         back = time.monotonic()
-        while call_unit(server, "VfFilter", ids(world, "a", "b"), new.id).get("plugin_errors"):
+        while call_unit(server, "VfFilter", host_ids(world, "a", "b"), new.id).get("plugin_errors"):
             time.sleep(0.05)
         assert time.monotonic() - back < 1.0 + 0.5                           # the bound, plus a call's time
 
@@ -210,10 +206,10 @@ def test_http_500_is_no_reason_to_back_off(vf_world, engine, tmp_path, plugins_d
     new = world.add_vm("new", vmfex_nics=1)
     with serving(engine, tmp_path, plugins_dir, "claims = no\n") as server:
         engine.faults.api_status = 500
-        failed = call_unit(server, "VfFilter", ids(world, "a", "b"), new.id)
+        failed = call_unit(server, "VfFilter", host_ids(world, "a", "b"), new.id)
         assert "HTTP 500" in str(failed["plugin_errors"])
         engine.faults.api_status = None
-        assert not call_unit(server, "VfFilter", ids(world, "a", "b"), new.id).get("plugin_errors")
+        assert not call_unit(server, "VfFilter", host_ids(world, "a", "b"), new.id).get("plugin_errors")
 
 
 def test_a_recovery_resets_the_backoff_to_its_first_step():

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import CLI
+from tests.integration.helpers import CLI
 from ovirt_scheduler_proxy_plugins import config
 
 GOOD = """

@@ -17,7 +17,7 @@ import xmlrpc.client
 
 import pytest
 
-from conftest import CLI, run_as, signal_during_a_call, write_conf
+from tests.integration.helpers import CLI, run_as, signal_during_a_call, write_conf
 from ovirt_scheduler_proxy_plugins import config
 from ovirt_scheduler_proxy_plugins.serve import peers
 from ovirt_scheduler_proxy_plugins.sim import attackers

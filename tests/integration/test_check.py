@@ -13,7 +13,7 @@ import time
 import pytest
 import trustme
 
-from conftest import CLI, ucsm_section, with_discovery, write_conf
+from tests.integration.helpers import CLI, ucsm_section, with_discovery, write_conf
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, sample_servers
 from ovirt_scheduler_proxy_plugins.config import PROPERTIES_VALIDATION

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from builders import host
-from conftest import CLI, stderr_lines, write_conf
+from tests.builders import host
+from tests.integration.helpers import CLI, stderr_lines, write_conf
 from ovirt_scheduler_proxy_plugins.tools import capacity_report
 from ovirt_scheduler_proxy_plugins.tools.cluster_read import HostsVfs, VfVm
 from ovirt_scheduler_proxy_plugins.tools.evacuate import Mover, Target, first_fit_decreasing

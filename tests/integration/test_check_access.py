@@ -11,7 +11,7 @@ import tempfile
 
 import pytest
 
-from conftest import CLI, with_discovery, write_conf
+from tests.integration.helpers import CLI, with_discovery, write_conf
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="check switches users only when run as root"),
               pytest.mark.usefixtures("discovery")]

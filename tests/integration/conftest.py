@@ -1,0 +1,74 @@
+"""Fixtures of the integration tests: a fake engine over real HTTP, a plugin dir made by
+install-plugins, a config file pointing at both, and a proxy-style runner for the units (helpers.py)."""
+import importlib
+import logging
+import subprocess
+import warnings
+
+import pytest
+
+from ovirt_scheduler_proxy_plugins.sim import served
+from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
+from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
+from tests.integration.helpers import _DISCOVERY, CLI, RUN_MODES, Proxy, write_conf
+
+
+@pytest.fixture(scope="session")
+def plugins_dir(tmp_path_factory):
+    """A proxy plugin directory filled by the real console script."""
+    path = tmp_path_factory.mktemp("plugins")
+    subprocess.run([CLI, "install-plugins", "--plugins-dir", str(path)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def discovery(plugins_dir, tmp_path_factory):
+    """A serve process answering the engine's discover (it needs no config for that): where
+    `check` finds the scheduler proxy in tests."""
+    server = served.ServeProcess(str(tmp_path_factory.mktemp("no-config") / "none.conf"), plugins_dir)
+    _DISCOVERY["server"] = server
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def world():
+    """An empty inventory; each test adds the hosts and VMs its arithmetic needs."""
+    return Inventory()
+
+
+@pytest.fixture
+def engine(world):
+    fake = FakeEngine(world)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(params=RUN_MODES)
+def units(request, plugins_dir, engine, tmp_path):
+    """The units run both ways: as plugin processes and through serve."""
+    state = str(tmp_path / "state")
+    runner = Proxy(plugins_dir, write_conf(state, engine.url), state, request.param)
+    yield runner
+    runner.stop()
+
+
+# --- Cisco's ucsmsdk as the oracle of what UCS-M documents look like -----------------------
+
+@pytest.fixture(scope="session")
+def ucsmsdk():
+    """ucsmsdk (test-only). It attaches a DEBUG StreamHandler to logger "ucs" on import and
+    may warn on new Pythons: both are kept out of the test output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        codec = pytest.importorskip("ucsmsdk.ucsxmlcodec", reason="ucsmsdk is not installed "
+                                    "(pip install ucsmsdk): the fidelity oracle is unavailable")
+        exceptions = importlib.import_module("ucsmsdk.ucsexception")
+    ucs_log = logging.getLogger("ucs")
+    for handler in list(ucs_log.handlers):
+        ucs_log.removeHandler(handler)
+    return codec, exceptions
+
+
