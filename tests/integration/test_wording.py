@@ -77,15 +77,6 @@ def test_demo_calls_a_tie_a_tie_and_never_shows_negative_free():
     assert rows and all(int(row[5]) >= 0 for row in rows)               # the free column
 
 
-def test_counts_agree_with_their_nouns():
-    from ovirt_scheduler_proxy_plugins.tools import output
-    from ovirt_scheduler_proxy_plugins.tools.status_report import unit_line
-    assert [output.count(n, "port profile") for n in (0, 1, 2)] == ["0 port profiles", "1 port profile",
-                                                                    "2 port profiles"]
-    once = unit_line("VfFilter", {"since": 1, "decisions": 1, "last_decision": 50}, 100, 3600)
-    assert "; 1 decision, 0 fail-open, 0 fail-closed since " in once.message
-
-
 def test_explain_names_the_port_profile_rule_by_its_config_value_and_ages_are_labelled(world, engine, tmp_path):
     world.add_host("h1", vf_devices=4)
     world.add_vm("web", vmfex_nics=1)
@@ -112,16 +103,6 @@ def test_port_profiles_sync_takes_the_domain_as_the_outputs_name_it(tmp_path):
     assert port_profiles._domains_wanted(settings, "ucsm-b.example.com") == ("https://ucsm-b.example.com",)
     with pytest.raises(common.ToolError):
         port_profiles._domains_wanted(settings, "127.0.0.1:41868")
-
-
-def test_curl_errors_read_as_words_not_tuples():
-    from ovirt_scheduler_proxy_plugins.engine import one_line
-    from ovirt_scheduler_proxy_plugins.tools.check_local import UNKNOWN_CA, tls_trouble
-    text = one_line(Exception("Error while sending HTTP request: (60, 'SSL certificate problem: unable to get "
-                              "local issuer certificate')"))
-    assert text == ("Error while sending HTTP request: SSL certificate problem: unable to get local issuer "
-                    "certificate (curl error 60)")
-    assert tls_trouble(text) == UNKNOWN_CA
 
 
 def test_json_commands_answer_an_error_in_json_too(tmp_path):
