@@ -2,6 +2,8 @@
 install-plugins, a config file pointing at both, and a proxy-style runner for the units (helpers.py)."""
 import importlib
 import logging
+import os
+import shutil
 import subprocess
 import warnings
 
@@ -10,7 +12,9 @@ import pytest
 from ovirt_scheduler_proxy_plugins.sim import served
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
-from tests.integration.helpers import _DISCOVERY, CLI, RUN_MODES, Proxy, write_conf
+from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess
+
+from tests.integration.helpers import _DISCOVERY, CLI, FOREIGN, RUN_MODES, Proxy, write_conf
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +57,35 @@ def units(request, plugins_dir, engine, tmp_path):
     runner = Proxy(plugins_dir, write_conf(state, engine.url), state, request.param)
     yield runner
     runner.stop()
+
+
+@pytest.fixture
+def plugin_dir(tmp_path):
+    """A plugin dir with our units (install-plugins) beside foreign ones (tests/data/foreign)."""
+    path = tmp_path / "plugins"
+    path.mkdir()
+    subprocess.run([CLI, "install-plugins", "--plugins-dir", str(path)], check=True, stdout=subprocess.DEVNULL)
+    for name in os.listdir(FOREIGN):
+        shutil.copy(os.path.join(FOREIGN, name), str(path / name))
+    return str(path)
+
+
+@pytest.fixture
+def bed(world, engine, tmp_path, plugin_dir):
+    """A VM-FEX world, its config and a running serve (usage_max_age 0 unless a test says)."""
+    world.add_host("a", vf_devices=4)
+    world.add_host("b", vf_devices=4)
+    world.add_vm("busy", host="a", vmfex_nics=3)                   # a: 1 free, b: 4 free
+    world.add_vm("new", vmfex_nics=2)
+    state = str(tmp_path / "state")
+    conf = write_conf(state, engine.url)
+    server = ServeProcess(conf, plugin_dir)
+    server.state = state
+    server.conf = conf
+    server.wait_for_usage_events(required=False, timeout=10)    # decide as in steady state
+    yield server
+    assert server.stop() == 0, server.stderr
+    assert "Traceback" not in server.stderr, server.stderr
 
 
 # --- Cisco's ucsmsdk as the oracle of what UCS-M documents look like -----------------------

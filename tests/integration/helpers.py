@@ -5,11 +5,14 @@ import re
 import sys
 import threading
 import time
+import xmlrpc.client
 
 from ovirt_scheduler_proxy_plugins.sim import proxy, served
 from ovirt_scheduler_proxy_plugins.sim.workspace import write_config, write_secret
 
 CLI = served.CLI
+# Foreign plugins as other projects write them for the stock proxy, for serve to offer beside ours.
+FOREIGN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "foreign")
 _PLAIN_HTTP_WARNING = re.compile(r" warning: \[(engine|ucsm)\] url http://")
 
 _DISCOVERY = {}     # the session's `discovery` serve process, once a test asked for it
@@ -256,3 +259,14 @@ def assert_valid_mo(mo, element):
 def host_ids(world, *names):
     """The ids of the world's hosts with these names, in that order."""
     return [world.host_by_name(n).id for n in names]
+
+
+def engine_reads(body):
+    """The answer as the engine's client takes it: a strict XML 1.0 parser (no recovery), then
+    the library's rules (no <nil/>, <i8> or <double>; an Integer result_code)."""
+    from lxml import etree
+    etree.fromstring(body, etree.XMLParser(recover=False, resolve_entities=False, no_network=True))
+    assert b"<nil" not in body and b"<i8>" not in body and b"<double>" not in body
+    value = xmlrpc.client.loads(body)[0][0]
+    assert isinstance(value, dict) and ("result_code" not in value or type(value["result_code"]) is int)
+    return value

@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from tests.integration.helpers import Proxy, int_scores, write_conf
+from tests.integration.helpers import int_scores, Proxy, write_conf
 
 
 def _varied_world(world):

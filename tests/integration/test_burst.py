@@ -1,18 +1,15 @@
-"""The burst simulation at small size (bench/burst.py), with the engine's lag driven by the test:
-a placement becomes visible only `HOLD` decisions after it was made (ManualPlacement), so what
-the units see does not depend on how fast the machine is. The engine picks hosts with its
-RankSelector over an internal weight that ignores VFs, so it often takes another host than
-VfWeight's best: claims must hold whatever it picks. Without the ledger, over-booking happens
-(so these tests can fail); with it, claims are released as placements show."""
+"""The burst simulation at small size (sim/burst_world.py, the model behind bench/burst.py), with the
+engine's lag driven by the test: a placement becomes visible only `HOLD` decisions after it was made
+(ManualPlacement), so what the units see does not depend on how fast the machine is. The engine
+picks hosts with its RankSelector over an internal weight that ignores VFs, so it often takes
+another host than VfWeight's best: claims must hold whatever it picks. Without the ledger,
+over-booking happens (so these tests can fail); with it, claims are released as placements show."""
 import json
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from bench.burst import EngineModel, Scenario, rank_select, run_scenario  # noqa: E402
+from ovirt_scheduler_proxy_plugins.sim.burst_world import EngineModel, Scenario, rank_select, run_scenario
 
 HOLD = 2                # the engine shows a placement two decisions later
 

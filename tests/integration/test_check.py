@@ -13,10 +13,11 @@ import time
 import pytest
 import trustme
 
-from tests.integration.helpers import CLI, ucsm_section, with_discovery, write_conf
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, sample_servers
 from ovirt_scheduler_proxy_plugins.config import PROPERTIES_VALIDATION
+
+from tests.integration.helpers import CLI, ucsm_section, with_discovery, write_conf
 
 LINE = re.compile(r"^(OK|WARN|FAIL)\s+(\S.*?)\s{2,}(.*)$")
 VMFEX_DEFINITION = "{type=interface;prop={SecurityGroups=^.*$;vmfex=^[a-zA-Z0-9_.-]{2,32}$}}"

@@ -6,9 +6,10 @@ import subprocess
 import threading
 import time
 
-from tests.integration.helpers import CLI, write_conf
 from ovirt_scheduler_proxy_plugins.config import CONF_ENV
 from ovirt_scheduler_proxy_plugins.store import Ledger, locked
+
+from tests.integration.helpers import CLI, write_conf
 
 
 def test_burst_on_the_last_vf(world, engine, units):

@@ -8,11 +8,12 @@ import defusedxml.ElementTree as DET
 import pytest
 import requests
 
-from tests.integration.helpers import assert_valid_mo
 from ovirt_scheduler_proxy_plugins.sim.ucsm import (EXTRA_POLICY_DNS, INVENTED_SESSION_LIMIT_CODE, RESERVED_VLANS_DN,
                                                     SPARE_PROFILE_DN, SPARE_SERVER_DN, TEMPLATE_DN,
                                                     FakeUcsm, UcsmPortProfile, UcsmServer, build_objects,
                                                     sample_servers)
+
+from tests.integration.helpers import assert_valid_mo
 
 CLASSES = ("lsServer", "computeBlade", "computeRackUnit", "vnicDynamicConPolicy",
            "vnicDynamicCon", "vnicEther", "vnicProfile", "fabricVlan", "fabricReservedVlan", "epqosDefinition",

@@ -5,8 +5,9 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from tests.integration.helpers import assert_valid_mo
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile
+
+from tests.integration.helpers import assert_valid_mo
 
 PP = "fabric/lan/profiles/vnic-web"
 

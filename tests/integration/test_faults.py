@@ -17,11 +17,12 @@ from typing import Callable, Optional
 
 import pytest
 
-from tests.integration.helpers import int_scores, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim import proxy
 from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmServer
 from ovirt_scheduler_proxy_plugins.store import boot_id
+
+from tests.integration.helpers import int_scores, ucsm_section, write_conf
 
 DEADLINE = 4.0          # conftest's [scheduler] deadline
 SLACK = 2.0             # interpreter start and exit around the deadline

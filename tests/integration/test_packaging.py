@@ -13,9 +13,10 @@ import tarfile
 
 import pytest
 
-from tests.integration.helpers import CLI
 from ovirt_scheduler_proxy_plugins import __version__, config, install
 from ovirt_scheduler_proxy_plugins.config import Settings
+
+from tests.integration.helpers import CLI
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGES = ("ovirt_scheduler_proxy_plugins", "ucsm_source")

@@ -9,8 +9,9 @@ import subprocess
 
 import pytest
 
-from tests.integration.helpers import host_ids, int_scores, write_conf
 from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
+
+from tests.integration.helpers import host_ids, int_scores, write_conf
 
 
 def assert_clean(run):

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from tests.integration.helpers import host_ids, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmServer
+
+from tests.integration.helpers import host_ids, ucsm_section, write_conf
 
 HOSTS = ("h1", "h2", "h3", "h4", "h5")
 DOMAIN_A = [UcsmPortProfile("pp-db"), UcsmPortProfile("pp:db"), UcsmPortProfile("pp-vmfex")]

@@ -10,8 +10,9 @@ World (VM "new" needs 2 VFs; "used" = VFs other VMs hold, from the engine):
 """
 import pytest
 
-from tests.integration.helpers import host_ids, int_scores, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmServer
+
+from tests.integration.helpers import host_ids, int_scores, ucsm_section, write_conf
 
 DEADLINE, SLACK = 4.0, 2.0
 

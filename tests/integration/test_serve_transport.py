@@ -17,12 +17,13 @@ import xmlrpc.client
 
 import pytest
 
-from tests.integration.helpers import CLI, run_as, signal_during_a_call, write_conf
 from ovirt_scheduler_proxy_plugins import config
 from ovirt_scheduler_proxy_plugins.serve import peers
 from ovirt_scheduler_proxy_plugins.sim import attackers
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 from ovirt_scheduler_proxy_plugins.tools import check_serve
+
+from tests.integration.helpers import CLI, run_as, signal_during_a_call, write_conf
 
 READ_DEADLINE = 2.0
 SHORT_DEADLINE = "read_deadline = %g\n" % READ_DEADLINE

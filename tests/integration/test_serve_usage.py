@@ -10,6 +10,7 @@ import pytest
 from ovirt_scheduler_proxy_plugins import status
 from ovirt_scheduler_proxy_plugins.serve.warm import BACKOFF_FIRST, EngineError, EngineUnreachable, _Backoff
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
+
 from tests.integration.helpers import host_ids, write_conf
 
 

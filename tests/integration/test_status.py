@@ -12,10 +12,11 @@ import tempfile
 
 import pytest
 
-from tests.integration.helpers import CLI, run_cli_as, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins import status
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, sample_servers
 from ovirt_scheduler_proxy_plugins.tools.status_report import CRITICAL, OK, WARN
+
+from tests.integration.helpers import CLI, run_cli_as, ucsm_section, write_conf
 
 
 def run_status(units, *args):

@@ -6,8 +6,9 @@ import subprocess
 
 import pytest
 
-from tests.integration.helpers import CLI, stderr_lines, write_conf
 from ovirt_scheduler_proxy_plugins.config import PROPERTIES_VALIDATION
+
+from tests.integration.helpers import CLI, stderr_lines, write_conf
 
 
 def run_policy(conf, *args):

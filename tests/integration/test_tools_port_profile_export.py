@@ -7,13 +7,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.integration.helpers import CLI, assert_valid_mo, stderr_lines, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmVlan
 from ovirt_scheduler_proxy_plugins.tools import port_profile_export as export
 from ovirt_scheduler_proxy_plugins.tools.port_profile_export_plan import MARK, DomainPlan, ProfileOutcome, profile_write
 from ucsm_source import UcsmSettings
 from ucsm_source.client import UcsmClient
+
+from tests.integration.helpers import CLI, assert_valid_mo, stderr_lines, ucsm_section, write_conf
 
 WRITER = {"ovirt-ro": "admin"}
 

@@ -5,10 +5,11 @@ import subprocess
 
 import pytest
 
-from tests.integration.helpers import CLI, stderr_lines, ucsm_section, write_conf
 from ovirt_scheduler_proxy_plugins.sim.inventory import sim_id
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile
 from ovirt_scheduler_proxy_plugins.tools.port_profile_plan import MARK
+
+from tests.integration.helpers import CLI, stderr_lines, ucsm_section, write_conf
 
 
 def run(conf, *args):

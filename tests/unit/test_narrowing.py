@@ -2,9 +2,10 @@
 
 free = capacity - used - pending (every claim that may land there) - reserve; a host "stays
 roomy" when free - demand >= margin (the largest demand around)."""
-from tests.builders import host
 from ovirt_scheduler_proxy_plugins import decide, narrowing
 from ovirt_scheduler_proxy_plugins.model import Demand, Reason
+
+from tests.builders import host
 
 
 def decide_for(demand, hosts, margin=2, cap=32, mode="spread"):

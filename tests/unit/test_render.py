@@ -1,6 +1,7 @@
 """Reasons in words: free is never shown below 0, and what is missing is said instead."""
-from tests.builders import host, need
 from ovirt_scheduler_proxy_plugins import decide, render
+
+from tests.builders import host, need
 
 
 def words(h, demand=2):

@@ -1,8 +1,9 @@
 """`ovirt-vf-scheduler capacity`: the first-fit decreasing planner on its own (no servers)."""
-from tests.builders import host
 from ovirt_scheduler_proxy_plugins.tools import capacity_report
 from ovirt_scheduler_proxy_plugins.tools.cluster_read import HostsVfs, VfVm
 from ovirt_scheduler_proxy_plugins.tools.evacuate import Mover, Target, first_fit_decreasing
+
+from tests.builders import host
 
 
 def movers(*demands):

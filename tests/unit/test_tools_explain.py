@@ -3,11 +3,12 @@ import io
 import re
 import time
 
-from tests.builders import domain, host, need
 from ovirt_scheduler_proxy_plugins import decide
 from ovirt_scheduler_proxy_plugins.config import EngineSettings, Settings
 from ovirt_scheduler_proxy_plugins.model import Snapshot, Vm
 from ovirt_scheduler_proxy_plugins.tools import explain, output
+
+from tests.builders import domain, host, need
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
