@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from ovirt_scheduler_proxy_plugins.sim.burst_world import EngineModel, Scenario, rank_select, run_scenario
+from ovirt_scheduler_proxy_plugins.sim.burst_world import EngineModel, Scenario, run_scenario
+
 
 HOLD = 2                # the engine shows a placement two decisions later
 
@@ -62,11 +63,3 @@ def test_without_the_ledger_the_burst_over_books(scenario):
     result = run_scenario(scenario, 0, ledger=False, model=ENGINE, manual_hold=HOLD)
     assert result.overbookings >= 1, [(d.vm, d.host, d.free_before) for d in result.decisions]
     assert result.mismatch == ""
-
-
-def test_rank_selector_sums_factor_times_rank_and_takes_the_first_on_ties():
-    kept = ["a", "b", "c"]
-    # busy (x2): a best (rank 2), b, c tie (rank 0); VfWeight (x1): c best (2), b (1), a (0)
-    assert rank_select(kept, [(2, {"a": 1, "b": 5, "c": 5}), (1, {"a": 9, "b": 5, "c": 1})]) == "a"   # 4 vs 1 vs 2
-    assert rank_select(kept, [(1, {"a": 1, "b": 5, "c": 5}), (3, {"a": 9, "b": 5, "c": 1})]) == "c"   # 2, 3, 6
-    assert rank_select(kept, [(1, {"a": 0, "b": 0, "c": 0})]) == "a"                                  # all tie

@@ -10,7 +10,8 @@ import trustme
 from ovirtsdk4.reader import Reader
 
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
-from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory, build_scale_inventory, sim_id
+from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory, sim_id
+
 
 USER, PASSWORD = "admin@internal", "secret"
 
@@ -460,14 +461,3 @@ def test_https_with_ca_file(tmp_path):
         with pytest.raises(ovirtsdk4.Error, match=r"\(60, 'SSL certificate"):   # system store: CA unknown
             ovirtsdk4.Connection(url=engine.url, username=USER, password=PASSWORD).authenticate()
         assert engine.logins == 1
-
-
-def test_scale_inventory_shape():
-    inv = build_scale_inventory(30, 20, vfs_per_host=16)
-    assert (len(inv.hosts), len(inv.vms)) == (30, 600)
-    vf_profile = sim_id("vnicprofile", "vmfex")
-    per_host = {}
-    for vm in inv.vms.values():
-        per_host[vm.host_id] = per_host.get(vm.host_id, 0) + sum(n.profile_id == vf_profile for n in vm.nics)
-    assert set(per_host.values()) == {12}                  # 20 VMs x 0.3 x 2 nics, within 16 VFs
-    assert all(len(h) == 36 and h == h.lower() for h in list(inv.vms) + list(inv.hosts))

@@ -1,5 +1,4 @@
 """The fake UCS-M: faithful documents (checked with Cisco's own ucsmsdk decoder) and semantics."""
-import dataclasses
 import time
 import xml.etree.ElementTree as ET
 
@@ -8,12 +7,11 @@ import defusedxml.ElementTree as DET
 import pytest
 import requests
 
-from ovirt_scheduler_proxy_plugins.sim.ucsm import (EXTRA_POLICY_DNS, INVENTED_SESSION_LIMIT_CODE, RESERVED_VLANS_DN,
-                                                    SPARE_PROFILE_DN, SPARE_SERVER_DN, TEMPLATE_DN,
-                                                    FakeUcsm, UcsmPortProfile, UcsmServer, build_objects,
-                                                    sample_servers)
+from ovirt_scheduler_proxy_plugins.sim.ucsm import (INVENTED_SESSION_LIMIT_CODE, TEMPLATE_DN, FakeUcsm, UcsmPortProfile,
+                                                    UcsmServer, sample_servers)
 
 from tests.integration.helpers import assert_valid_mo
+
 
 CLASSES = ("lsServer", "computeBlade", "computeRackUnit", "vnicDynamicConPolicy",
            "vnicDynamicCon", "vnicEther", "vnicProfile", "fabricVlan", "fabricReservedVlan", "epqosDefinition",
@@ -155,25 +153,6 @@ def test_objects_are_as_large_as_real_ones(fake):
     blade = query(fake, login(fake), "computeBlade").find("outConfigs")[0]
     assert len(profile.attrib) >= 70 and len(blade.attrib) >= 70
 
-
-def test_inventory_carries_objects_mapping_must_skip():
-    dns = {attrs["dn"] for _, attrs in build_objects([])}
-    assert {TEMPLATE_DN, SPARE_PROFILE_DN, SPARE_SERVER_DN, RESERVED_VLANS_DN} | set(EXTRA_POLICY_DNS) == dns
-
-
-def test_inconsistent_inventories_are_refused():
-    one = UcsmServer("sys/chassis-1/blade-1", "4b279c8a-5f19-11e2-0000-000000000001", "S1", "a",
-                     policy_name="p", dynamic_eth="10")
-    other = UcsmServer("sys/chassis-1/blade-2", "4b279c8a-5f19-11e2-0000-000000000002", "S2", "b",
-                       policy_name="p", dynamic_eth="20")
-    assert len(build_objects([one, dataclasses.replace(other, dynamic_eth="10")])) > 0
-    with pytest.raises(ValueError, match="two different objects"):
-        build_objects([one, other])
-    with pytest.raises(ValueError, match="server dn"):
-        build_objects([UcsmServer("sys/blade-1", "u", "s", "c")])
-
-
-# --- filters --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("in_filter, expected", [
     ('<eq class="lsServer" property="type" value="instance"/>',

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 import pytest
 
 from ovirt_scheduler_proxy_plugins import status
-from ovirt_scheduler_proxy_plugins.serve.warm import BACKOFF_FIRST, EngineError, EngineUnreachable, _Backoff
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 
 from tests.integration.helpers import host_ids, write_conf
@@ -211,18 +210,3 @@ def test_http_500_is_no_reason_to_back_off(vf_world, engine, tmp_path, plugins_d
         assert "HTTP 500" in str(failed["plugin_errors"])
         engine.faults.api_status = None
         assert not call_unit(server, "VfFilter", host_ids(world, "a", "b"), new.id).get("plugin_errors")
-
-
-def test_a_recovery_resets_the_backoff_to_its_first_step():
-    backoff = _Backoff(probe=lambda: (_ for _ in ()).throw(EngineUnreachable("still down")))
-    hung = EngineUnreachable("no answer")
-    backoff.failed(hung)
-    backoff.failed(hung)                                                     # 2 x BACKOFF_FIRST
-    backoff.succeeded()
-    backoff.failed(hung)
-    with pytest.raises(EngineUnreachable) as raised:
-        backoff.check()
-    assert float(re.search(r"for (\d+\.\d) s more", str(raised.value)).group(1)) <= BACKOFF_FIRST
-    backoff.failed(EngineError("HTTP 500"))                                  # an answer: no step
-    backoff.succeeded()
-    backoff.check()
