@@ -9,7 +9,6 @@ import warnings
 
 import pytest
 
-from ovirt_scheduler_proxy_plugins.sim import served
 from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess
@@ -30,7 +29,7 @@ def plugins_dir(tmp_path_factory):
 def discovery(plugins_dir, tmp_path_factory):
     """A serve process answering the engine's discover (it needs no config for that): where
     `check` finds the scheduler proxy in tests."""
-    server = served.ServeProcess(str(tmp_path_factory.mktemp("no-config") / "none.conf"), plugins_dir)
+    server = ServeProcess(str(tmp_path_factory.mktemp("no-config") / "none.conf"), plugins_dir)
     _DISCOVERY["server"] = server
     yield server
     server.stop()
@@ -86,6 +85,25 @@ def bed(world, engine, tmp_path, plugin_dir):
     yield server
     assert server.stop() == 0, server.stderr
     assert "Traceback" not in server.stderr, server.stderr
+
+
+@pytest.fixture
+def served(world, engine, plugins_dir, tmp_path):
+    """A world with one host of 4 VFs, and serve with a config of its own: `served(serve_section)`."""
+    world.add_host("a", vf_devices=4)
+    started = []
+
+    def start(serve_section="", **conf):
+        state = str(tmp_path / ("state%d" % len(started)))
+        conf_path = write_conf(state, conf.pop("url", engine.url), extra="[serve]\n" + serve_section, **conf)
+        server = ServeProcess(conf_path, plugins_dir)
+        server.conf, server.state = conf_path, state
+        started.append(server)
+        return server
+    yield start
+    for server in started:
+        assert server.stop() == 0, server.stderr
+        assert "Traceback" not in server.stderr, server.stderr
 
 
 # --- Cisco's ucsmsdk as the oracle of what UCS-M documents look like -----------------------

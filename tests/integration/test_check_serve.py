@@ -1,11 +1,18 @@
 """`check`'s "serve" line: it calls discover where the engine will, knows our serve by its whole
-command line, and names whatever else holds the port."""
+command line, names whatever else holds the port, and says whether the engine's user may call."""
+import dataclasses
+import json
+import os
 import socket
 import sys
 import threading
 
+from ovirt_scheduler_proxy_plugins import config
 from ovirt_scheduler_proxy_plugins.config import ServeSettings
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess
+from ovirt_scheduler_proxy_plugins.tools import check_serve
+
+from tests.integration.helpers import run_as
 
 
 def test_check_calls_discover_where_the_engine_will_and_names_the_port_holder(bed):
@@ -60,3 +67,33 @@ def test_check_names_a_port_held_by_something_that_is_not_http(tmp_path):
         listener.close()
     assert found.status == "FAIL"
     assert found.message.startswith("http://127.0.0.1:%d/ answers, but not the scheduler proxy's protocol" % port)
+
+
+def test_check_says_whether_the_engines_user_may_call(served):
+    """The engine runs as ovirt: a config that leaves it out of allowed_users makes every engine
+    call a 403, which check must say (the rest of the serve line would look fine)."""
+    server = served("allowed_users = root\n")
+    settings = config.load(server.conf)
+    settings = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve,
+                                                                      listen=("127.0.0.1", server.port)))
+    found = check_serve.finding(settings.serve, 5)
+    assert found.status == "FAIL"
+    assert found.message.endswith("but [serve] allowed_users (root) leaves out ovirt, the engine's user: serve "
+                                  "answers every engine call with HTTP 403 and the engine schedules without the "
+                                  "external units")
+    assert found.hint.startswith("add ovirt to [serve] allowed_users")
+    default = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve, allowed_users=None))
+    found = check_serve.finding(default.serve, 5)
+    assert found.status == "OK" and found.message.endswith("; the engine's user ovirt may call")
+    if os.geteuid() != 0:
+        return
+    # check run by a user serve refuses: neither "nothing answers" nor "another protocol"
+    def check_as_nobody():
+        found = check_serve.finding(settings.serve, 5)
+        print(json.dumps([found.status, found.message]))
+        return 0
+    code, out, _ = run_as("nobody", check_as_nobody, "check_serve.finding")
+    assert code == 0 and json.loads(out) == [
+        "FAIL", "http://127.0.0.1:%d/ refuses calls from this user (uid 65534); [serve] allowed_users (root) leaves "
+        "out ovirt, the engine's user: serve answers every engine call with HTTP 403 and the engine schedules "
+        "without the external units" % server.port]

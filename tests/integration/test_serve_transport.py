@@ -3,7 +3,6 @@ connections, compressed and deeply nested bodies, signals, a secret in a URL. Re
 loopback against a real serve process; another user's calls come from a child running as
 `nobody` (root only), with the system python and the stdlib alone (a checkout under /root is
 not readable by nobody)."""
-import dataclasses
 import gzip
 import http.client
 import json
@@ -20,10 +19,9 @@ import pytest
 from ovirt_scheduler_proxy_plugins import config
 from ovirt_scheduler_proxy_plugins.serve import peers
 from ovirt_scheduler_proxy_plugins.sim import attackers
-from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
-from ovirt_scheduler_proxy_plugins.tools import check_serve
+from ovirt_scheduler_proxy_plugins.sim.served import call_unit
 
-from tests.integration.helpers import CLI, run_as, signal_during_a_call, write_conf
+from tests.integration.helpers import CLI, signal_during_a_call, write_conf
 
 READ_DEADLINE = 2.0
 SHORT_DEADLINE = "read_deadline = %g\n" % READ_DEADLINE
@@ -50,25 +48,6 @@ def as_nobody(script, *args):
     if not os.access(attackers.SYSTEM_PYTHON, os.X_OK):
         pytest.skip("no %s to run the other user's calls with" % attackers.SYSTEM_PYTHON)
     return attackers.as_user("nobody", script, list(args))
-
-
-@pytest.fixture
-def served(world, engine, plugins_dir, tmp_path):
-    """A world with one host of 4 VFs, and serve with a config of its own: `served(serve_section)`."""
-    world.add_host("a", vf_devices=4)
-    started = []
-
-    def start(serve_section="", **conf):
-        state = str(tmp_path / ("state%d" % len(started)))
-        conf_path = write_conf(state, conf.pop("url", engine.url), extra="[serve]\n" + serve_section, **conf)
-        server = ServeProcess(conf_path, plugins_dir)
-        server.conf, server.state = conf_path, state
-        started.append(server)
-        return server
-    yield start
-    for server in started:
-        assert server.stop() == 0, server.stderr
-        assert "Traceback" not in server.stderr, server.stderr
 
 
 def body(method, *params):
@@ -277,33 +256,3 @@ def test_a_remote_address_needs_allowed_hosts(tmp_path):
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 2
     assert "listening on 0.0.0.0 needs [serve] allowed_hosts in %s" % conf in run.stderr
-
-
-def test_check_says_whether_the_engines_user_may_call(served):
-    """The engine runs as ovirt: a config that leaves it out of allowed_users makes every engine
-    call a 403, which check must say (the rest of the serve line would look fine)."""
-    server = served("allowed_users = root\n")
-    settings = config.load(server.conf)
-    settings = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve,
-                                                                      listen=("127.0.0.1", server.port)))
-    found = check_serve.finding(settings.serve, 5)
-    assert found.status == "FAIL"
-    assert found.message.endswith("but [serve] allowed_users (root) leaves out ovirt, the engine's user: serve "
-                                  "answers every engine call with HTTP 403 and the engine schedules without the "
-                                  "external units")
-    assert found.hint.startswith("add ovirt to [serve] allowed_users")
-    default = dataclasses.replace(settings, serve=dataclasses.replace(settings.serve, allowed_users=None))
-    found = check_serve.finding(default.serve, 5)
-    assert found.status == "OK" and found.message.endswith("; the engine's user ovirt may call")
-    if os.geteuid() != 0:
-        return
-    # check run by a user serve refuses: neither "nothing answers" nor "another protocol"
-    def check_as_nobody():
-        found = check_serve.finding(settings.serve, 5)
-        print(json.dumps([found.status, found.message]))
-        return 0
-    code, out, _ = run_as("nobody", check_as_nobody, "check_serve.finding")
-    assert code == 0 and json.loads(out) == [
-        "FAIL", "http://127.0.0.1:%d/ refuses calls from this user (uid 65534); [serve] allowed_users (root) leaves "
-        "out ovirt, the engine's user: serve answers every engine call with HTTP 403 and the engine schedules "
-        "without the external units" % server.port]
