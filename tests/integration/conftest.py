@@ -13,7 +13,7 @@ from ovirt_scheduler_proxy_plugins.sim.engine import FakeEngine
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess
 
-from tests.integration.helpers import _DISCOVERY, CLI, FOREIGN, RUN_MODES, Proxy, write_conf
+from tests.integration.helpers import CLI, DISCOVERY, FOREIGN, RUN_MODES, Proxy, write_conf
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +30,7 @@ def discovery(plugins_dir, tmp_path_factory):
     """A serve process answering the engine's discover (it needs no config for that): where
     `check` finds the scheduler proxy in tests."""
     server = ServeProcess(str(tmp_path_factory.mktemp("no-config") / "none.conf"), plugins_dir)
-    _DISCOVERY["server"] = server
+    DISCOVERY["server"] = server
     yield server
     server.stop()
 

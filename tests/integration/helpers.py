@@ -15,7 +15,7 @@ CLI = served.CLI
 FOREIGN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "foreign")
 _PLAIN_HTTP_WARNING = re.compile(r" warning: \[(engine|ucsm)\] url http://")
 
-_DISCOVERY = {}     # the session's `discovery` serve process, once a test asked for it
+DISCOVERY = {}     # the session's `discovery` serve process, once a test asked for it
 
 
 def with_discovery(conf_path):
@@ -25,7 +25,7 @@ def with_discovery(conf_path):
         if "[serve]" in handle.read():
             return conf_path
     with open(conf_path, "a", encoding="utf-8") as handle:
-        handle.write("\n[serve]\nlisten = 127.0.0.1:%d\n" % _DISCOVERY["server"].port)
+        handle.write("\n[serve]\nlisten = 127.0.0.1:%d\n" % DISCOVERY["server"].port)
     return conf_path
 
 

@@ -24,7 +24,7 @@ from ovirt_scheduler_proxy_plugins.store import boot_id
 
 from tests.integration.helpers import int_scores, ucsm_section, write_conf
 
-DEADLINE = 4.0          # conftest's [scheduler] deadline
+DEADLINE = 4.0          # helpers.write_conf's [scheduler] deadline
 SLACK = 2.0             # interpreter start and exit around the deadline
 
 
