@@ -25,10 +25,11 @@ import xmlrpc.client
 from typing import Callable, List
 
 from ovirt_scheduler_proxy_plugins.sim import attackers
+from ovirt_scheduler_proxy_plugins.sim.bed import bed
 from ovirt_scheduler_proxy_plugins.sim.inventory import build_scale_inventory
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 
-from .common import bed, median
+from .common import median
 from .serve import _rss_mb
 
 HOSTS = 50

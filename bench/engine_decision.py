@@ -10,11 +10,12 @@ and, for UCS-M, to the engine-only decision.
 import os
 from contextlib import ExitStack
 
+from ovirt_scheduler_proxy_plugins.sim.bed import bed
 from ovirt_scheduler_proxy_plugins.sim.inventory import build_scale_inventory
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmServer
 from ovirt_scheduler_proxy_plugins.sim.workspace import write_secret
 
-from .common import baseline, bed, median, percentile, request_counts, table, timed
+from .common import baseline, median, percentile, request_counts, table, timed
 
 SIZES = (50, 200, 1000)
 VMS_PER_HOST = 20

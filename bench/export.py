@@ -8,11 +8,12 @@ from contextlib import ExitStack
 
 from ovirt_scheduler_proxy_plugins import config
 from ovirt_scheduler_proxy_plugins.sim import served
+from ovirt_scheduler_proxy_plugins.sim.bed import bed
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm
 from ovirt_scheduler_proxy_plugins.sim.workspace import write_secret
 
-from .common import bed, median, table, timed
+from .common import median, table, timed
 
 SIZES = (1, 20, 100)
 

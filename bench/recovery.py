@@ -14,10 +14,11 @@ import sys
 import time
 from typing import List, Optional, Sequence
 
+from ovirt_scheduler_proxy_plugins.sim.bed import bed
 from ovirt_scheduler_proxy_plugins.sim.inventory import Inventory
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 
-from .common import bed, median, table
+from .common import median, table
 
 _STEP = re.compile(r"not retried for (\d+\.\d) s more")
 

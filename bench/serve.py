@@ -26,10 +26,11 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from ovirt_scheduler_proxy_plugins.sim import proxy
+from ovirt_scheduler_proxy_plugins.sim.bed import bed
 from ovirt_scheduler_proxy_plugins.sim.inventory import build_scale_inventory
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 
-from .common import bed, median, percentile, request_counts, table
+from .common import median, percentile, request_counts, table
 
 SIZES = (50, 200, 1000)
 VMS_PER_HOST = 20

@@ -3,6 +3,10 @@ from typing import Optional
 
 from ovirt_scheduler_proxy_plugins.model import Capacity, Demand, DomainPortProfiles, HostVfs
 
+# Host and VM ids in the engine's form, for calls that need no world behind them.
+H1, H2, VM = ("11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222",
+              "33333333-3333-3333-3333-333333333333")
+
 
 def host(host_id="h1", vfs=8, used=0, pending=0, reserve=0, current=False, users=None,
          port_profiles: Optional[DomainPortProfiles] = None, uncertain=0):
