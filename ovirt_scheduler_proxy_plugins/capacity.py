@@ -11,6 +11,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 
 from .accounting import HostRecord, engine_capacity, min_capacity
 from .config import Settings
+from .learned import Learned
 from .model import Capacity
 from .store import HostCache
 from .ucsm_facts import CapacityError, UcsmFacts
@@ -27,25 +28,26 @@ def _engine_entries(records: Iterable[HostRecord], vf_driver: str) -> Dict[str, 
     return entries
 
 
-def refresh_engine_hosts(settings: Settings, fetch_hosts: Callable[[], List[HostRecord]],
+def refresh_engine_hosts(settings: Settings, fetch_hosts: Callable[[], List[HostRecord]], learned: Learned,
                          memo: Optional[dict] = None) -> None:
-    """Read every host into the cache now (serve does it in the background before the TTL ends,
-    so that no decision pays for the largest read of all)."""
-    HostCache(settings.cache_dir, "hosts-engine", memo).update(_engine_entries(fetch_hosts(), settings.vf_driver))
+    """Read every host for the cache now (serve does it in the background before the TTL ends,
+    so that no decision pays for the largest read of all); the caller writes `learned`."""
+    learned.cache(HostCache(settings.cache_dir, "hosts-engine", memo), _engine_entries(fetch_hosts(), settings.vf_driver))
 
 
-def engine_hosts(settings: Settings, host_ids: List[str],
-                 fetch_hosts: Callable[[], List[HostRecord]], memo: Optional[dict] = None) -> Dict[str, dict]:
+def engine_hosts(settings: Settings, host_ids: List[str], fetch_hosts: Callable[[], List[HostRecord]],
+                 learned: Learned, memo: Optional[dict] = None) -> Dict[str, dict]:
     """Cached engine host entries for `host_ids`, refreshed with one whole-engine query
-    when any of them is missing or stale. Ids the engine does not know map to nothing.
-    `memo`: a long-lived caller's in-memory copy of the cache files (store.HostCache)."""
+    when any of them is missing or stale (the cache is written later, through `learned`). Ids
+    the engine does not know map to nothing. `memo`: a long-lived caller's in-memory copy of the
+    cache files (store.HostCache)."""
     cache = HostCache(settings.cache_dir, "hosts-engine", memo)
     entries = cache.fresh(settings.capacity_ttl)
     if any(host_id not in entries for host_id in host_ids):
         fetched = _engine_entries(fetch_hosts(), settings.vf_driver)
         # Remember unknown ids too, so a stray id does not cost a full query every time.
         fetched.update({host_id: {"absent": True} for host_id in host_ids if host_id not in fetched})
-        entries.update(cache.update(fetched))
+        entries.update(learned.cache(cache, fetched))
     return {host_id: entries[host_id] for host_id in host_ids
             if host_id in entries and not entries[host_id].get("absent")}
 

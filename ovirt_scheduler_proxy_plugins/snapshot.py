@@ -13,6 +13,7 @@ from .accounting import HostRecord, VfProfile, VmRecord, holdings, usage_from, v
 from .claims import NOTHING_PENDING, Pending, largest, pending_by_host
 from .config import Settings
 from .engine import EngineError, EngineSession, find_vm
+from .learned import Learned
 from .ledger import Ledger
 from .model import Demand, HostVfs, Snapshot, Vm
 from .reads import Reads
@@ -98,11 +99,16 @@ def host_states(settings: Settings, reads: Reads, host_ids: List[str], vms: List
     and counts `vms` (its own, possibly cached, way); `seen_at` is when `vms` was asked for.
     The pending claims are read last, after every engine and UCS-M read: a decision passes the
     `ledger` of its Ledger.section(), whose lock is taken there and held until it records its claim."""
-    engine_hosts = capacity.engine_hosts(settings, host_ids, reads.hosts, reads.memo)
-    check_port_profiles = settings.checks_port_profiles and bool(port_profiles)
-    ucsm = UcsmFacts(settings, engine_hosts, deadline, check_port_profiles, reads.memo) if settings.ucsm else None
-    caps = capacity.capacities(settings, engine_hosts, ucsm)
-    domains = ucsm.port_profiles() if check_port_profiles else {}
+    learned = Learned(settings.cache_dir)
+    try:            # read every source, then write what the reads learned, once (failed reads too)
+        engine_hosts = capacity.engine_hosts(settings, host_ids, reads.hosts, learned, reads.memo)
+        check_port_profiles = settings.checks_port_profiles and bool(port_profiles)
+        ucsm = UcsmFacts(settings, engine_hosts, deadline, check_port_profiles, learned, reads.memo) \
+            if settings.ucsm else None
+        caps = capacity.capacities(settings, engine_hosts, ucsm)
+        domains = ucsm.port_profiles() if check_port_profiles else {}
+    finally:
+        learned.write()
     held = reads.holdings(vms, vf_profile_ids)
     used = usage_from(held, scheduled_vm_id, engine_hosts)
     pending: Dict[str, Pending] = {}

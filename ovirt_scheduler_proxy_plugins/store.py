@@ -184,16 +184,24 @@ class HostCache:
         return {host_id: entry for host_id, entry in self._entries().items()
                 if -_FUTURE_SLACK <= now - entry["read_at"] <= self._max_age(entry, ttl)}
 
-    def update(self, entries: Dict[str, Dict[str, Any]],
-               now: Optional[float] = None) -> Dict[str, Dict[str, Any]]:
-        """Merge `entries` (stamped now) into the file under its lock; return them stamped.
+    @staticmethod
+    def stamp(entries: Dict[str, Dict[str, Any]], now: Optional[float] = None) -> Dict[str, Dict[str, Any]]:
+        """`entries` as read now: each with its read time."""
+        now = time.time() if now is None else now
+        return {host_id: dict(entry, read_at=now) for host_id, entry in entries.items()}
+
+    def update(self, entries: Dict[str, Dict[str, Any]]) -> None:
+        """Merge `entries`, read now, into the file."""
+        self.merge(self.stamp(entries))
+
+    def merge(self, stamped: Dict[str, Dict[str, Any]]) -> None:
+        """Merge `stamped` entries (HostCache.stamp) into the file under its lock.
 
         Entries older than MAX_AGE are dropped on the way, so hosts removed from the engine
         do not grow the file forever; absent ones past ABSENT_TTL or ABSENT_MAX too. A failed
         write is logged; the caller still has the data.
         """
-        now = time.time() if now is None else now
-        stamped = {host_id: dict(entry, read_at=now) for host_id, entry in entries.items()}
+        now = max((entry["read_at"] for entry in stamped.values()), default=time.time())
         try:
             with locked(self.path):
                 merged = {k: v for k, v in self._entries().items()
@@ -206,4 +214,3 @@ class HostCache:
                 write_json(self.path, merged)
         except StoreError as err:
             LOG.warning("%s not updated: %s", self.path, err)
-        return stamped

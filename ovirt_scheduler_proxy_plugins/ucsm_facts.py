@@ -9,15 +9,16 @@ rule need it. A read with a failed domain is not cached: what it says about the 
 that answered is used for this decision only. A domain that failed is not asked again for
 FAILURE_HOLD seconds (ucsm-failures.json, shared by every process): during an outage one
 decision in that time waits for its timeout, not every one, which would hold the engine's
-scheduling for seconds per VM. Every read is counted for `status` (status.record_source
-"ucsm"): min mode hides an outage, status shows it.
+scheduling for seconds per VM. Every read is counted for `status` (the source "ucsm"): min
+mode hides an outage, status shows it. Cache entries and that count are gathered in a
+learned.Learned, written by the snapshot once every read is done.
 """
 import logging
 import time
 from typing import Dict, Optional, Tuple
 
-from . import status
 from .config import Settings
+from .learned import Learned
 from .model import Capacity, DataSourceError, DomainPortProfiles
 from .store import HostCache
 
@@ -51,8 +52,9 @@ class UcsmFacts:
     """
 
     def __init__(self, settings: Settings, hosts: Dict[str, dict], deadline: float, port_profiles: bool,
-                 memo: Optional[dict] = None):
+                 learned: Learned, memo: Optional[dict] = None):
         self._settings = settings
+        self._learned = learned
         self._memo = memo
         self._hosts = hosts
         self._deadline = deadline
@@ -90,7 +92,7 @@ class UcsmFacts:
             if asked else ucsm_source.UcsmReading({}, {}, {})
         failures = {url: str(err) for url, err in reading.failures.items()}
         if failures:
-            failure_cache.update({url: {"error": error} for url, error in failures.items()})
+            self._learned.cache(failure_cache, {url: {"error": error} for url, error in failures.items()})
         failures.update({url: "%s (not asked again for %.0f s)" % (
             held[url].get("error", "failed"), max(0.0, FAILURE_HOLD - _age(held[url]))) for url in held
             if url in self._settings.ucsm.urls})
@@ -100,13 +102,13 @@ class UcsmFacts:
                  for host_id, answer in reading.capacities.items()}
         domains = {url: {"profiles": sorted(profiles)} for url, profiles in reading.port_profiles.items()}
         if not failures:
-            status.record_source(self._settings.cache_dir, "ucsm")
-            self._host_entries.update(host_cache.update(hosts))
-            self._domains.update(domain_cache.update(domains))
+            self._learned.source("ucsm")
+            self._host_entries.update(self._learned.cache(host_cache, hosts))
+            self._domains.update(self._learned.cache(domain_cache, domains))
             return
         self.failures = failures
         if asked:       # a domain held back after a failure was not read: nothing new to count
-            status.record_source(self._settings.cache_dir, "ucsm", "UCS-M: %s" % "; ".join(self.failures.values()))
+            self._learned.source("ucsm", "UCS-M: %s" % "; ".join(self.failures.values()))
         for line in self.failures.values():
             LOG.warning("%s", line)
         now = time.time()

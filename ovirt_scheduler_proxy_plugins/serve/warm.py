@@ -31,6 +31,7 @@ from .. import capacity
 from ..accounting import HostRecord, VfProfile, VmRecord, holdings, vf_networks
 from ..config import Settings
 from ..engine import EngineError, EngineSession, EngineUnreachable
+from ..learned import Learned
 from ..reads import Reads
 from ..snapshot import open_session, seen_in
 from .live_usage import LiveUsage, UsageView, view_key
@@ -293,7 +294,9 @@ class WarmEngine:
             with self._background.io:
                 session = self._background.session(settings)
                 if hosts:
-                    capacity.refresh_engine_hosts(settings, session.hosts, self.memo)
+                    learned = Learned(settings.cache_dir)
+                    capacity.refresh_engine_hosts(settings, session.hosts, learned, self.memo)
+                    learned.write()
                 if view:
                     asked_at = time.monotonic()
                     profiles = session.vf_profiles(settings.vf_property)

@@ -84,6 +84,17 @@ def test_a_pending_claims_demand_sets_the_margin(world, engine, units):
     assert "b hold: fits (3 free), held back: VFs are scarce" in units.log_text()
 
 
+def test_narrowing_off_keeps_every_host_that_fits_and_still_never_over_books(world, engine, units, tmp_path):
+    """[scheduler] narrowing = off: vm2 keeps a and b although VFs are scarce (both claims count on
+    both); a 3-VF vm3 then fits on neither (3 - 3 - 1 < 3), as the true worst case says."""
+    a, b = (world.add_host(name, vf_devices=6).id for name in ("a", "b"))
+    vm1, vm2, vm3 = (world.add_vm(name, vmfex_nics=n).id for name, n in (("vm1", 3), ("vm2", 1), ("vm3", 3)))
+    conf = write_conf(str(tmp_path / "off"), engine.url, extra_scheduler="narrowing = off\n")
+    assert units.filter([a, b], vm1, conf_path=conf).result == [a, b]
+    assert units.filter([a, b], vm2, conf_path=conf).result == [a, b]
+    assert units.filter([a, b], vm3, conf_path=conf).result == []           # after the bounded wait
+
+
 def test_the_weight_claims_afresh_when_the_claim_is_not_this_schedulings(world, engine, units):
     """The weight narrows the claim its filter just made; a claim naming none of the hosts it is
     called with (VfFilter failed open this time, or left the policy) is an earlier scheduling's:

@@ -49,3 +49,14 @@ def test_foreign_plugin_failures_are_counted_in_plugin_errors_total(bed, world):
     assert 'ovirt_vf_scheduler_plugin_errors_total{unit="NoisyFilter"} 1.0' in text
     assert 'ovirt_vf_scheduler_plugin_errors_total{unit="unknown"} 1.0' in text
     assert 'unit="FirstHostFilter"' not in text and 'unit="NoSuchFilter"' not in text
+
+
+def test_metrics_count_the_decisions_that_held_hosts_back(bed, world):
+    """c and d have 6 VFs each: vm1 (3 VFs) keeps both, vm2 (1 VF) then finds VFs scarce (margin 3,
+    3 - 1 < 3): one host kept, one held back, counted once."""
+    c, d = (world.add_host(name, vf_devices=6).id for name in ("c", "d"))
+    vm1, vm2 = world.add_vm("vm1", vmfex_nics=3).id, world.add_vm("vm2", vmfex_nics=1).id
+    assert "ovirt_vf_scheduler_held_back_decisions_total 0.0" in bed.get("/metrics")[1].decode()
+    assert bed.client().runFilters(["VfFilter"], [c, d], vm1, {})["result"] == [c, d]
+    assert bed.client().runFilters(["VfFilter"], [c, d], vm2, {})["result"] == [c]
+    assert "ovirt_vf_scheduler_held_back_decisions_total 1.0" in bed.get("/metrics")[1].decode()

@@ -2,7 +2,7 @@
 
 free = capacity - used - pending (every claim that may land there) - reserve; a host "stays
 roomy" when free - demand >= margin (the largest demand around)."""
-from ovirt_scheduler_proxy_plugins import decide, narrowing
+from ovirt_scheduler_proxy_plugins import claims, decide, narrowing
 from ovirt_scheduler_proxy_plugins.model import Demand, Reason
 
 from tests.builders import host
@@ -85,4 +85,4 @@ def test_worth_waiting_only_when_nothing_is_kept_and_a_claim_may_be_elsewhere():
 
 
 def test_margin_is_the_largest_demand_around():
-    assert narrowing.margin_for(1, [0, 3]) == 3 and narrowing.margin_for(2, []) == 2
+    assert claims.margin_for(1, [0, 3]) == 3 and claims.margin_for(2, []) == 2
