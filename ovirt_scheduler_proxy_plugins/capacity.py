@@ -13,7 +13,7 @@ from .accounting import HostRecord, engine_capacity, min_capacity
 from .config import Settings
 from .learned import Learned
 from .model import Capacity
-from .store import HostCache
+from .store import RecordCache
 from .ucsm_facts import CapacityError, UcsmFacts
 
 LOG = logging.getLogger("ovirt_vf_scheduler.capacity")
@@ -32,7 +32,7 @@ def refresh_engine_hosts(settings: Settings, fetch_hosts: Callable[[], List[Host
                          memo: Optional[dict] = None) -> None:
     """Read every host for the cache now (serve does it in the background before the TTL ends,
     so that no decision pays for the largest read of all); the caller writes `learned`."""
-    learned.cache(HostCache(settings.cache_dir, "hosts-engine", memo), _engine_entries(fetch_hosts(), settings.vf_driver))
+    learned.cache(RecordCache(settings.cache_dir, "hosts-engine", memo), _engine_entries(fetch_hosts(), settings.vf_driver))
 
 
 def engine_hosts(settings: Settings, host_ids: List[str], fetch_hosts: Callable[[], List[HostRecord]],
@@ -40,8 +40,8 @@ def engine_hosts(settings: Settings, host_ids: List[str], fetch_hosts: Callable[
     """Cached engine host entries for `host_ids`, refreshed with one whole-engine query
     when any of them is missing or stale (the cache is written later, through `learned`). Ids
     the engine does not know map to nothing. `memo`: a long-lived caller's in-memory copy of the
-    cache files (store.HostCache)."""
-    cache = HostCache(settings.cache_dir, "hosts-engine", memo)
+    cache files (store.RecordCache)."""
+    cache = RecordCache(settings.cache_dir, "hosts-engine", memo)
     entries = cache.fresh(settings.capacity_ttl)
     if any(host_id not in entries for host_id in host_ids):
         fetched = _engine_entries(fetch_hosts(), settings.vf_driver)

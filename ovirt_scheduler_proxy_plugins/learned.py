@@ -7,7 +7,7 @@ outage), so a read never climbs back up into the store or the status files half-
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import status
-from .store import HostCache
+from .store import RecordCache
 
 Entries = Dict[str, Dict[str, Any]]
 
@@ -17,12 +17,12 @@ class Learned:
 
     def __init__(self, cache_dir: str):
         self._cache_dir = cache_dir
-        self._caches: List[Tuple[HostCache, Entries]] = []
+        self._caches: List[Tuple[RecordCache, Entries]] = []
         self._sources: List[Tuple[str, Optional[str]]] = []
 
-    def cache(self, cache: HostCache, entries: Entries) -> Entries:
+    def cache(self, cache: RecordCache, entries: Entries) -> Entries:
         """`entries` read now, to be merged into `cache`; returned stamped for this decision's use."""
-        stamped = HostCache.stamp(entries)
+        stamped = RecordCache.stamp(entries)
         self._caches.append((cache, stamped))
         return stamped
 

@@ -142,8 +142,9 @@ def _signature(path: str) -> Optional[tuple]:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-class HostCache:
-    """Per-host records from a slow-changing source (capacity, names), each with its read time.
+class RecordCache:
+    """Records by key from a slow-changing source, each with its read time: engine hosts and UCS-M
+    capacity by host id, UCS domains' port profiles and failures by domain URL.
 
     An entry {"absent": true} remembers an id the source does not know, so that a stray id does
     not cost a whole read every time; ids come from the caller (anyone who can reach serve), so
@@ -195,7 +196,7 @@ class HostCache:
         self.merge(self.stamp(entries))
 
     def merge(self, stamped: Dict[str, Dict[str, Any]]) -> None:
-        """Merge `stamped` entries (HostCache.stamp) into the file under its lock.
+        """Merge `stamped` entries (RecordCache.stamp) into the file under its lock.
 
         Entries older than MAX_AGE are dropped on the way, so hosts removed from the engine
         do not grow the file forever; absent ones past ABSENT_TTL or ABSENT_MAX too. A failed

@@ -20,7 +20,7 @@ from typing import Dict, Optional, Tuple
 from .config import Settings
 from .learned import Learned
 from .model import Capacity, DataSourceError, DomainPortProfiles
-from .store import HostCache
+from .store import RecordCache
 
 LOG = logging.getLogger("ovirt_vf_scheduler.capacity")
 FAILURE_HOLD = 30.0     # seconds a UCS domain that failed is not asked again
@@ -48,7 +48,7 @@ class UcsmFacts:
 
     `port_profiles`: the port-profile rule will be asked too, so a cold domain cache is a
     reason to read (the capacity source alone needs only the per-host entries). `memo`: a
-    long-lived caller's in-memory copy of the cache files (store.HostCache).
+    long-lived caller's in-memory copy of the cache files (store.RecordCache).
     """
 
     def __init__(self, settings: Settings, hosts: Dict[str, dict], deadline: float, port_profiles: bool,
@@ -71,21 +71,21 @@ class UcsmFacts:
             return
         self._loaded = True
         ucsm = self._settings.ucsm
-        host_cache = HostCache(self._settings.cache_dir, "capacity-ucsm", self._memo)
-        domain_cache = HostCache(self._settings.cache_dir, "ucsm-domains", self._memo)
-        self._host_entries = host_cache.fresh(ucsm.cache_ttl)
+        host_records = RecordCache(self._settings.cache_dir, "capacity-ucsm", self._memo)
+        domain_cache = RecordCache(self._settings.cache_dir, "ucsm-domains", self._memo)
+        self._host_entries = host_records.fresh(ucsm.cache_ttl)
         self._domains = domain_cache.fresh(ucsm.cache_ttl)
         cold_hosts = any("domain" not in self._host_entries.get(host_id, {}) for host_id in self._hosts)
         cold_domains = self._want_domains and any(url not in self._domains for url in ucsm.urls)
         if cold_hosts or cold_domains:
-            self._read(host_cache, domain_cache)
+            self._read(host_records, domain_cache)
 
-    def _read(self, host_cache: HostCache, domain_cache: HostCache) -> None:
+    def _read(self, host_records: RecordCache, domain_cache: RecordCache) -> None:
         import ucsm_source
         identities = [ucsm_source.HostIdentity(host_id=host_id, name=entry["name"], hw_uuid=entry.get("hw_uuid"),
                                                serial=entry.get("serial"))
                       for host_id, entry in self._hosts.items()]
-        failure_cache = HostCache(self._settings.cache_dir, "ucsm-failures", self._memo)
+        failure_cache = RecordCache(self._settings.cache_dir, "ucsm-failures", self._memo)
         held = failure_cache.fresh(min(FAILURE_HOLD, self._settings.ucsm.cache_ttl))
         asked = tuple(url for url in self._settings.ucsm.urls if url not in held)
         reading = ucsm_source.read_domains(ucsm_settings(self._settings, asked), identities, self._deadline) \
@@ -103,7 +103,7 @@ class UcsmFacts:
         domains = {url: {"profiles": sorted(profiles)} for url, profiles in reading.port_profiles.items()}
         if not failures:
             self._learned.source("ucsm")
-            self._host_entries.update(self._learned.cache(host_cache, hosts))
+            self._host_entries.update(self._learned.cache(host_records, hosts))
             self._domains.update(self._learned.cache(domain_cache, domains))
             return
         self.failures = failures

@@ -157,7 +157,7 @@ class WarmEngine:
         self._background = _Connection()
         self._backoff = _Backoff(self._probe)
         self._settings: Optional[Settings] = None     # the last settings a request was made with
-        self.memo: dict = {}                   # parsed cache files (store.HostCache)
+        self.memo: dict = {}                   # parsed cache files (store.RecordCache)
         self.live = LiveUsage(self.request, self.in_background)
 
     def configure(self, settings: Settings) -> None:

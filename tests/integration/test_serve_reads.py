@@ -6,7 +6,7 @@ import time
 
 from ovirt_scheduler_proxy_plugins.sim.served import ServeProcess, call_unit
 from ovirt_scheduler_proxy_plugins.sim.ucsm import FakeUcsm, UcsmPortProfile, UcsmServer
-from ovirt_scheduler_proxy_plugins.store import HostCache
+from ovirt_scheduler_proxy_plugins.store import RecordCache
 
 from tests.integration.helpers import host_ids, ucsm_section, write_conf
 
@@ -133,7 +133,7 @@ def test_host_data_is_refreshed_in_the_background_before_its_ttl(world, engine, 
 
 def test_unknown_host_ids_are_remembered_briefly_and_few(bed, world):
     """Random host ids from any caller: each unknown id is remembered (so a stray one does not
-    cost a whole read of the engine's hosts every time), but at most HostCache.ABSENT_MAX of them:
+    cost a whole read of the engine's hosts every time), but at most RecordCache.ABSENT_MAX of them:
     the file every decision reads stays small, however many ids are sent."""
     import uuid
     a, b = host_ids(world, "a", "b")
@@ -144,6 +144,6 @@ def test_unknown_host_ids_are_remembered_briefly_and_few(bed, world):
         assert reply["result"] == [b] + strays                   # unknown: kept by on_error = open
     path = os.path.join(bed.state, "cache", "hosts-engine.json")
     entries = json.load(open(path))
-    assert sum(1 for entry in entries.values() if entry.get("absent")) == HostCache.ABSENT_MAX
+    assert sum(1 for entry in entries.values() if entry.get("absent")) == RecordCache.ABSENT_MAX
     assert not entries[a].get("absent") and not entries[b].get("absent")
     assert os.path.getsize(path) < 64 * 1024
