@@ -99,10 +99,10 @@ WEIGHT_MODES: Dict[str, WeightMode] = {
 }
 
 
-def score_host(mode: str, demand: Demand, host: Optional[HostVfs]) -> Score:
-    """Score one host on the fixed 0..1000 scale (lower = better)."""
+def score_host(mode: str, demand: Demand, host_id: str, host: Optional[HostVfs]) -> Score:
+    """Score the host `host_id` (`host` None: the engine does not know it) on the fixed 0..1000
+    scale (lower = better), as an int."""
     weight_mode = WEIGHT_MODES[mode]
-    host_id = host.host_id if host else ""
     if demand.vfs <= 0 and weight_mode.neutral_without_demand:
         return Score(host_id, 0, host.free if host else None)
     verdict = fits(demand, host, keep_unknown=True)
@@ -111,14 +111,10 @@ def score_host(mode: str, demand: Demand, host: Optional[HostVfs]) -> Score:
         return Score(host_id, SCORE_NO_FIT, free_after)
     if free_after is None or verdict.reason in UNKNOWN_REASONS:   # after every host known to fit
         return Score(host_id, SCORE_UNKNOWN, None)
-    return Score(host_id, weight_mode.rank_free_after(free_after), free_after)
+    return Score(host_id, int(weight_mode.rank_free_after(free_after)), free_after)
 
 
 def score_hosts(mode: str, demand: Demand, host_ids: Iterable[str],
                 hosts: Dict[str, HostVfs]) -> List[Score]:
     """A score for EVERY host id passed in: a host left out would get weight 0 and rank best."""
-    scores = []
-    for host_id in host_ids:
-        score = score_host(mode, demand, hosts.get(host_id))
-        scores.append(Score(host_id, int(score.value), score.free_after))
-    return scores
+    return [score_host(mode, demand, host_id, hosts.get(host_id)) for host_id in host_ids]

@@ -5,7 +5,7 @@ values built by hand.
 """
 import enum
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import Dict, FrozenSet, NamedTuple, Optional, Tuple
 
 
 class DataSourceError(Exception):
@@ -44,9 +44,10 @@ class DomainPortProfiles:
     detail: str = ""                       # why unknown, e.g. "not in any UCS domain"
 
 
-@dataclass(frozen=True)
-class HostVfs:
-    """Everything the decision needs about one candidate host."""
+class HostVfs(NamedTuple):
+    """Everything the decision needs about one candidate host. HostVfs, Verdict and Score are
+    NamedTuples, not frozen dataclasses: a decision makes one of each per candidate host (1,000
+    hosts: thousands per call), and a tuple is built in less than half the time."""
     host_id: str
     name: str
     capacity: Capacity
@@ -86,8 +87,7 @@ HELD_BACK = frozenset({Reason.HELD_BACK_SCARCE, Reason.HELD_BACK_CAP})
 UNKNOWN_REASONS = frozenset({Reason.UNKNOWN, Reason.NOT_FOUND, Reason.PORT_PROFILES_UNKNOWN})
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     host_id: str
     keep: bool
     reason: Reason
@@ -98,8 +98,7 @@ class Verdict:
     port_profiles: FrozenSet[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class Score:
+class Score(NamedTuple):
     host_id: str
     value: int                # 0..1000, lower is better (the engine ranks ascending)
     free_after: Optional[int]
