@@ -12,9 +12,8 @@ class DataSourceError(Exception):
     """The engine or UCS-M could not give a usable answer; the text names the cause in one line."""
 
 
-@dataclass(frozen=True)
-class Capacity:
-    """How many VFs a host offers, according to one source.
+class Capacity(NamedTuple):
+    """How many VFs a host offers, according to one source (one per host and decision: a NamedTuple).
 
     `vfs` is None when the source could not tell (host unknown to it, not mapped,
     query failed): "could not tell" must never look like "0 VFs".

@@ -112,7 +112,7 @@ def _filter(settings: Settings, reads: Reads, host_ids: List[str], vm_id: str, g
     # Each look reads the pending claims and records the claim in one ledger section; the
     # pauses are outside it.
     deadline = gate.deadline
-    ledger = Ledger(settings.cache_dir, settings.claim_ttl)
+    ledger = Ledger(settings.cache_dir, settings.claim_ttl, reads.memo)
     give_up = min(deadline - WAIT_MARGIN, started + settings.claim_wait)
     asked, polls, waited_from = (), 0, 0.0
     while True:
@@ -147,7 +147,7 @@ def _weight(settings: Settings, reads: Reads, host_ids: List[str], vm_id: str, g
     """(host id, int score in 0..1000) for EVERY host, lower = better."""
     if not host_ids:
         return UnitAnswer(WEIGHT, [])
-    ledger = Ledger(settings.cache_dir, settings.claim_ttl)
+    ledger = Ledger(settings.cache_dir, settings.claim_ttl, reads.memo)
     with ledger.section():       # the pending claims read and the claim narrowed or recorded: one lock
         snap = snapshot.take(settings, vm_id, host_ids, gate.deadline,
                              capacity_without_demand=settings.weight_mode == "reserve", reads=reads, ledger=ledger)
