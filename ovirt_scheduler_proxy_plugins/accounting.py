@@ -2,6 +2,10 @@
 
 The engine module turns SDK objects into these plain records, so the counting rules here
 are testable without a server (see docs/vmfex-hosts.md section 6 for where they come from).
+
+Worked example: a VM with three vNICs, two on vNIC profiles whose `vmfex` property names a port
+profile, one plain: demand 2 VFs. Running ("up", "migrating", ...) on host h, it holds 2 VFs
+there; on host h with 8 enic VF devices, h's engine capacity is 8 and 6 are free to others.
 """
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, Mapping, NamedTuple, Optional, Sequence, Tuple

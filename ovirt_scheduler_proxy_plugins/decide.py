@@ -2,9 +2,14 @@
 
 One `fits` serves the filter, the weight and every explaining command, so they cannot drift
 apart. It weighs two things: free VFs, and (where the rule applies) whether the host's UCS
-domain defines every port profile the VM's VM-FEX vNICs name. Scores follow the proxy's convention: integers, LOWER IS BETTER (the engine sorts
-weights ascending and gives the best rank to the smallest), on a fixed scale computed from
-the host alone, never normalised across the current candidates.
+domain defines every port profile the VM's VM-FEX vNICs name. Scores follow the proxy's
+convention: integers, LOWER IS BETTER (the engine sorts weights ascending and gives the best
+rank to the smallest), on a fixed scale computed from the host alone, never normalised across
+the current candidates.
+
+Worked example: capacity 16, used 4, pending 2, reserve 0: free = 16 - 4 - 2 - 0 = 10. A VM
+needing 2 VFs fits (10 >= 2) and leaves 8: spread scores 998 - 8 = 990, pack and reserve 8.
+A host where it does not fit scores 1000, one that cannot be told 999.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional
