@@ -16,51 +16,45 @@ def log_text(server):
     return open(path).read() if os.path.exists(path) else ""
 
 
-def test_warm_decisions_cost_one_engine_request_per_vm(world, engine, tmp_path, plugin_dir):
-    """With the event-driven view (polled in the background, usage_max_age 60): the filter reads
-    only its VM, the weight nothing; nothing else but event polls."""
+def _four_vms_through_serve(world, engine, tmp_path, plugin_dir, scheduler_lines, events):
+    """Hosts a and b, four 1-VF VMs: the first decided cold, then filter and weight for the other
+    three; the API requests of those three, and serve (stopped) for its last words."""
     world.add_host("a", vf_devices=4)
     world.add_host("b", vf_devices=4)
     vms = [world.add_vm("vm%d" % i, vmfex_nics=1).id for i in range(4)]
-    conf = write_conf(str(tmp_path / "state"), engine.url, "usage_max_age = 60\n")
-    server = ServeProcess(conf, plugin_dir)
+    server = ServeProcess(write_conf(str(tmp_path / "state"), engine.url, scheduler_lines), plugin_dir)
     try:
-        server.wait_for_usage_events()
+        if events:
+            server.wait_for_usage_events()
         ab = host_ids(world, "a", "b")
-        call_unit(server, "VfFilter", ab, vms[0])                                 # cold: hosts
+        call_unit(server, "VfFilter", ab, vms[0])                       # cold: login, view, hosts
         engine.reset_requests()
         for vm in vms[1:]:
             call_unit(server, "VfFilter", ab, vm)
             call_unit(server, "VfWeight", ab, vm)
-        api = [(r.path, r.query.get("follow")) for r in engine.requests if "/api" in r.path]
-        events = ("/ovirt-engine/api/events", None)
-        assert [r for r in api if r != events] == [("/ovirt-engine/api/vms/%s" % vm, "nics") for vm in vms[1:]]
-        assert engine.logins == 1
+        mode = server.usage_mode()
     finally:
         assert server.stop() == 0
+    api = [r for r in engine.requests if "/api" in r.path]
+    return api, ["/ovirt-engine/api/vms/%s" % vm for vm in vms[1:]], mode
+
+
+def test_warm_decisions_cost_one_engine_request_per_vm(world, engine, tmp_path, plugin_dir):
+    """With the event-driven view (polled in the background, usage_max_age 60): the filter reads
+    only its VM, the weight nothing; nothing else but event polls."""
+    api, vm_paths, _ = _four_vms_through_serve(world, engine, tmp_path, plugin_dir, "usage_max_age = 60\n", True)
+    assert [(r.path, r.query.get("follow")) for r in api if r.path != "/ovirt-engine/api/events"] == \
+        [(path, "nics") for path in vm_paths]
+    assert engine.logins == 1
 
 
 def test_without_events_a_fresh_view_is_reused(world, engine, tmp_path, plugin_dir):
     """usage_events = no: a view read whole serves usage_max_age; the filter reads only the VM."""
-    world.add_host("a", vf_devices=4)
-    world.add_host("b", vf_devices=4)
-    vms = [world.add_vm("vm%d" % i, vmfex_nics=1).id for i in range(4)]
-    conf = write_conf(str(tmp_path / "state"), engine.url, "usage_max_age = 60\nusage_events = no\n")
-    server = ServeProcess(conf, plugin_dir)
-    try:
-        ab = host_ids(world, "a", "b")
-        call_unit(server, "VfFilter", ab, vms[0])                                 # cold: login, view, hosts
-        engine.reset_requests()
-        for vm in vms[1:]:
-            call_unit(server, "VfFilter", ab, vm)
-            call_unit(server, "VfWeight", ab, vm)
-        api = [r for r in engine.requests if "/api" in r.path]
-        assert [(r.path, r.query) for r in api] == [("/ovirt-engine/api/vms/%s" % vm, {"follow": "nics"})
-                                                    for vm in vms[1:]]
-        assert server.usage_mode() == "off"
-        assert engine.logins == 1
-    finally:
-        assert server.stop() == 0
+    api, vm_paths, mode = _four_vms_through_serve(world, engine, tmp_path, plugin_dir,
+                                                  "usage_max_age = 60\nusage_events = no\n", False)
+    assert [(r.path, r.query) for r in api] == [(path, {"follow": "nics"}) for path in vm_paths]
+    assert mode == "off"
+    assert engine.logins == 1
 
 
 def _domain(host, slot, port_profiles):
