@@ -13,7 +13,7 @@ import time
 from typing import Iterator, List, Optional
 
 from .claims import Claim, Seen, is_live, prune, replace
-from .store import StoreError, file_signature, locked, read_json, replace_json
+from .store import StoreError, locked, read_json, replace_json
 
 LOG = logging.getLogger("ovirt_vf_scheduler.store")
 
@@ -28,15 +28,13 @@ def boot_id() -> str:
 
 
 class Ledger:
-    """`cache_dir`/claims.json, read-modify-write under its lock; claims live `ttl` seconds. `memo`
-    (a dict owned by a long-lived caller, serve) keeps the parsed file while it is unchanged on disk."""
+    """`cache_dir`/claims.json, read-modify-write under its lock; claims live `ttl` seconds."""
 
     LOCK_WAIT = 2.0     # seconds; the sections of other decisions are milliseconds long
 
-    def __init__(self, cache_dir: str, ttl: float, memo: Optional[dict] = None):
+    def __init__(self, cache_dir: str, ttl: float):
         self.path = os.path.join(cache_dir, "claims.json")
         self.ttl = ttl
-        self._memo = memo
         self.boot = boot_id()
         self._section: Optional[contextlib.ExitStack] = None
         self._held = False
@@ -77,16 +75,11 @@ class Ledger:
         return list(claims)
 
     def _read(self) -> List[Claim]:
-        signature = file_signature(self.path) if self._memo is not None else None
-        if signature is not None and self._memo.get(self.path, (None,))[0] == signature:
-            return list(self._memo[self.path][1])
         value = read_json(self.path)
-        claims = [Claim.from_json(vm_id, entry) for vm_id, entry in value.items() if isinstance(entry, dict)] \
-            if isinstance(value, dict) else []
-        claims = [claim for claim in claims if claim is not None]
-        if signature is not None:
-            self._memo[self.path] = (signature, tuple(claims))
-        return claims
+        if not isinstance(value, dict):
+            return []
+        claims = [Claim.from_json(vm_id, entry) for vm_id, entry in value.items() if isinstance(entry, dict)]
+        return [claim for claim in claims if claim is not None]
 
     def _save(self, claims: List[Claim]) -> None:
         try:
@@ -96,10 +89,6 @@ class Ledger:
             raise StoreError("cannot write %s: %s" % (self.path, err.strerror or err)) from None
         if self._held:
             self._in_section = list(claims)
-        if self._memo is not None:
-            signature = file_signature(self.path)
-            if signature is not None:
-                self._memo[self.path] = (signature, tuple(claims))
 
     def live(self) -> List[Claim]:
         """Claims within their TTL, whatever the engine shows (for metrics and status)."""

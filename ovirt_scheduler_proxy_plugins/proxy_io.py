@@ -99,7 +99,7 @@ def run_plugin(unit: str, host_ids, vm_id: str, args: dict) -> None:
     run.start_watchdog(deadline)
     reads = snapshot.OneShotReads(settings, deadline)
     try:
-        outcome = units.answer(unit, settings, reads, host_ids, vm_id, deadline, run.started)
+        outcome = units.answer(unit, settings, reads, host_ids, vm_id, units.ClaimGate(deadline), run.started)
     finally:
         reads.close()
     run.finish(outcome)

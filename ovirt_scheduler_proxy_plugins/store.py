@@ -134,7 +134,7 @@ class TokenCache:
             write_json(self.path, {"token": token, "credential": self._credential, "saved_at": time.time()})
 
 
-def file_signature(path: str) -> Optional[tuple]:
+def _signature(path: str) -> Optional[tuple]:
     try:
         st = os.stat(path)
     except OSError:
@@ -164,7 +164,7 @@ class RecordCache:
         self._memo = memo
 
     def _entries(self) -> Dict[str, Dict[str, Any]]:
-        signature = file_signature(self.path) if self._memo is not None else None
+        signature = _signature(self.path) if self._memo is not None else None
         if signature is not None and self._memo.get(self.path, (None,))[0] == signature:
             return self._memo[self.path][1]
         value = read_json(self.path)

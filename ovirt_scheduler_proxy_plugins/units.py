@@ -112,7 +112,7 @@ def _filter(settings: Settings, reads: Reads, host_ids: List[str], vm_id: str, g
     # Each look reads the pending claims and records the claim in one ledger section; the
     # pauses are outside it.
     deadline = gate.deadline
-    ledger = Ledger(settings.cache_dir, settings.claim_ttl, reads.memo)
+    ledger = Ledger(settings.cache_dir, settings.claim_ttl)
     give_up = min(deadline - WAIT_MARGIN, started + settings.claim_wait)
     asked, polls, waited_from = (), 0, 0.0
     while True:
@@ -147,7 +147,7 @@ def _weight(settings: Settings, reads: Reads, host_ids: List[str], vm_id: str, g
     """(host id, int score in 0..1000) for EVERY host, lower = better."""
     if not host_ids:
         return UnitAnswer(WEIGHT, [])
-    ledger = Ledger(settings.cache_dir, settings.claim_ttl, reads.memo)
+    ledger = Ledger(settings.cache_dir, settings.claim_ttl)
     with ledger.section():       # the pending claims read and the claim narrowed or recorded: one lock
         snap = snapshot.take(settings, vm_id, host_ids, gate.deadline,
                              capacity_without_demand=settings.weight_mode == "reserve", reads=reads, ledger=ledger)
@@ -217,13 +217,12 @@ def cause_of(err: BaseException) -> str:
     return "bug"
 
 
-def answer(unit: str, settings: Settings, reads: Reads, host_ids: List[str], vm_id: str, deadline: float,
-           started: float, gate: Optional[ClaimGate] = None) -> UnitAnswer:
-    """Decide for `unit`; every error becomes the unit's failure answer with a one-line reason.
-    `gate`: how the caller gives up on the decision at its deadline (default: the deadline alone)."""
+def answer(unit: str, settings: Settings, reads: Reads, host_ids: List[str], vm_id: str, gate: ClaimGate,
+           started: float) -> UnitAnswer:
+    """Decide for `unit` by `gate.deadline`; every error becomes the unit's failure answer with a
+    one-line reason."""
     try:
-        return UNITS[unit].decide(settings, reads, [str(h) for h in host_ids or ()], str(vm_id),
-                                  gate or ClaimGate(deadline), started)
+        return UNITS[unit].decide(settings, reads, [str(h) for h in host_ids or ()], str(vm_id), gate, started)
     except Exception as err:   # noqa: BLE001 - the top of a decision: every error ends here
         reason = one_line(err)
         LOG.error("%s failed after %.2f s: %s", unit, time.monotonic() - started, reason)

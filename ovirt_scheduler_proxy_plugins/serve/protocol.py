@@ -219,7 +219,7 @@ class Service:
         deadline = started + settings.deadline
         reads = self._warm.reads(settings, deadline, vm_id, reuse=unit == units.WEIGHT)
         gate = units.ClaimGate(deadline)
-        future = self._pool.submit(units.answer, unit, settings, reads, host_ids, vm_id, deadline, started, gate)
+        future = self._pool.submit(units.answer, unit, settings, reads, host_ids, vm_id, gate, started)
 
         def wait() -> UnitAnswer:
             try:
