@@ -70,7 +70,18 @@ def vm_demand(nics: Iterable[VnicRecord], vf_profiles: Mapping[str, VfProfile]) 
     return Demand(demand(nics, frozenset(vf_profiles)), frozenset(name for name in names if name))
 
 
-def holdings(vms: Iterable[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
+class Holdings(dict):
+    """host id -> {vm id: VFs} for the VMs that hold VFs on a host, with what every decision
+    asks of it computed once, when it is built (serve counts a view once for many decisions):
+    `totals` host id -> (VFs, VMs), and `largest`, the most VFs one VM holds."""
+
+    def __init__(self, held: Dict[str, Dict[str, int]]):
+        super().__init__(held)
+        self.totals = {host_id: (sum(on_host.values()), len(on_host)) for host_id, on_host in held.items()}
+        self.largest = max((vfs for on_host in held.values() for vfs in on_host.values()), default=0)
+
+
+def holdings(vms: Iterable[VmRecord], vf_profile_ids: FrozenSet[str]) -> Holdings:
     """host id -> {vm id: VFs} for the VMs that hold VFs on a host (a resource-holding status)."""
     held: Dict[str, Dict[str, int]] = {}
     for vm in vms:
@@ -79,19 +90,19 @@ def holdings(vms: Iterable[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[st
         vfs = demand(vm.nics, vf_profile_ids)
         if vfs:
             held.setdefault(vm.host_id, {})[vm.vm_id] = vfs
-    return held
+    return Holdings(held)
 
 
-def usage_from(held: Dict[str, Dict[str, int]], scheduled_vm_id: str,
-               host_ids: Iterable[str]) -> Dict[str, Tuple[int, int]]:
+def usage_from(held: Holdings, scheduled_vm_id: str, host_ids: Iterable[str]) -> Dict[str, Tuple[int, int]]:
     """(VFs used, VMs using them) per host, over the OTHER VMs that hold VFs there.
 
     The scheduled VM is left out everywhere: on its current host its VFs are its own.
     """
     totals = {}
     for host_id in host_ids:
-        others = [vfs for vm_id, vfs in held.get(host_id, {}).items() if vm_id != scheduled_vm_id]
-        totals[host_id] = (sum(others), len(others))
+        vfs, users = held.totals.get(host_id, (0, 0))
+        own = held[host_id].get(scheduled_vm_id) if users else None
+        totals[host_id] = (vfs, users) if own is None else (vfs - own, users - 1)
     return totals
 
 

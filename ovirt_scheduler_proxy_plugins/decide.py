@@ -110,13 +110,18 @@ def score_host(mode: str, demand: Demand, host_id: str, host: Optional[HostVfs])
     weight_mode = WEIGHT_MODES[mode]
     if demand.vfs <= 0 and weight_mode.neutral_without_demand:
         return Score(host_id, 0, host.free if host else None)
-    verdict = fits(demand, host, keep_unknown=True)
-    free_after = None if verdict.free is None else verdict.free - max(demand.vfs, 0)
+    return score_verdict(mode, demand.vfs, host_id, fits(demand, host, keep_unknown=True))
+
+
+def score_verdict(mode: str, vfs: int, host_id: str, verdict: Verdict) -> Score:
+    """The score of a host from its verdict for a VM needing `vfs` VFs (the filter ranks the
+    hosts that fit with it, without judging them twice)."""
+    free_after = None if verdict.free is None else verdict.free - max(vfs, 0)
     if not verdict.keep:
         return Score(host_id, SCORE_NO_FIT, free_after)
     if free_after is None or verdict.reason in UNKNOWN_REASONS:   # after every host known to fit
         return Score(host_id, SCORE_UNKNOWN, None)
-    return Score(host_id, int(weight_mode.rank_free_after(free_after)), free_after)
+    return Score(host_id, int(WEIGHT_MODES[mode].rank_free_after(free_after)), free_after)
 
 
 def score_hosts(mode: str, demand: Demand, host_ids: Iterable[str],

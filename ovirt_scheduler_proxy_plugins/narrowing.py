@@ -76,7 +76,7 @@ def filter_decision(demand: Demand, host_ids: Iterable[str], hosts: Dict[str, Ho
     verdicts = decide.filter_hosts(demand, host_ids, hosts, keep_unknown)
     if not narrowed:
         return verdicts
-    scores = decide.score_hosts(weight_mode, demand, [v.host_id for v in verdicts if v.keep], hosts)
+    scores = [decide.score_verdict(weight_mode, demand.vfs, v.host_id, v) for v in verdicts if v.reason is Reason.FITS]
     return narrow(demand.vfs, verdicts, hosts, scores, margin, cap)
 
 

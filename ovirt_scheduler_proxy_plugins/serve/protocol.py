@@ -58,6 +58,8 @@ def xml_safe(value):
     """`value` (an answer: dicts, lists, strings, ints) with every string fit for XML 1.0: a
     forbidden character becomes its escape as text, e.g. \\x1b."""
     if isinstance(value, str):
+        if value.isascii() and value.isprintable():     # the usual string, checked in C
+            return value
         return _NOT_XML.sub(lambda found: repr(found.group())[1:-1], value)
     if isinstance(value, dict):
         return {xml_safe(key): xml_safe(item) for key, item in value.items()}

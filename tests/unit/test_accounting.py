@@ -2,8 +2,8 @@
 import pytest
 
 from ovirt_scheduler_proxy_plugins.accounting import (
-    HOLDING_STATUSES, HostRecord, VfProfile, VmRecord, VnicRecord, demand, engine_capacity, min_capacity, usage,
-    vm_demand)
+    HOLDING_STATUSES, HostRecord, VfProfile, VmRecord, VnicRecord, demand, engine_capacity, holdings, min_capacity,
+    usage, vm_demand)
 from ovirt_scheduler_proxy_plugins.model import Demand
 
 VF = frozenset({"p-vmfex"})
@@ -44,6 +44,17 @@ def test_usage_leaves_out_the_scheduled_vm_and_other_hosts():
     vms = [vm("me", "h1", vf=3), vm("a", "h1", vf=1), vm("b", "h1", vf=2, plain=1),
            vm("c", "h2", vf=5), vm("d", "h1", vf=0, plain=2)]
     assert usage(vms, VF, "me", ["h1", "h3"]) == {"h1": (3, 2), "h3": (0, 0)}
+
+
+def test_holdings_totals_and_largest_match_the_vms_counted_once():
+    """A VM listed twice (a fresh record and an older copy) counts once, as its last record says."""
+    vms = [vm("me", "h1", vf=6), vm("me", "h1", vf=2), vm("a", "h1", vf=1), vm("c", "h2", vf=5),
+           vm("d", "h2", status="down", vf=7)]
+    held = holdings(vms, VF)
+    assert held == {"h1": {"me": 2, "a": 1}, "h2": {"c": 5}}
+    assert held.totals == {"h1": (3, 2), "h2": (5, 1)}
+    assert held.largest == 5
+    assert usage(vms, VF, "me", ["h1", "h2", "h3"]) == {"h1": (1, 1), "h2": (5, 1), "h3": (0, 0)}
 
 
 def test_engine_capacity_prefers_vf_devices_of_the_driver_then_nic_config():
