@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from .. import status
-from ..accounting import VfProfile, VmRecord, holdings
+from ..accounting import Holdings, VfProfile, VmRecord, holdings
 from ..config import Settings
 from ..engine import EngineError, EngineUnreachable, TooManyEvents
 from ..snapshot import seen_in
 from ..usage_events import Cursor, apply_reads, catch_up, holds_vfs, unknown_profiles
+from .heap import freeze_long_lived
 from .usage_read import READ_TIMEOUT, profiles_from_json, vm_from_json
 
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
@@ -61,7 +62,7 @@ class UsageView:
     def age(self) -> float:
         return time.monotonic() - self.asked_at
 
-    def holdings(self, vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
+    def holdings(self, vf_profile_ids: FrozenSet[str]) -> Holdings:
         key = ("holdings", vf_profile_ids)
         if key not in self.counted:
             self.counted[key] = holdings(self.vms, vf_profile_ids)
@@ -345,6 +346,7 @@ class LiveUsage:
                 LOG.info("usage view from the engine's events: %d VMs, event index %d (%s, %.1f s)",
                          len(vms), self._cursor.newest, why, time.monotonic() - started)
             self.mode, self.reason = EVENTS, ""
+        freeze_long_lived()
 
 
 def _reason_label(why: str) -> str:

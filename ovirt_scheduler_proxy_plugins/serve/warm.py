@@ -28,12 +28,13 @@ from collections import ChainMap, OrderedDict
 from typing import Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from .. import capacity
-from ..accounting import HostRecord, VfProfile, VmRecord, holdings, vf_networks
+from ..accounting import Holdings, HostRecord, VfProfile, VmRecord, holdings, vf_networks
 from ..config import Settings
 from ..engine import EngineError, EngineSession, EngineUnreachable
 from ..learned import Learned
 from ..reads import Reads
 from ..snapshot import open_session, seen_in
+from .heap import freeze_long_lived
 from .live_usage import LiveUsage, UsageView, view_key
 
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
@@ -250,6 +251,7 @@ class WarmEngine:
         with self._state:
             if self._view is None or view.asked_at >= self._view.asked_at:
                 self._view = view
+        freeze_long_lived()
 
     def remember(self, vm_id: str, view: UsageView, vm: VmRecord) -> None:
         with self._state:
@@ -408,7 +410,7 @@ class WarmReads(Reads):
         self._engine.hosts_read()
         return found
 
-    def holdings(self, vms: List[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
+    def holdings(self, vms: List[VmRecord], vf_profile_ids: FrozenSet[str]) -> Holdings:
         """Counted once per view: the scheduled VM (the one record that may differ from the
         view's) is left out of usage by accounting.usage_from anyway. No view when the engine has
         no VF profiles (vms_for is not asked): then nothing holds VFs."""
