@@ -12,6 +12,11 @@ class DataSourceError(Exception):
     """The engine or UCS-M could not give a usable answer; the text names the cause in one line."""
 
 
+class CacheCold(Exception):
+    """A cache the reader may not fill now is cold or stale (serve counting the hosts alongside
+    the VM's read, before the VM is known to need VFs at all, reads nothing but caches)."""
+
+
 class Capacity(NamedTuple):
     """How many VFs a host offers, according to one source (one per host and decision: a NamedTuple).
 

@@ -1,10 +1,26 @@
 """What a decision reads from the engine, as one declared interface with two implementations:
 snapshot.OneShotReads (a plugin process or an operator command: every read fresh, in the fewest
 requests) and serve.warm.WarmReads (serve: the event-driven usage view, caches kept warm)."""
-from typing import Dict, FrozenSet, List, Protocol, Tuple
+from concurrent.futures import Future
+from typing import Callable, Dict, FrozenSet, List, NamedTuple, Optional, Protocol, Tuple, TypeVar
 
-from .accounting import HostRecord, VfProfile, VmRecord
+from .accounting import Holdings, HostRecord, VfProfile, VmRecord
 from .claims import Seen
+
+
+T = TypeVar("T")
+
+
+class UsageAhead(NamedTuple):
+    """The usage a decision counts, known before the scheduled VM's own read has answered."""
+    held: Holdings          # per host, VFs held per VM
+    seen: Seen              # where the engine shows each VM, for releasing claims
+    asked_at: float         # time.monotonic() when the engine was asked for it
+
+
+class ReadAgain(Exception):
+    """What the reads answered so far is out of date (serve's view met a vNIC profile it does not
+    know, and the VF profiles changed): the decision reads again from the start, once."""
 
 
 class Reads(Protocol):
@@ -19,10 +35,14 @@ class Reads(Protocol):
         """The scheduled VM first, then the running VMs on `networks`, and when they were asked
         for (claims are released only by evidence read after they were made)."""
 
+    def count_alongside(self, vf_profile_ids: FrozenSet[str], work: Callable[[UsageAhead], T]) -> Optional[Future]:
+        """When the usage is known before the scheduled VM is read (serve's views): `work` on it
+        in the background, while vms_for() reads the VM; None when usage comes with vms_for()."""
+
     def hosts(self) -> List[HostRecord]:
         """Every host of the engine with its VF-capable NICs (when the capacity cache is cold)."""
 
-    def holdings(self, vms: List[VmRecord], vf_profile_ids: FrozenSet[str]) -> Dict[str, Dict[str, int]]:
+    def holdings(self, vms: List[VmRecord], vf_profile_ids: FrozenSet[str]) -> Holdings:
         """Per host, VFs held per VM."""
 
     def seen(self, vms: List[VmRecord]) -> Seen:

@@ -19,7 +19,7 @@ from typing import Dict, Optional, Tuple
 
 from .config import Settings
 from .learned import Learned
-from .model import Capacity, DataSourceError, DomainPortProfiles
+from .model import CacheCold, Capacity, DataSourceError, DomainPortProfiles
 from .store import RecordCache
 
 LOG = logging.getLogger("ovirt_vf_scheduler.capacity")
@@ -48,12 +48,14 @@ class UcsmFacts:
 
     `port_profiles`: the port-profile rule will be asked too, so a cold domain cache is a
     reason to read (the capacity source alone needs only the per-host entries). `memo`: a
-    long-lived caller's in-memory copy of the cache files (store.RecordCache).
+    long-lived caller's in-memory copy of the cache files (store.RecordCache). `cached_only`:
+    CacheCold instead of a read.
     """
 
     def __init__(self, settings: Settings, hosts: Dict[str, dict], deadline: float, port_profiles: bool,
-                 learned: Learned, memo: Optional[dict] = None):
+                 learned: Learned, memo: Optional[dict] = None, cached_only: bool = False):
         self._settings = settings
+        self._cached_only = cached_only
         self._learned = learned
         self._memo = memo
         self._hosts = hosts
@@ -77,6 +79,8 @@ class UcsmFacts:
         self._domains = domain_cache.fresh(ucsm.cache_ttl)
         cold_hosts = any("domain" not in self._host_entries.get(host_id, {}) for host_id in self._hosts)
         cold_domains = self._want_domains and any(url not in self._domains for url in ucsm.urls)
+        if (cold_hosts or cold_domains) and self._cached_only:
+            raise CacheCold("the UCS-M cache is cold")
         if cold_hosts or cold_domains:
             self._read(host_records, domain_cache)
 

@@ -13,8 +13,10 @@ in one object with one owner, every piece of it bounded:
    nothing is scheduled), and so does host data serve read past half [scheduler]
    capacity_ttl, so that the largest read of all (every host with its devices) stays off the
    decisions;
- - the scheduled VM's read, which the weight reuses right after the filter (the engine calls
-   runCostFunctions for the VM it just filtered): 0 requests for the weight;
+ - the scheduled VM's read, during which the decision counts its hosts from the view in the
+   background (it costs the longer of the two, not their sum), reused by the weight right
+   after the filter (the engine calls runCostFunctions for the VM it just filtered): 0
+   requests for the weight;
  - after an engine that did not answer at all (refused, timed out), calls fail at once for a
    short, growing backoff instead of each holding the engine's scheduling lock for a timeout,
    while a probe every PROBE_EVERY seconds ends it as soon as the engine answers again.
@@ -25,14 +27,15 @@ import logging
 import threading
 import time
 from collections import ChainMap, OrderedDict
-from typing import Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple, TypeVar
 
 from .. import capacity
 from ..accounting import Holdings, HostRecord, VfProfile, VmRecord, holdings, vf_networks
 from ..config import Settings
 from ..engine import EngineError, EngineSession, EngineUnreachable
 from ..learned import Learned
-from ..reads import Reads
+from ..reads import ReadAgain, Reads, UsageAhead
 from ..snapshot import open_session, seen_in
 from .heap import freeze_long_lived
 from .live_usage import LiveUsage, UsageView, view_key
@@ -44,6 +47,8 @@ BACKOFF_FIRST, BACKOFF_MAX = 0.5, 8.0
 PROBE_EVERY = 0.25          # seconds between two probes of an engine in backoff
 PROBES_IN_FLIGHT = 8        # probes waiting for a hung engine at once (each bounded by its timeout)
 PROBE_TIME = 0.5            # seconds a probe asks for (the SDK rounds its timeout up to whole seconds)
+ALONGSIDE = 4               # decisions counting their hosts in the background at once
+T = TypeVar("T")
 
 
 class _Backoff:
@@ -160,6 +165,7 @@ class WarmEngine:
         self._settings: Optional[Settings] = None     # the last settings a request was made with
         self.memo: dict = {}                   # parsed cache files (store.RecordCache)
         self.live = LiveUsage(self.request, self.in_background)
+        self._alongside = ThreadPoolExecutor(ALONGSIDE, thread_name_prefix="hosts-alongside")
 
     def configure(self, settings: Settings) -> None:
         """A config was loaded (at start and after every change)."""
@@ -181,6 +187,7 @@ class WarmEngine:
         """Close both connections; one still busy after `wait` seconds (a request waiting for a
         hung engine, bounded by its own timeout) is left to the process's exit."""
         self.live.close()
+        self._alongside.shutdown(wait=False)
         for conn in (self._decisions, self._background):
             if conn.io.acquire(timeout=wait):
                 try:
@@ -214,6 +221,11 @@ class WarmEngine:
             self._decisions.io.release()
         self._backoff.succeeded()
         return value
+
+    def alongside(self, work: Callable[[], T]) -> Future:
+        """Run `work` (a decision counting its hosts) in the background, while the decision reads
+        its VM: the request goes out at once, and the counting runs while the engine answers."""
+        return self._alongside.submit(work)
 
     def _probe(self) -> None:
         """One small request on a connection of its own (the others may wait for a hung engine)."""
@@ -334,7 +346,8 @@ class WarmReads(Reads):
         self._asked: List[str] = []
         self._reused = engine.recent(settings, vm_id) if reuse else None
         self._view: Optional[UsageView] = None     # a fresh view to count with, if any
-        self._vm: Optional[List[VmRecord]] = None     # the scheduled VM, read already
+        self._live = False                            # _view is the event-driven one
+        self._live_off = False                        # the event-driven view cannot count this decision
         self._profiles: Dict[str, VfProfile] = {}
         self._counted: Optional[UsageView] = None      # the view vms_for answered from
         self._fresh_vm = False
@@ -346,7 +359,6 @@ class WarmReads(Reads):
         self._reused = None
         self._fresh_only = True
         self._since = time.monotonic()                 # and now every change made until now
-        self._vm = None
 
     def close(self) -> None:
         """Nothing to release: the session and the view belong to the WarmEngine, not to a decision."""
@@ -366,18 +378,34 @@ class WarmReads(Reads):
         return self._profiles
 
     def _live_view(self) -> Optional[UsageView]:
-        """The event-driven view caught up for this decision, with the scheduled VM read; None
-        when the VM uses a vNIC profile the view does not know and the VF profiles changed."""
-        live = self._engine.live
-        view = live.view(self._settings, self._since, self._deadline, self._asked)
-        if view is None:
+        """The event-driven view caught up for this decision; None when the decision must read
+        usage itself, or when the view knows no VF profile (the VM, which is read only with VF
+        profiles to count it by, may use one made since: the profiles are read instead)."""
+        if self._live_off:
             return None
+        view = self._engine.live.view(self._settings, self._since, self._deadline, self._asked)
+        self._live = view is not None and bool(view.profiles)
+        return view if self._live else None
+
+    def count_alongside(self, vf_profile_ids: FrozenSet[str], work: Callable[[UsageAhead], T]) -> Optional[Future]:
+        """With a view to count from, `work` on its usage in the background while vms_for reads the
+        scheduled VM (whose own record is left out of usage anyway, and whose claim this decision
+        replaces)."""
+        view = self._view
+        if self._reused is not None or view is None or not view.profiles:
+            return None
+        return self._engine.alongside(lambda: work(UsageAhead(view.holdings(vf_profile_ids), view.seen(),
+                                                              view.asked_at)))
+
+    def _vm_read(self) -> List[VmRecord]:
+        """The scheduled VM; ReadAgain when it uses a vNIC profile the event-driven view has not
+        read and the VF profiles changed (the view cannot count this decision)."""
         vm_id = self._vm_id
-        self._vm = self._request(lambda s: s.vm(vm_id))
-        if not live.known_profiles(self._vm, self._settings, self._deadline, self._asked):
-            self._vm = None
-            return None
-        return view
+        found = self._request(lambda s: s.vm(vm_id))
+        if self._live and not self._engine.live.known_profiles(found, self._settings, self._deadline, self._asked):
+            self._live_off, self._live, self._view = True, False, None
+            raise ReadAgain("the VF vNIC profiles changed")
+        return found
 
     def vms_for(self, vm_id: str, networks: FrozenSet[str]) -> Tuple[List[VmRecord], float]:
         """The scheduled VM plus the usage view, and when the view was asked for."""
@@ -386,8 +414,7 @@ class WarmReads(Reads):
             view, vm = self._reused
         elif self._view is not None:
             view = self._view
-            found = self._vm if self._vm is not None else self._request(lambda s: s.vm(vm_id))
-            vm = self._find(found, vm_id)
+            vm = self._find(self._vm_read(), vm_id)
         else:
             asked_at = time.monotonic()
             records = self._request(lambda s: s.vms(vm_id, networks))
@@ -401,6 +428,7 @@ class WarmReads(Reads):
         if vm is None:         # gone from the engine: never count with the view's old record of it
             return [record for record in view.vms if record.vm_id != vm_id], view.asked_at
         return [vm] + list(view.vms), view.asked_at       # the fresh record first: find_vm takes it
+
     @staticmethod
     def _find(records: List[VmRecord], vm_id: str) -> Optional[VmRecord]:
         return next((record for record in records if record.vm_id == vm_id), None)

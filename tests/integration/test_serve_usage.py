@@ -132,6 +132,34 @@ def test_a_new_vnic_profile_on_the_scheduled_vm_is_read_before_deciding(vf_world
         assert kept(server, world, new.id) == ["b"]
 
 
+def test_a_vm_on_a_vf_profile_made_since_the_view_is_counted_by_a_fresh_read(vf_world, engine, tmp_path, plugins_dir):
+    """The view knows VF profiles (the hosts are counted from it while the VM is read); the VM
+    names one made since: the decision reads again, usage and all, instead of counting with the view."""
+    world = vf_world
+    world.add_vm("old", vmfex_nics=1)                                       # the view's VF profile
+    with serving(engine, tmp_path, plugins_dir, "claims = no\n") as server:
+        with engine.mutate():
+            world.add_vm("holder", host="a", vmfex_nics=2, vmfex_profile="fresh")
+            new = world.add_vm("new", vmfex_nics=2, vmfex_profile="fresh")
+        assert kept(server, world, new.id) == ["b"]
+        assert vm_list_reads(engine)
+
+
+def test_a_failed_vm_read_leaves_the_ledger_to_the_next_decision(vf_world, engine, tmp_path, plugins_dir):
+    """The hosts are counted (pending claims read, the ledger's lock taken) while the VM is read:
+    when that read fails, the decision still ends its section, and the next one decides."""
+    world = vf_world
+    new = world.add_vm("new", vmfex_nics=1)
+    with serving(engine, tmp_path, plugins_dir) as server:
+        engine.faults.api_status = 500
+        failed = call_unit(server, "VfFilter", host_ids(world, "a", "b"), new.id)
+        assert "HTTP 500" in str(failed["plugin_errors"])
+        engine.faults.api_status = None
+        started = time.monotonic()
+        assert kept(server, world, new.id) == ["a", "b"]
+        assert time.monotonic() - started < 1.0                             # no lock left to wait for
+
+
 def test_a_new_plain_vnic_profile_costs_a_profile_read_not_a_full_read(vf_world, engine, tmp_path, plugins_dir):
     world = vf_world
     new = world.add_vm("new", vmfex_nics=2)
