@@ -9,7 +9,8 @@ one every `--every` seconds: 30 VMs over a minute by default) decided
   - through serve with [scheduler] usage_resync = 15 (full reads during the run: their parse runs
     in a child process, so decisions must not slow down);
   - through serve without events (usage_events = no: a full read every usage_max_age, today's
-    mode before the events).
+    mode before the events);
+  - through serve with events, for VMs without VF vNICs: the floor (the call and the VM's read).
 Prints p50/p95 per call, the engine's backend queries per VM (filter + weight, background work
 included: every query the engine ran from the first decision to one interval past the last,
 divided by the VMs) and per minute, and API requests per VM. From 200 hosts on the modes that read
@@ -37,6 +38,9 @@ VMS_PER_HOST = 20
 SLOW_FROM = 200             # hosts from which the whole-read modes decide --slow-vms VMs only
 MODES = {"serve, events": "", "serve, events, usage_resync 15": "usage_resync = 15\n",
          "serve, no events": "usage_events = no\n"}
+# The same calls for VMs without VF vNICs: what the call and the VM's own read cost with no host
+# to count, the floor under every decision above.
+FLOOR = "serve, events, VMs without VF (floor)"
 
 
 def _rss_mb(pid: int) -> float:
@@ -145,6 +149,7 @@ def measure(n_hosts: int, args: argparse.Namespace) -> Dict[str, Dict[str, objec
     inv = build_scale_inventory(n_hosts, VMS_PER_HOST)
     vms = [inv.add_vm("bench-new-%d" % i, cluster="Default", vmfex_nics=2, plain_nics=1).id
            for i in range(args.vms + 1)]                      # the first one warms up
+    plain = [inv.add_vm("bench-plain-%d" % i, cluster="Default", plain_nics=3).id for i in range(args.vms + 1)]
     slow = vms[:args.slow_vms + 1] if n_hosts >= SLOW_FROM else vms
     hosts = list(inv.hosts)
     with bed(inv, engine_timeout=27, deadline=28) as b:
@@ -155,6 +160,7 @@ def measure(n_hosts: int, args: argparse.Namespace) -> Dict[str, Dict[str, objec
             b.forget_claims()
             out[mode] = _served(b, slow if "no events" in mode else vms, hosts, lines,
                                 mode.replace(" ", "").replace(",", "-"), args.every)
+        out[FLOOR] = _served(b, plain, hosts, "", "floor", args.every)
     return out
 
 
