@@ -37,7 +37,6 @@ from ..engine import EngineError, EngineSession, EngineUnreachable
 from ..learned import Learned
 from ..reads import ReadAgain, Reads, UsageAhead
 from ..snapshot import open_session, seen_in
-from .heap import freeze_long_lived
 from .live_usage import LiveUsage, UsageView, view_key
 
 LOG = logging.getLogger("ovirt_vf_scheduler.serve")
@@ -263,7 +262,6 @@ class WarmEngine:
         with self._state:
             if self._view is None or view.asked_at >= self._view.asked_at:
                 self._view = view
-        freeze_long_lived()
 
     def remember(self, vm_id: str, view: UsageView, vm: VmRecord) -> None:
         with self._state:
